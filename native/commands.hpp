@@ -1,0 +1,15 @@
+// commands.hpp — the medgate program's subcommands, one source file each.
+#pragma once
+
+#include <span>
+#include <string_view>
+
+namespace medgate::cli {
+
+using args = std::span<char const* const>;  ///< arguments after the subcommand name
+
+int run_simulate(args a);
+int run_chat(args a);
+int run_demo(args a);
+
+}  // namespace medgate::cli

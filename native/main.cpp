@@ -1,0 +1,44 @@
+// main.cpp — the medgate program: dispatches to its subcommands.
+#include <cstdio>
+#include <string_view>
+
+#include "commands.hpp"
+
+namespace {
+
+struct command {
+  std::string_view name;
+  std::string_view summary;
+  int (*run)(medgate::cli::args);
+};
+
+constexpr command commands[] = {
+    {"demo", "start two simulated providers and watch the policies handle a slow, failing, recovering primary",
+     medgate::cli::run_demo},
+    {"chat", "send one chat call through the engine and print the answer (--trace shows every decision)",
+     medgate::cli::run_chat},
+    {"simulate", "run the fault-injecting OpenAI-compatible provider simulator", medgate::cli::run_simulate},
+};
+
+void usage(std::FILE* out) {
+  std::fprintf(out, "usage: medgate <command> [options]\n\ncommands:\n");
+  for (auto const& c : commands)
+    std::fprintf(out, "  %-10.*s %.*s\n", static_cast<int>(c.name.size()), c.name.data(),
+                 static_cast<int>(c.summary.size()), c.summary.data());
+  std::fprintf(out, "\n`medgate <command> --help` describes a command's options.\n");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2 || std::string_view{argv[1]} == "--help" || std::string_view{argv[1]} == "-h") {
+    usage(argc < 2 ? stderr : stdout);
+    return argc < 2 ? 2 : 0;
+  }
+  std::string_view const name = argv[1];
+  for (auto const& c : commands)
+    if (c.name == name) return c.run(medgate::cli::args{argv + 2, static_cast<std::size_t>(argc - 2)});
+  std::fprintf(stderr, "medgate: unknown command '%s'\n\n", argv[1]);
+  usage(stderr);
+  return 2;
+}

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs what medgate needs to build and test, from Debian's packages; idempotent.
+# Called by the README's commands and by .ci/run, so a fresh Debian 12 machine needs nothing by hand.
+set -euo pipefail
+
+packages=(
+  build-essential cmake ninja-build pkg-config git
+  nlohmann-json3-dev libfmt-dev doctest-dev libcpp-httplib-dev libssl-dev
+  libfast-float-dev emscripten nodejs clang-format
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}" >&2
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
