@@ -1,0 +1,53 @@
+// engine_options.hpp — everything the call engine is configured with.
+//
+// Kept apart from engine.hpp so the JSON config loader, the CLI and the WASM
+// bindings can build and validate options without pulling in the engine.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+
+#include "backoff.hpp"
+#include "deadline.hpp"
+#include "field_error.hpp"
+#include "retry_budget.hpp"
+#include "route.hpp"
+#include "time.hpp"
+
+namespace medgate {
+
+struct retry_options {
+  std::uint32_t max_attempts_per_target = 3;  ///< attempts on one provider/model before falling back (>= 1)
+  backoff_options backoff{};                  ///< delay between attempts on the same target
+  retry_budget_options budget{};              ///< per provider: retries as a fraction of recent calls
+  /// A server asking us to wait longer than this (Retry-After) is not waited
+  /// for: the call moves on to the next target instead.
+  duration max_retry_after = std::chrono::seconds{30};
+
+  [[nodiscard]] validation validate() const {
+    if (max_attempts_per_target < 1) return invalid("max_attempts_per_target", "must be >= 1, got 0");
+    if (auto e = backoff.validate()) return e->within("backoff");
+    if (auto e = budget.validate()) return e->within("budget");
+    if (max_retry_after < duration::zero())
+      return invalid("max_retry_after_ms", "must be >= 0, got {}", to_string(max_retry_after));
+    return std::nullopt;
+  }
+};
+
+struct engine_options {
+  route_options routing{};
+  retry_options retry{};
+  deadline_options deadlines{};
+  /// Emit a `decision` effect explaining each choice (retry, wait, fall back,
+  /// skip an open breaker). Off for bulk simulation; on for traces and `--trace`.
+  bool record_decisions = true;
+
+  [[nodiscard]] validation validate() const {
+    if (auto e = routing.validate()) return e;
+    if (auto e = retry.validate()) return e->within("retry");
+    if (auto e = deadlines.validate()) return e->within("deadlines");
+    return std::nullopt;
+  }
+};
+
+}  // namespace medgate
