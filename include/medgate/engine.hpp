@@ -87,11 +87,16 @@ enum class call_error_code : std::uint8_t {
 
 constexpr std::string_view to_string(call_error_code c) noexcept {
   switch (c) {
-    case call_error_code::no_route: return "no_route";
-    case call_error_code::deadline_exceeded: return "deadline_exceeded";
-    case call_error_code::rejected: return "rejected";
-    case call_error_code::all_targets_failed: return "all_targets_failed";
-    case call_error_code::cancelled: return "cancelled";
+    case call_error_code::no_route:
+      return "no_route";
+    case call_error_code::deadline_exceeded:
+      return "deadline_exceeded";
+    case call_error_code::rejected:
+      return "rejected";
+    case call_error_code::all_targets_failed:
+      return "all_targets_failed";
+    case call_error_code::cancelled:
+      return "cancelled";
   }
   return "unknown";
 }
@@ -189,7 +194,8 @@ class engine {
   /// `create` to have that checked.
   engine(engine_options options, seed s) : options_{std::move(options)}, rng_{s} {
     providers_.reserve(options_.routing.providers.size());
-    for (auto const& p : options_.routing.providers) providers_.push_back({p, breaker{p.breaker}, retry_budget{options_.retry.budget}});
+    for (auto const& p : options_.routing.providers)
+      providers_.push_back({p, breaker{p.breaker}, retry_budget{options_.retry.budget}});
   }
 
   static result<engine> create(engine_options options, seed s) {
@@ -299,6 +305,7 @@ class engine {
     phase state = phase::waiting;
     instant timer{never};  ///< this call's entry in timers_: ready time, or the deadline while in flight
     attempt_id attempt = 0;
+    breaker_permit permit{};  ///< reports the attempt's outcome to the breaker generation that admitted it
     instant attempt_started{};
     std::vector<attempt_record> attempts;
     std::vector<skipped_target> skipped;
@@ -388,16 +395,16 @@ class engine {
       }
       auto const& t = c.chain[c.target_index];
       auto& p = provider_of(t);
-      bool const admitted = p.health.try_acquire(now);
+      auto const permit = p.health.try_acquire_permit(now);
       emit_breaker_events(p);
-      if (!admitted) {
+      if (!permit.granted()) {
         skip(c, fmt::format("breaker {}", to_string(p.health.state(now))));
         continue;
       }
       auto const per_attempt = std::min(p.config.attempt_timeout, d.attempt_timeout);
       auto const timeout = c.dl.attempt_timeout(now, per_attempt, d.min_attempt_time);
       if (!timeout) {  // unreachable after the check above; kept so a permit is never leaked
-        p.health.release(now);
+        p.health.release(permit, now);
         emit_breaker_events(p);
         finish_error(c, call_error_code::deadline_exceeded, "deadline exceeded", now);
         return;
@@ -407,14 +414,15 @@ class engine {
       attempt_id const id = next_attempt_++;
       attempts_.emplace(id, c.id);
       c.attempt = id;
+      c.permit = permit;
       c.attempt_started = now;
       c.state = phase::in_flight;
       set_timer(c, c.dl.end);
 
       auto body = c.request.chat;
       body.model = t.model;
-      push(send{c.id, id, static_cast<std::uint32_t>(c.attempts.size() + 1), t.provider, t.model,
-                p.config.chat_url(), p.config.api_key_env, openai::to_json(body), c.request.chat.stream, *timeout,
+      push(send{c.id, id, static_cast<std::uint32_t>(c.attempts.size() + 1), t.provider, t.model, p.config.chat_url(),
+                p.config.api_key_env, openai::to_json(body), c.request.chat.stream, *timeout,
                 std::min(p.config.connect_timeout, *timeout)});
       return;
     }
@@ -427,7 +435,7 @@ class engine {
     attempts_.erase(c.attempt);
     auto const& t = c.chain[c.target_index];
     auto& p = provider_of(t);
-    p.health.release(now);
+    p.health.release(c.permit, now);
     emit_breaker_events(p);
     push(cancel{c.id, c.attempt});
     c.attempts.push_back({c.attempt, static_cast<std::uint32_t>(c.attempts.size() + 1), t.provider, t.model,
@@ -445,18 +453,20 @@ class engine {
     auto& p = provider_of(t);
     auto const took = elapsed(c.attempt_started, now);
     if (verdict.kind == openai::outcome::success)
-      p.health.on_success(took, now);
+      p.health.on_success(c.permit, took, now);
     else if (verdict.provider_fault())
-      p.health.on_failure(took, now);
+      p.health.on_failure(c.permit, took, now);
     else
-      p.health.release(now);
+      p.health.release(c.permit, now);
     emit_breaker_events(p);
     c.attempts.push_back({c.attempt, static_cast<std::uint32_t>(c.attempts.size() + 1), t.provider, t.model,
                           c.attempt_started, now, verdict});
 
     using openai::outcome;
     switch (verdict.kind) {
-      case outcome::success: finish_ok(c, std::move(*response), now); return;
+      case outcome::success:
+        finish_ok(c, std::move(*response), now);
+        return;
       case outcome::final:
         if (verdict.try_next_target()) {
           note(c, fmt::format("fall back from {}: {}", label(t), verdict.reason));
@@ -470,7 +480,9 @@ class engine {
         return;
       case outcome::retryable:
       case outcome::rate_limited:
-      case outcome::malformed: retry_or_fall_back(c, p, verdict, now); return;
+      case outcome::malformed:
+        retry_or_fall_back(c, p, verdict, now);
+        return;
     }
   }
 
@@ -489,11 +501,11 @@ class engine {
     if (verdict.retry_after && *verdict.retry_after > r.max_retry_after)
       return fall_back(fmt::format("{} asks to wait {} (over max_retry_after {})", verdict.reason,
                                    to_string(*verdict.retry_after), to_string(r.max_retry_after)));
-    auto const delay = with_retry_after(backoff_delay(r.backoff, c.attempts_on_target, c.previous_delay, rng_.uniform()),
-                                        verdict.retry_after);
+    auto const delay = with_retry_after(
+        backoff_delay(r.backoff, c.attempts_on_target, c.previous_delay, rng_.uniform()), verdict.retry_after);
     if (!c.dl.fits(now, delay, options_.deadlines.min_attempt_time))
-      return fall_back(fmt::format("{}; no time to wait {} and retry before the deadline", verdict.reason,
-                                   to_string(delay)));
+      return fall_back(
+          fmt::format("{}; no time to wait {} and retry before the deadline", verdict.reason, to_string(delay)));
     if (!p.budget.try_withdraw(now)) return fall_back(fmt::format("{}; retry budget exhausted", verdict.reason));
     c.previous_delay = delay;
     note(c, fmt::format("retry {} in {} after {} (attempt {} of {} there)", label(t), to_string(delay), verdict.reason,
@@ -533,20 +545,40 @@ class engine {
 
   void finish_ok(call_state& c, openai::chat_response response, instant now) {
     auto const& t = c.chain[c.target_index];
-    audit a{c.id, c.submitted, now, "ok", t.provider, t.model, static_cast<std::uint32_t>(c.attempts.size()),
+    audit a{c.id,
+            c.submitted,
+            now,
+            "ok",
+            t.provider,
+            t.model,
+            static_cast<std::uint32_t>(c.attempts.size()),
             response.usage_info};
-    done d{c.id, std::move(response), std::nullopt, t.provider, t.model, std::move(c.attempts),
-           std::move(c.skipped), c.submitted, now};
+    done d{c.id,    std::move(response),   std::nullopt,         t.provider,
+           t.model, std::move(c.attempts), std::move(c.skipped), c.submitted,
+           now};
     finish(c, std::move(a), std::move(d));
   }
 
   void finish_error(call_state& c, call_error_code code, std::string message, instant now) {
     std::optional<openai::classification> last;
     if (!c.attempts.empty()) last = c.attempts.back().verdict;
-    audit a{c.id, c.submitted, now, std::string{to_string(code)}, {}, {}, static_cast<std::uint32_t>(c.attempts.size()),
+    audit a{c.id,
+            c.submitted,
+            now,
+            std::string{to_string(code)},
+            {},
+            {},
+            static_cast<std::uint32_t>(c.attempts.size()),
             std::nullopt};
-    done d{c.id, std::nullopt, call_error{code, std::move(message), std::move(last)}, {}, {}, std::move(c.attempts),
-           std::move(c.skipped), c.submitted, now};
+    done d{c.id,
+           std::nullopt,
+           call_error{code, std::move(message), std::move(last)},
+           {},
+           {},
+           std::move(c.attempts),
+           std::move(c.skipped),
+           c.submitted,
+           now};
     finish(c, std::move(a), std::move(d));
   }
 

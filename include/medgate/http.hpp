@@ -60,12 +60,18 @@ enum class transport_failure : std::uint8_t {
 
 constexpr std::string_view to_string(transport_failure f) noexcept {
   switch (f) {
-    case transport_failure::timeout: return "timeout";
-    case transport_failure::connection_refused: return "connection_refused";
-    case transport_failure::connection_reset: return "connection_reset";
-    case transport_failure::tls: return "tls";
-    case transport_failure::cancelled: return "cancelled";
-    case transport_failure::other: return "other";
+    case transport_failure::timeout:
+      return "timeout";
+    case transport_failure::connection_refused:
+      return "connection_refused";
+    case transport_failure::connection_reset:
+      return "connection_reset";
+    case transport_failure::tls:
+      return "tls";
+    case transport_failure::cancelled:
+      return "cancelled";
+    case transport_failure::other:
+      return "other";
   }
   return "other";
 }

@@ -19,7 +19,7 @@ template <class T>
 class result {
  public:
   result(T value) : v_{std::in_place_index<0>, std::move(value)} {}  // NOLINT: implicit by design
-  result(error e) : v_{std::in_place_index<1>, std::move(e)} {}       // NOLINT: implicit by design
+  result(error e) : v_{std::in_place_index<1>, std::move(e)} {}      // NOLINT: implicit by design
 
   [[nodiscard]] bool ok() const noexcept { return v_.index() == 0; }
   explicit operator bool() const noexcept { return ok(); }

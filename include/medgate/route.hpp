@@ -25,8 +25,9 @@ struct provider {
   std::string api_key_env;                             ///< environment variable holding the key; empty = no key
   std::vector<std::string> models;                     ///< models it serves; empty = any model
   duration connect_timeout = std::chrono::seconds{2};  ///< TCP/TLS connect limit per attempt
-  duration attempt_timeout = std::chrono::seconds{30};  ///< upper bound for one attempt here (cut further by the deadline)
-  breaker_options breaker{};                           ///< this provider's circuit breaker
+  duration attempt_timeout =
+      std::chrono::seconds{30};  ///< upper bound for one attempt here (cut further by the deadline)
+  breaker_options breaker{};     ///< this provider's circuit breaker
 
   [[nodiscard]] bool serves(std::string_view model) const {
     if (models.empty()) return true;
@@ -112,8 +113,7 @@ struct route_options {
                          t.model, t.provider);
       }
       for (std::size_t j = 0; j < i; ++j)
-        if (routes[j].name == r.name)
-          return invalid(path + ".name", "duplicates routes[{}].name \"{}\"", j, r.name);
+        if (routes[j].name == r.name) return invalid(path + ".name", "duplicates routes[{}].name \"{}\"", j, r.name);
     }
     return std::nullopt;
   }

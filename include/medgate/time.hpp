@@ -41,19 +41,22 @@ constexpr instant from_us(std::int64_t us) noexcept { return instant{duration{us
 
 constexpr std::int64_t saturating_add(std::int64_t a, std::int64_t b) noexcept {
   std::int64_t r = 0;
-  if (__builtin_add_overflow(a, b, &r)) return b > 0 ? std::numeric_limits<std::int64_t>::max() : std::numeric_limits<std::int64_t>::min();
+  if (__builtin_add_overflow(a, b, &r))
+    return b > 0 ? std::numeric_limits<std::int64_t>::max() : std::numeric_limits<std::int64_t>::min();
   return r;
 }
 
 constexpr std::int64_t saturating_sub(std::int64_t a, std::int64_t b) noexcept {
   std::int64_t r = 0;
-  if (__builtin_sub_overflow(a, b, &r)) return b < 0 ? std::numeric_limits<std::int64_t>::max() : std::numeric_limits<std::int64_t>::min();
+  if (__builtin_sub_overflow(a, b, &r))
+    return b < 0 ? std::numeric_limits<std::int64_t>::max() : std::numeric_limits<std::int64_t>::min();
   return r;
 }
 
 constexpr std::int64_t saturating_mul(std::int64_t a, std::int64_t b) noexcept {
   std::int64_t r = 0;
-  if (__builtin_mul_overflow(a, b, &r)) return (a < 0) == (b < 0) ? std::numeric_limits<std::int64_t>::max() : std::numeric_limits<std::int64_t>::min();
+  if (__builtin_mul_overflow(a, b, &r))
+    return (a < 0) == (b < 0) ? std::numeric_limits<std::int64_t>::max() : std::numeric_limits<std::int64_t>::min();
   return r;
 }
 
@@ -71,7 +74,8 @@ constexpr duration elapsed(instant earlier, instant later) noexcept {
 inline std::string to_string(duration d) {
   const auto us = d.count();
   if (us % 1000 == 0) return fmt::format("{}ms", us / 1000);
-  auto text = fmt::format("{}{}.{:03}", us < 0 ? "-" : "", (us < 0 ? -(us / 1000) : us / 1000), us < 0 ? -(us % 1000) : us % 1000);
+  auto text = fmt::format("{}{}.{:03}", us < 0 ? "-" : "", (us < 0 ? -(us / 1000) : us / 1000),
+                          us < 0 ? -(us % 1000) : us % 1000);
   while (text.back() == '0') text.pop_back();
   return text + "ms";
 }

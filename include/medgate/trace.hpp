@@ -66,7 +66,9 @@ inline std::string describe(effect const& e) {
                          s.provider, s.model, to_string(s.timeout), to_string(s.connect_timeout),
                          s.stream ? " stream" : "");
     }
-    std::string operator()(cancel const& c) const { return fmt::format("cancel call={} attempt={}", c.call, c.attempt); }
+    std::string operator()(cancel const& c) const {
+      return fmt::format("cancel call={} attempt={}", c.call, c.attempt);
+    }
     std::string operator()(wake_at const& w) const {
       return fmt::format("wake_at {}", to_string(w.at.time_since_epoch()));
     }
@@ -310,11 +312,12 @@ inline std::string sample_chat_body(send const& s) {
 
 inline std::string sample_stream_body(send const& s, bool truncated) {
   auto chunk = [&](nlohmann::json delta, nlohmann::json finish) {
-    nlohmann::json c = {{"id", fmt::format("chatcmpl-{}", s.attempt)},
-                        {"object", "chat.completion.chunk"},
-                        {"created", 0},
-                        {"model", s.model},
-                        {"choices", nlohmann::json::array({{{"index", 0}, {"delta", delta}, {"finish_reason", finish}}})}};
+    nlohmann::json c = {
+        {"id", fmt::format("chatcmpl-{}", s.attempt)},
+        {"object", "chat.completion.chunk"},
+        {"created", 0},
+        {"model", s.model},
+        {"choices", nlohmann::json::array({{{"index", 0}, {"delta", delta}, {"finish_reason", finish}}})}};
     return "data: " + c.dump() + "\n\n";
   };
   std::string out = chunk({{"role", "assistant"}, {"content", ""}}, nullptr);
@@ -415,7 +418,8 @@ inline result<std::vector<std::string>> replay(trace_file const& t) {
       bool const ok = r.status >= 200 && r.status < 300;
       auto const body = kv.count("body") ? kv["body"] : std::string{ok ? "ok" : "error"};
       if (body == "ok")
-        r.body = sent->second.stream ? detail::sample_stream_body(sent->second, false) : detail::sample_chat_body(sent->second);
+        r.body = sent->second.stream ? detail::sample_stream_body(sent->second, false)
+                                     : detail::sample_chat_body(sent->second);
       else if (body == "sse")
         r.body = detail::sample_stream_body(sent->second, false);
       else if (body == "sse-truncated")
@@ -444,7 +448,8 @@ inline result<std::vector<std::string>> replay(trace_file const& t) {
       std::optional<transport_failure> kind;
       for (auto const& [name, k] : kinds)
         if (kv["kind"] == name) kind = k;
-      if (!kind) return where("failure kind must be timeout, connection_refused, connection_reset, tls, cancelled or other");
+      if (!kind)
+        return where("failure kind must be timeout, connection_refused, connection_reset, tls, cancelled or other");
       eng.on_failure(*attempt, transport_error{*kind, "trace"}, now);
     } else if (verb == "cancel") {
       auto call = number("call");
