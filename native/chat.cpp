@@ -1,0 +1,218 @@
+// chat.cpp — `medgate chat`: one chat call through the engine and the native transport.
+//
+// The quickest way to see the policies at work against a real endpoint (or
+// the simulator): the answer goes to stdout, so it can be piped; everything
+// about how it was obtained goes to stderr, and --trace shows every effect
+// the engine emitted as it happened. Exit codes let scripts tell a failed
+// call (1) from a mistake in how it was asked (2).
+#include <cerrno>
+#include <charconv>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <string_view>
+
+#include <fmt/format.h>
+
+#include "commands.hpp"
+#include "medgate/client.hpp"
+#include "medgate/config.hpp"
+#include "medgate/trace.hpp"
+
+namespace medgate::cli {
+
+namespace {
+
+constexpr std::string_view chat_usage =
+    "usage: medgate chat [options] MESSAGE...\n"
+    "\n"
+    "Sends MESSAGE (the remaining arguments, joined by spaces) as one user message\n"
+    "through the engine and prints the answer's content on stdout.\n"
+    "\n"
+    "options:\n"
+    "  --config FILE     engine configuration (JSON); default: the built-in demo\n"
+    "                    (providers primary and fallback on the simulator at 127.0.0.1:8900)\n"
+    "  --model M         route alias or model name (default: clinical-summary)\n"
+    "  --timeout-ms N    the whole call's deadline (default: deadlines.timeout_ms)\n"
+    "  --stream          ask the provider for a server-sent event stream\n"
+    "                    (the answer is printed once complete)\n"
+    "  --trace           print every effect the engine emits to stderr, with the time since start\n"
+    "  --seed N          seed for backoff jitter (default: random)\n"
+    "\n"
+    "exit status: 0 answered, 1 the call failed (the error and every attempt go to stderr),\n"
+    "2 bad usage or configuration\n";
+
+struct chat_arguments {
+  std::optional<std::string> config_path;
+  std::string model = "clinical-summary";
+  std::optional<duration> timeout;
+  bool stream = false;
+  bool trace = false;
+  std::optional<seed> jitter_seed;
+  std::string message;
+  bool help = false;
+};
+
+template <class Integer>
+std::optional<Integer> parse_integer(std::string_view text) {
+  Integer value{};
+  auto const [end, problem] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (problem != std::errc{} || end != text.data() + text.size()) return std::nullopt;
+  return value;
+}
+
+result<chat_arguments> parse_arguments(args a) {
+  chat_arguments out;
+  bool options_over = false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    std::string_view arg = a[i];
+    if (options_over || !arg.starts_with("--") || arg == "-") {
+      if (!out.message.empty()) out.message += ' ';
+      out.message += arg;
+      continue;
+    }
+    if (arg == "--") {
+      options_over = true;
+      continue;
+    }
+    // "--name value" or "--name=value".
+    std::string_view name = arg;
+    std::optional<std::string_view> inline_value;
+    if (auto eq = arg.find('='); eq != std::string_view::npos) {
+      name = arg.substr(0, eq);
+      inline_value = arg.substr(eq + 1);
+    }
+    auto value = [&]() -> result<std::string> {
+      if (inline_value) return std::string{*inline_value};
+      if (i + 1 >= a.size()) return error{fmt::format("{} needs a value", name)};
+      return std::string{a[++i]};
+    };
+    auto flag = [&](bool& into) -> std::optional<error> {
+      if (inline_value) return error{fmt::format("{} takes no value", name)};
+      into = true;
+      return std::nullopt;
+    };
+    if (name == "--help") {
+      out.help = true;
+    } else if (name == "--stream") {
+      if (auto e = flag(out.stream)) return *e;
+    } else if (name == "--trace") {
+      if (auto e = flag(out.trace)) return *e;
+    } else if (name == "--config") {
+      auto v = value();
+      if (!v) return error{v.error_message()};
+      out.config_path = std::move(*v);
+    } else if (name == "--model") {
+      auto v = value();
+      if (!v) return error{v.error_message()};
+      if (v->empty()) return error{"--model must not be empty"};
+      out.model = std::move(*v);
+    } else if (name == "--timeout-ms") {
+      auto v = value();
+      if (!v) return error{v.error_message()};
+      auto ms = parse_integer<std::int64_t>(*v);
+      if (!ms || *ms <= 0 || *ms > 1'000'000'000'000)
+        return error{fmt::format("--timeout-ms must be a positive whole number of milliseconds, got \"{}\"", *v)};
+      out.timeout = std::chrono::milliseconds{*ms};
+    } else if (name == "--seed") {
+      auto v = value();
+      if (!v) return error{v.error_message()};
+      auto s = parse_integer<std::uint64_t>(*v);
+      if (!s) return error{fmt::format("--seed must be a whole number, got \"{}\"", *v)};
+      out.jitter_seed = seed{*s};
+    } else {
+      return error{fmt::format("unknown option {}", name)};
+    }
+  }
+  return out;
+}
+
+result<std::string> read_file(std::string const& path) {
+  std::ifstream in{path, std::ios::binary};
+  if (!in) return error{fmt::format("cannot read {}: {}", path, std::strerror(errno))};
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) return error{fmt::format("cannot read {}", path)};
+  return text.str();
+}
+
+void report_failure(done const& d) {
+  std::fprintf(stderr, "medgate chat: %s: %s\n", std::string{to_string(d.error->code)}.c_str(),
+               d.error->message.c_str());
+  for (auto const& attempt : d.attempts)
+    std::fprintf(stderr, "  attempt %u %s/%s: %s after %s\n", attempt.number, attempt.provider.c_str(),
+                 attempt.model.c_str(), attempt.verdict.reason.c_str(),
+                 to_string(elapsed(attempt.started, attempt.ended)).c_str());
+  for (auto const& skipped : d.skipped)
+    std::fprintf(stderr, "  skipped %s/%s: %s\n", skipped.provider.c_str(), skipped.model.c_str(),
+                 skipped.reason.c_str());
+}
+
+}  // namespace
+
+int run_chat(args a) {
+  auto parsed = parse_arguments(a);
+  if (!parsed) {
+    std::fprintf(stderr, "medgate chat: %s\n\n%.*s", parsed.error_message().c_str(),
+                 static_cast<int>(chat_usage.size()), chat_usage.data());
+    return 2;
+  }
+  auto& arguments = *parsed;
+  if (arguments.help) {
+    std::fwrite(chat_usage.data(), 1, chat_usage.size(), stdout);
+    return 0;
+  }
+  if (arguments.message.empty()) {
+    std::fprintf(stderr, "medgate chat: no MESSAGE given\n\n%.*s", static_cast<int>(chat_usage.size()),
+                 chat_usage.data());
+    return 2;
+  }
+
+  engine_options options = default_options();
+  if (arguments.config_path) {
+    auto text = read_file(*arguments.config_path);
+    if (!text) {
+      std::fprintf(stderr, "medgate chat: %s\n", text.error_message().c_str());
+      return 2;
+    }
+    auto loaded = parse_config(*text);
+    if (!loaded) {
+      std::fprintf(stderr, "medgate chat: %s: %s\n", arguments.config_path->c_str(), loaded.error_message().c_str());
+      return 2;
+    }
+    options = std::move(*loaded);
+  }
+
+  transport::httplib_options transport;
+  auto const started = std::chrono::steady_clock::now();
+  if (arguments.trace) {
+    transport.observer = [started](effect const& e) {
+      auto const since = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started);
+      std::fprintf(stderr, "%s\n", fmt::format("+{:.1f}ms {}", since.count(), describe(e)).c_str());
+    };
+  }
+  auto c = client::create(std::move(options), std::move(transport), arguments.jitter_seed);
+  if (!c) {
+    std::fprintf(stderr, "medgate chat: %s\n", c.error_message().c_str());
+    return 2;
+  }
+
+  auto const d = c->chat(openai::make_chat_request(arguments.model, {{"user", arguments.message}}, arguments.stream),
+                         arguments.timeout);
+  if (!d.response) {
+    report_failure(d);
+    return 1;
+  }
+  std::string content;
+  if (!d.response->choices.empty()) content = d.response->choices.front().message.content;
+  std::fwrite(content.data(), 1, content.size(), stdout);
+  std::fputc('\n', stdout);
+  return 0;
+}
+
+}  // namespace medgate::cli
