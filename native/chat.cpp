@@ -19,6 +19,7 @@
 
 #include <fmt/format.h>
 
+#include "arguments.hpp"
 #include "commands.hpp"
 #include "medgate/client.hpp"
 #include "medgate/config.hpp"
@@ -57,14 +58,6 @@ struct chat_arguments {
   std::string message;
   bool help = false;
 };
-
-template <class Integer>
-std::optional<Integer> parse_integer(std::string_view text) {
-  Integer value{};
-  auto const [end, problem] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (problem != std::errc{} || end != text.data() + text.size()) return std::nullopt;
-  return value;
-}
 
 result<chat_arguments> parse_arguments(args a) {
   chat_arguments out;

@@ -23,6 +23,7 @@
 
 #include <fmt/format.h>
 
+#include "arguments.hpp"
 #include "commands.hpp"
 #include "medgate/config.hpp"
 #include "medgate/transport/httplib.hpp"
@@ -117,15 +118,9 @@ int usage(std::FILE* out, int code) {
 }
 
 bool parse_int(std::string_view text, long long lo, long long hi, long long& out) {
-  if (text.empty()) return false;
-  long long v = 0;
-  for (char c : text) {
-    if (c < '0' || c > '9') return false;
-    v = v * 10 + (c - '0');
-    if (v > hi) return false;
-  }
-  if (v < lo) return false;
-  out = v;
+  auto const v = parse_integer<long long>(text);
+  if (!v || *v < lo || *v > hi) return false;
+  out = *v;
   return true;
 }
 

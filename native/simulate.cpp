@@ -17,6 +17,7 @@
 
 #include <fmt/format.h>
 
+#include "arguments.hpp"
 #include "commands.hpp"
 #include "simulator.hpp"
 
@@ -57,8 +58,9 @@ void print_usage(std::FILE* out) {
 
 template <class Number>
 bool parse_number(std::string_view text, Number& out) {
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
-  return ec == std::errc{} && end == text.data() + text.size();
+  auto const value = parse_integer<Number>(text);
+  if (value) out = *value;
+  return value.has_value();
 }
 
 std::vector<std::string> split(std::string_view text, char separator) {

@@ -58,7 +58,7 @@ inline std::string quoted(std::string_view s) { return nlohmann::json(std::strin
 }  // namespace detail
 
 /// One human-readable line for an effect. Times are absolute (the host's
-/// epoch); content appears only in `done` of a successful call, quoted.
+/// epoch). No request or response content ever appears: these lines go to logs.
 inline std::string describe(effect const& e) {
   struct visitor {
     std::string operator()(send const& s) const {
@@ -86,10 +86,11 @@ inline std::string describe(effect const& e) {
     }
     std::string operator()(done const& d) const {
       if (d.response) {
-        std::string content;
-        if (!d.response->choices.empty()) content = d.response->choices.front().message.content;
-        return fmt::format("done call={} ok by={}/{} attempts={} content={}", d.call, d.provider, d.model,
-                           d.attempts.size(), detail::quoted(content));
+        // The answer may echo patient data: a log line carries its size, never its text.
+        std::size_t chars = 0;
+        for (auto const& c : d.response->choices) chars += c.message.content.size();
+        return fmt::format("done call={} ok by={}/{} attempts={} content_bytes={}", d.call, d.provider, d.model,
+                           d.attempts.size(), chars);
       }
       return fmt::format("done call={} error={} attempts={} message={}", d.call, to_string(d.error->code),
                          d.attempts.size(), detail::quoted(d.error->message));

@@ -256,5 +256,66 @@ TEST_CASE("the effect log renders every effect kind on one line without the API 
     CHECK(l.find('\n') == std::string::npos);
     CHECK(l.find("hello") == std::string::npos);  // the prompt never appears in the log
   }
-  CHECK(lines.back() == R"(done call=1 ok by=primary/m attempts=1 content="answer from primary")");
+  CHECK(lines.back() == "done call=1 ok by=primary/m attempts=1 content_bytes=19");  // "answer from primary"
+}
+
+TEST_CASE("a patient name echoed by providers never reaches effects, audit records or error messages") {
+  constexpr std::string_view canary = "PATIENT-CANARY-Jane-Doe-1962";
+  engine eng{two_providers(), seed{5}};
+  instant now{};
+  std::vector<std::string> lines;
+  std::vector<send> sends;
+  auto drain = [&] {
+    while (auto e = eng.poll(now)) {
+      if (auto* s = std::get_if<send>(&*e)) sends.push_back(*s);
+      if (auto* d = std::get_if<done>(&*e)) {
+        if (d->error) lines.push_back(d->error->message);
+        for (auto const& a : d->attempts) lines.push_back(a.verdict.reason);
+      }
+      lines.push_back(describe(*e));
+    }
+  };
+  // Call 1: the provider answers 400 with an error that quotes the prompt.
+  eng.submit(ask(fmt::format("Summarize the chart of {}", canary)), now);
+  drain();
+  REQUIRE(sends.size() == 1);
+  CHECK(sends[0].body.find(canary) !=
+        std::string::npos);  // the request itself does carry it (redaction is a later layer)
+  http_response rejected;
+  rejected.status = 400;
+  rejected.body =
+      fmt::format(R"({{"error":{{"message":"cannot process '{}'","type":"invalid_request_error"}}}})", canary);
+  eng.on_response(sends[0].attempt, rejected, now);
+  drain();
+  // Call 2: a 503 quoting it, then an answer quoting it.
+  eng.submit(ask(fmt::format("Discharge letter for {}", canary)), now);
+  drain();
+  REQUIRE(sends.size() == 2);
+  http_response unavailable;
+  unavailable.status = 503;
+  unavailable.body = fmt::format(R"({{"error":{{"message":"overloaded while reading {}"}}}})", canary);
+  eng.on_response(sends[1].attempt, unavailable, now);
+  now = add(now, 1s);
+  drain();
+  REQUIRE(sends.size() == 3);
+  http_response answer;
+  answer.status = 200;
+  answer.body =
+      nlohmann::json{{"id", "x"},
+                     {"object", "chat.completion"},
+                     {"created", 0},
+                     {"model", "m"},
+                     {"choices",
+                      {{{"index", 0},
+                        {"message", {{"role", "assistant"}, {"content", fmt::format("{} is stable", canary)}}},
+                        {"finish_reason", "stop"}}}}}
+          .dump();
+  eng.on_response(sends[2].attempt, answer, now);
+  drain();
+  REQUIRE(lines.size() > 6);
+  for (auto const& l : lines) {
+    CAPTURE(l);
+    CHECK(l.find(canary) == std::string::npos);
+    CHECK(l.find("Jane") == std::string::npos);
+  }
 }
