@@ -32,6 +32,7 @@
 #include "medgate/client.hpp"
 #include "medgate/trace.hpp"
 #include "medgate/transport/httplib.hpp"
+#include "program.hpp"
 #include "simulator.hpp"
 
 namespace {
@@ -647,29 +648,7 @@ TEST_CASE("destroying the driver with attempts in flight returns promptly and en
 
 namespace {
 
-struct program_run {
-  int exit_code = -1;
-  std::string out;  ///< stdout; stderr is sent to `err_path`
-  std::string err;
-};
-
-/// Runs the built `medgate` program with `arguments` (already shell-quoted).
-program_run run_medgate(std::string const& arguments) {
-  auto const err_path = std::filesystem::temp_directory_path() / fmt::format("medgate-chat-{}.err", ::getpid());
-  auto const command = fmt::format("{} {} 2>{}", MEDGATE_PROGRAM_PATH, arguments, err_path.string());
-  program_run run;
-  FILE* pipe = ::popen(command.c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  char buffer[4096];
-  std::size_t n = 0;
-  while ((n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) run.out.append(buffer, n);
-  int const status = ::pclose(pipe);
-  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  std::ifstream err{err_path};
-  run.err.assign(std::istreambuf_iterator<char>{err}, std::istreambuf_iterator<char>{});
-  std::filesystem::remove(err_path);
-  return run;
-}
+using medgate::testing::run_medgate;
 
 std::filesystem::path write_temporary(std::string const& name, std::string const& text) {
   auto const path = std::filesystem::temp_directory_path() / fmt::format("medgate-{}-{}", ::getpid(), name);
