@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config git
   nlohmann-json3-dev libfmt-dev doctest-dev libcpp-httplib-dev libssl-dev
-  libfast-float-dev emscripten nodejs clang-format
+  libfast-float-dev emscripten nodejs clang-format clang libclang-rt-14-dev
 )
 
 missing=()

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Every test: formatting, then the native, asan (ASan+UBSan) and wasm presets
-# (configure, build with warnings as errors, ctest). Usage: scripts/test.sh [preset...]
+# Every test: formatting, then the native, asan (ASan+UBSan), wasm and fuzz
+# presets (configure, build with warnings as errors, ctest). Usage: scripts/test.sh [preset...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -10,7 +10,7 @@ echo "== format: clang-format --dry-run -Werror"
 git ls-files -z -- '*.hpp' '*.cpp' | xargs -0 -r clang-format --dry-run -Werror
 
 presets=("$@")
-((${#presets[@]})) || presets=(native asan wasm)
+((${#presets[@]})) || presets=(native asan wasm fuzz)
 for p in "${presets[@]}"; do
   echo "== preset $p"
   cmake --preset "$p" >/dev/null
