@@ -386,28 +386,22 @@ class engine {
                      fmt::format("all {} targets failed: {}", c.chain.size(), history(c)), now);
         return;
       }
-      if (c.dl.remaining(now) < d.min_attempt_time) {
+      auto const& t = c.chain[c.target_index];
+      auto& p = provider_of(t);
+      auto const per_attempt = std::min(p.config.attempt_timeout, d.attempt_timeout);
+      auto const timeout = c.dl.attempt_timeout(now, per_attempt, d.min_attempt_time);
+      if (!timeout) {
         finish_error(c, call_error_code::deadline_exceeded,
                      fmt::format("deadline exceeded: {} left, an attempt needs at least {}; {}",
                                  to_string(c.dl.remaining(now)), to_string(d.min_attempt_time), history(c)),
                      now);
         return;
       }
-      auto const& t = c.chain[c.target_index];
-      auto& p = provider_of(t);
       auto const permit = p.health.try_acquire_permit(now);
       emit_breaker_events(p);
       if (!permit.granted()) {
         skip(c, fmt::format("breaker {}", to_string(p.health.state(now))));
         continue;
-      }
-      auto const per_attempt = std::min(p.config.attempt_timeout, d.attempt_timeout);
-      auto const timeout = c.dl.attempt_timeout(now, per_attempt, d.min_attempt_time);
-      if (!timeout) {  // unreachable after the check above; kept so a permit is never leaked
-        p.health.release(permit, now);
-        emit_breaker_events(p);
-        finish_error(c, call_error_code::deadline_exceeded, "deadline exceeded", now);
-        return;
       }
       if (c.attempts_on_target == 0) p.budget.deposit(now);
       ++c.attempts_on_target;
