@@ -11,5 +11,6 @@ using args = std::span<char const* const>;  ///< arguments after the subcommand 
 int run_simulate(args a);
 int run_chat(args a);
 int run_demo(args a);
+int run_audit(args a);
 
 }  // namespace medgate::cli

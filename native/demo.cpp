@@ -282,31 +282,31 @@ int run_demo(args a) {
         std::lock_guard lock{t.m};
         ++t.by_second[sec].started;
       }
-      auto request = openai::make_chat_request(
+      call_request request;
+      request.chat = openai::make_chat_request(
           "clinical-summary", {{"user", fmt::format("Summarize the ward round note for bed {}.", n % 32 + 1)}});
-      (*driver)->submit({std::move(request), std::nullopt},
-                        [&t, &second_of, timeout = options.deadlines.timeout](done const& d) {
-                          auto const finished = std::chrono::steady_clock::now();
-                          std::lock_guard lock{t.m};
-                          auto& row = t.by_second[second_of(finished)];
-                          ++t.finished;
-                          auto const latency = elapsed(d.submitted, d.finished);
-                          t.worst_overrun_us = std::max(t.worst_overrun_us, (latency - timeout).count());
-                          if (d.response) {
-                            ++row.ok;
-                            ++t.ok;
-                            row.latencies_us.push_back(latency.count());
-                            if (d.provider != "primary") {
-                              ++row.via_fallback;
-                              ++t.via_fallback;
-                            }
-                          } else {
-                            ++row.errors;
-                            ++t.error_codes[std::string{to_string(d.error->code)}];
-                          }
-                          for (std::size_t i = 1; i < d.attempts.size(); ++i)
-                            if (d.attempts[i].provider == d.attempts[i - 1].provider) ++row.retries;
-                        });
+      (*driver)->submit(std::move(request), [&t, &second_of, timeout = options.deadlines.timeout](done const& d) {
+        auto const finished = std::chrono::steady_clock::now();
+        std::lock_guard lock{t.m};
+        auto& row = t.by_second[second_of(finished)];
+        ++t.finished;
+        auto const latency = elapsed(d.submitted, d.finished);
+        t.worst_overrun_us = std::max(t.worst_overrun_us, (latency - timeout).count());
+        if (d.response) {
+          ++row.ok;
+          ++t.ok;
+          row.latencies_us.push_back(latency.count());
+          if (d.provider != "primary") {
+            ++row.via_fallback;
+            ++t.via_fallback;
+          }
+        } else {
+          ++row.errors;
+          ++t.error_codes[std::string{to_string(d.error->code)}];
+        }
+        for (std::size_t i = 1; i < d.attempts.size(); ++i)
+          if (d.attempts[i].provider == d.attempts[i - 1].provider) ++row.retries;
+      });
       next_call += interval;
     }
     std::this_thread::sleep_until(std::min(next_call, start + std::chrono::seconds{printed_second + 1}));

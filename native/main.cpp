@@ -18,6 +18,7 @@ constexpr command commands[] = {
     {"chat", "send one chat call through the engine and print the answer (--trace shows every decision)",
      medgate::cli::run_chat},
     {"simulate", "run the fault-injecting OpenAI-compatible provider simulator", medgate::cli::run_simulate},
+    {"audit", "verify the hash chain of an audit log (audit verify FILE)", medgate::cli::run_audit},
 };
 
 void usage(std::FILE* out) {

@@ -45,9 +45,18 @@ class client {
   /// Must not be called from a driver callback or observer (it would wait on
   /// the thread that has to answer it).
   done chat(openai::chat_request request, std::optional<duration> timeout = std::nullopt) {
+    call_request call;
+    call.chat = std::move(request);
+    call.timeout = timeout;
+    return chat(std::move(call));
+  }
+
+  /// Sends one call with its clinical context (patient key, priority, tenant,
+  /// idempotency key) and blocks until it is over.
+  done chat(call_request call) {
     auto answer = std::make_shared<std::promise<done>>();
     auto outcome = answer->get_future();
-    driver_->submit(call_request{std::move(request), timeout}, [answer](done const& d) { answer->set_value(d); });
+    driver_->submit(std::move(call), [answer](done const& d) { answer->set_value(d); });
     return outcome.get();
   }
 

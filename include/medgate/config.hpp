@@ -63,11 +63,18 @@
 
 #include "backoff.hpp"
 #include "breaker.hpp"
+#include "canary.hpp"
+#include "concurrency.hpp"
 #include "deadline.hpp"
 #include "engine_options.hpp"
 #include "field_error.hpp"
+#include "health.hpp"
+#include "hedge.hpp"
+#include "idempotency.hpp"
+#include "rate_limit.hpp"
 #include "result.hpp"
 #include "retry_budget.hpp"
+#include "review.hpp"
 #include "route.hpp"
 #include "time.hpp"
 
@@ -493,6 +500,79 @@ inline problem read_breaker(json const& v, std::string const& at, breaker_option
   return read_fields(v, at, fields, out);
 }
 
+inline problem read_rate_limit(json const& v, std::string const& at, rate_limit_options& out) {
+  using o = rate_limit_options;
+  static constexpr std::array<field<o>, 6> fields{{
+      {"requests_per_minute",
+       [](json const& j, std::string const& p, o& r) { return read_number(j, p, r.requests_per_minute); }},
+      {"tokens_per_minute",
+       [](json const& j, std::string const& p, o& r) { return read_number(j, p, r.tokens_per_minute); }},
+      {"burst_ms", [](json const& j, std::string const& p, o& r) { return read_duration(j, p, r.burst); }},
+      {"token_burst_ms", [](json const& j, std::string const& p, o& r) { return read_duration(j, p, r.token_burst); }},
+      {"normal_share", [](json const& j, std::string const& p, o& r) { return read_number(j, p, r.normal_share); }},
+      {"batch_share", [](json const& j, std::string const& p, o& r) { return read_number(j, p, r.batch_share); }},
+  }};
+  return read_fields(v, at, fields, out);
+}
+
+inline problem read_concurrency(json const& v, std::string const& at, concurrency_options& out) {
+  using o = concurrency_options;
+  static constexpr std::array<field<o>, 7> fields{{
+      {"max_concurrent", [](json const& j, std::string const& p, o& c) { return read_count(j, p, c.max_concurrent); }},
+      {"adaptive", [](json const& j, std::string const& p, o& c) { return read_bool(j, p, c.adaptive); }},
+      {"initial_limit", [](json const& j, std::string const& p, o& c) { return read_count(j, p, c.initial_limit); }},
+      {"min_limit", [](json const& j, std::string const& p, o& c) { return read_count(j, p, c.min_limit); }},
+      {"max_limit", [](json const& j, std::string const& p, o& c) { return read_count(j, p, c.max_limit); }},
+      {"backoff_ratio", [](json const& j, std::string const& p, o& c) { return read_number(j, p, c.backoff_ratio); }},
+      {"latency_threshold_ms",
+       [](json const& j, std::string const& p, o& c) { return read_duration(j, p, c.latency_threshold); }},
+  }};
+  return read_fields(v, at, fields, out);
+}
+
+inline problem read_sla_tier(json const& v, std::string const& at, sla_tier& out) {
+  using o = sla_tier;
+  static constexpr std::array<field<o>, 3> fields{{
+      {"name", [](json const& j, std::string const& p, o& t) { return read_name(j, p, t.name); }},
+      {"availability", [](json const& j, std::string const& p, o& t) { return read_number(j, p, t.availability); }},
+      {"p95_ms", [](json const& j, std::string const& p, o& t) { return read_duration(j, p, t.p95); }},
+  }};
+  if (auto p = read_fields(v, at, fields, out)) return p;
+  if (!v.contains("name")) return fmt::format("{}.name is required", at);
+  return std::nullopt;
+}
+
+inline problem read_sla_tiers(json const& v, std::string const& at, std::vector<sla_tier>& out) {
+  if (!v.is_array()) return fmt::format("{} must be an array of SLA tiers, got {}", at, describe(v));
+  out.clear();
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    sla_tier t;
+    if (auto p = read_sla_tier(v[i], element_path(at, i), t)) return p;
+    out.push_back(std::move(t));
+  }
+  return std::nullopt;
+}
+
+inline problem read_health(json const& v, std::string const& at, health_options& out) {
+  using o = health_options;
+  static constexpr std::array<field<o>, 9> fields{{
+      {"window_ms", [](json const& j, std::string const& p, o& h) { return read_duration(j, p, h.window); }},
+      {"long_window_ms", [](json const& j, std::string const& p, o& h) { return read_duration(j, p, h.long_window); }},
+      {"sla_tier", [](json const& j, std::string const& p, o& h) { return read_name(j, p, h.sla_tier); }},
+      {"tiers", [](json const& j, std::string const& p, o& h) { return read_sla_tiers(j, p, h.tiers); }},
+      {"probe_interval_ms",
+       [](json const& j, std::string const& p, o& h) { return read_duration(j, p, h.probe_interval); }},
+      {"probe_timeout_ms",
+       [](json const& j, std::string const& p, o& h) { return read_duration(j, p, h.probe_timeout); }},
+      {"probes_count_in_availability",
+       [](json const& j, std::string const& p, o& h) { return read_bool(j, p, h.probes_count_in_availability); }},
+      {"relative_accuracy",
+       [](json const& j, std::string const& p, o& h) { return read_number(j, p, h.relative_accuracy); }},
+      {"max_buckets", [](json const& j, std::string const& p, o& h) { return read_count(j, p, h.max_buckets); }},
+  }};
+  return read_fields(v, at, fields, out);
+}
+
 inline bool is_environment_variable_name(std::string_view s) {
   if (s.empty() || is_ascii_digit(s.front())) return false;
   for (char c : s)
@@ -543,7 +623,7 @@ inline problem read_models(json const& v, std::string const& at, std::vector<std
 
 inline problem read_provider(json const& v, std::string const& at, provider& out) {
   using o = provider;
-  static constexpr std::array<field<o>, 7> fields{{
+  static constexpr std::array<field<o>, 10> fields{{
       {"name", [](json const& j, std::string const& p, o& r) { return read_name(j, p, r.name); }},
       {"base_url", [](json const& j, std::string const& p, o& r) { return read_base_url(j, p, r.base_url); }},
       {"api_key_env", [](json const& j, std::string const& p, o& r) { return read_api_key_env(j, p, r.api_key_env); }},
@@ -553,6 +633,9 @@ inline problem read_provider(json const& v, std::string const& at, provider& out
       {"attempt_timeout_ms",
        [](json const& j, std::string const& p, o& r) { return read_duration(j, p, r.attempt_timeout); }},
       {"breaker", [](json const& j, std::string const& p, o& r) { return read_breaker(j, p, r.breaker); }},
+      {"rate_limit", [](json const& j, std::string const& p, o& r) { return read_rate_limit(j, p, r.rate_limit); }},
+      {"concurrency", [](json const& j, std::string const& p, o& r) { return read_concurrency(j, p, r.concurrency); }},
+      {"health", [](json const& j, std::string const& p, o& r) { return read_health(j, p, r.health); }},
   }};
   if (auto p = read_fields(v, at, fields, out)) return p;
   if (!v.contains("name")) return fmt::format("{}.name is required", at);
@@ -594,6 +677,79 @@ inline problem read_route_chain(json const& v, std::string const& at, std::vecto
   return std::nullopt;
 }
 
+/// A share written as a percentage (0 to 100, up to two decimals) into basis points.
+inline problem read_percent(json const& v, std::string const& at, std::uint32_t& out) {
+  double percent = 0;
+  if (auto p = read_number(v, at, percent)) return p;
+  if (percent < 0 || percent > 100) return fmt::format("{} must be a percentage in [0, 100], got {}", at, percent);
+  out = static_cast<std::uint32_t>(std::llround(percent * 100.0));
+  return std::nullopt;
+}
+
+inline problem read_canary_step(json const& v, std::string const& at, canary_step& out) {
+  using o = canary_step;
+  static constexpr std::array<field<o>, 2> fields{{
+      {"at_ms", [](json const& j, std::string const& p, o& s) { return read_duration(j, p, s.at); }},
+      {"percent", [](json const& j, std::string const& p, o& s) { return read_percent(j, p, s.basis_points); }},
+  }};
+  return read_fields(v, at, fields, out);
+}
+
+inline problem read_ramp(json const& v, std::string const& at, std::vector<canary_step>& out) {
+  if (!v.is_array())
+    return fmt::format("{} must be an array of {{\"at_ms\", \"percent\"}} steps, got {}", at, describe(v));
+  out.clear();
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    canary_step step;
+    if (auto p = read_canary_step(v[i], element_path(at, i), step)) return p;
+    out.push_back(step);
+  }
+  return std::nullopt;
+}
+
+inline problem read_rollback(json const& v, std::string const& at, canary_rollback_options& out) {
+  using o = canary_rollback_options;
+  static constexpr std::array<field<o>, 5> fields{{
+      {"enabled", [](json const& j, std::string const& p, o& r) { return read_bool(j, p, r.enabled); }},
+      {"window_ms", [](json const& j, std::string const& p, o& r) { return read_duration(j, p, r.window); }},
+      {"min_calls", [](json const& j, std::string const& p, o& r) { return read_count(j, p, r.min_calls); }},
+      {"margin", [](json const& j, std::string const& p, o& r) { return read_number(j, p, r.margin); }},
+      {"z", [](json const& j, std::string const& p, o& r) { return read_number(j, p, r.z); }},
+  }};
+  return read_fields(v, at, fields, out);
+}
+
+inline problem read_canary(json const& v, std::string const& at, canary_route& out) {
+  using o = canary_route;
+  static constexpr std::array<field<o>, 5> fields{{
+      {"chain", [](json const& j, std::string const& p, o& c) { return read_route_chain(j, p, c.chain); }},
+      {"percent", [](json const& j, std::string const& p, o& c) { return read_percent(j, p, c.options.basis_points); }},
+      {"ramp", [](json const& j, std::string const& p, o& c) { return read_ramp(j, p, c.options.ramp); }},
+      {"by_study_type",
+       [](json const& j, std::string const& p, o& c) { return read_bool(j, p, c.options.by_study_type); }},
+      {"rollback", [](json const& j, std::string const& p, o& c) { return read_rollback(j, p, c.options.rollback); }},
+  }};
+  if (auto p = read_fields(v, at, fields, out)) return p;
+  if (!v.contains("chain")) return fmt::format("{}.chain is required", at);
+  return std::nullopt;
+}
+
+/// A route is a chain, or {"chain": [...], "canary": {...}}.
+inline problem read_route(json const& v, std::string const& at, route& out) {
+  if (v.is_array()) return read_route_chain(v, at, out.chain);
+  using o = route;
+  static constexpr std::array<field<o>, 2> fields{{
+      {"chain", [](json const& j, std::string const& p, o& r) { return read_route_chain(j, p, r.chain); }},
+      {"canary", [](json const& j, std::string const& p, o& r) { return read_canary(j, p, r.canary.emplace()); }},
+  }};
+  if (!v.is_object())
+    return fmt::format("{} must be a \"provider/model\" list or an object with \"chain\" and \"canary\", got {}", at,
+                       describe(v));
+  if (auto p = read_fields(v, at, fields, out)) return p;
+  if (!v.contains("chain")) return fmt::format("{}.chain is required", at);
+  return std::nullopt;
+}
+
 inline problem read_routes(json const& v, std::string const& at, std::vector<route>& out) {
   if (!v.is_object())
     return fmt::format("{} must be an object mapping route names to \"provider/model\" lists, got {}", at, describe(v));
@@ -606,8 +762,8 @@ inline problem read_routes(json const& v, std::string const& at, std::vector<rou
                             : fmt::format("a field named like a key in {} is not allowed: {}", at, secret_hint);
     if (name.empty()) return fmt::format("{} has a route with an empty name", at);
     if (looks_like_secret(name)) return secret_value_problem(route_path(name));
-    route r{name, {}};
-    if (auto p = read_route_chain(it.value(), route_path(name), r.chain)) return p;
+    route r{name, {}, std::nullopt};
+    if (auto p = read_route(it.value(), route_path(name), r)) return p;
     out.push_back(std::move(r));
   }
   return std::nullopt;
@@ -663,14 +819,64 @@ inline problem read_deadlines(json const& v, std::string const& at, deadline_opt
   return read_fields(v, at, fields, out);
 }
 
+inline problem read_hedge(json const& v, std::string const& at, hedge_options& out) {
+  using o = hedge_options;
+  static constexpr std::array<field<o>, 9> fields{{
+      {"enabled", [](json const& j, std::string const& p, o& h) { return read_bool(j, p, h.enabled); }},
+      {"percentile", [](json const& j, std::string const& p, o& h) { return read_number(j, p, h.percentile); }},
+      {"min_delay_ms", [](json const& j, std::string const& p, o& h) { return read_duration(j, p, h.min_delay); }},
+      {"max_delay_ms", [](json const& j, std::string const& p, o& h) { return read_duration(j, p, h.max_delay); }},
+      {"min_samples", [](json const& j, std::string const& p, o& h) { return read_count(j, p, h.min_samples); }},
+      {"max_extra_ratio",
+       [](json const& j, std::string const& p, o& h) { return read_number(j, p, h.max_extra_ratio); }},
+      {"same_target", [](json const& j, std::string const& p, o& h) { return read_bool(j, p, h.same_target); }},
+      {"budget_window_ms",
+       [](json const& j, std::string const& p, o& h) { return read_duration(j, p, h.budget_window); }},
+      {"min_hedges_per_second",
+       [](json const& j, std::string const& p, o& h) { return read_count(j, p, h.min_hedges_per_second); }},
+  }};
+  return read_fields(v, at, fields, out);
+}
+
+inline problem read_idempotency(json const& v, std::string const& at, idempotency_options& out) {
+  using o = idempotency_options;
+  static constexpr std::array<field<o>, 5> fields{{
+      {"enabled", [](json const& j, std::string const& p, o& i) { return read_bool(j, p, i.enabled); }},
+      {"derive_keys", [](json const& j, std::string const& p, o& i) { return read_bool(j, p, i.derive_keys); }},
+      {"ttl_ms", [](json const& j, std::string const& p, o& i) { return read_duration(j, p, i.ttl); }},
+      {"max_entries", [](json const& j, std::string const& p, o& i) { return read_count(j, p, i.max_entries); }},
+      {"max_key_bytes", [](json const& j, std::string const& p, o& i) { return read_count(j, p, i.max_key_bytes); }},
+  }};
+  return read_fields(v, at, fields, out);
+}
+
+inline problem read_review(json const& v, std::string const& at, review_options& out) {
+  using o = review_options;
+  static constexpr std::array<field<o>, 6> fields{{
+      {"enabled", [](json const& j, std::string const& p, o& r) { return read_bool(j, p, r.enabled); }},
+      {"threshold", [](json const& j, std::string const& p, o& r) { return read_number(j, p, r.threshold); }},
+      {"confidence_field",
+       [](json const& j, std::string const& p, o& r) { return read_name(j, p, r.confidence_field); }},
+      {"use_logprobs", [](json const& j, std::string const& p, o& r) { return read_bool(j, p, r.use_logprobs); }},
+      {"missing_is_low", [](json const& j, std::string const& p, o& r) { return read_bool(j, p, r.missing_is_low); }},
+      {"max_pending", [](json const& j, std::string const& p, o& r) { return read_count(j, p, r.max_pending); }},
+  }};
+  return read_fields(v, at, fields, out);
+}
+
 inline problem read_engine(json const& v, engine_options& out) {
   using o = engine_options;
-  static constexpr std::array<field<o>, 5> fields{{
+  static constexpr std::array<field<o>, 9> fields{{
       {"providers",
        [](json const& j, std::string const& p, o& e) { return read_providers(j, p, e.routing.providers); }},
       {"routes", [](json const& j, std::string const& p, o& e) { return read_routes(j, p, e.routing.routes); }},
       {"retry", [](json const& j, std::string const& p, o& e) { return read_retry(j, p, e.retry); }},
       {"deadlines", [](json const& j, std::string const& p, o& e) { return read_deadlines(j, p, e.deadlines); }},
+      {"hedge", [](json const& j, std::string const& p, o& e) { return read_hedge(j, p, e.hedge); }},
+      {"idempotency", [](json const& j, std::string const& p, o& e) { return read_idempotency(j, p, e.idempotency); }},
+      {"review", [](json const& j, std::string const& p, o& e) { return read_review(j, p, e.review); }},
+      {"patient_key_secret_env",
+       [](json const& j, std::string const& p, o& e) { return read_api_key_env(j, p, e.patient_key_secret_env); }},
       {"record_decisions",
        [](json const& j, std::string const& p, o& e) { return read_bool(j, p, e.record_decisions); }},
   }};
@@ -688,21 +894,28 @@ inline problem check_references(route_options const& routing) {
     for (std::size_t j = 0; j < i; ++j)
       if (providers[j].name == providers[i].name)
         return fmt::format("providers[{}].name repeats providers[{}].name {}", i, j, shown(providers[i].name));
-  for (auto const& r : routing.routes)
-    for (std::size_t k = 0; k < r.chain.size(); ++k) {
-      auto const& t = r.chain[k];
+  auto check_chain = [&](std::vector<target> const& chain, std::string const& path) -> problem {
+    for (std::size_t k = 0; k < chain.size(); ++k) {
+      auto const& t = chain[k];
       auto const* p = routing.find_provider(t.provider);
-      auto const at = element_path(route_path(r.name), k);
+      auto const at = element_path(path, k);
       if (p == nullptr) return fmt::format("{} names unknown provider {}", at, shown(t.provider));
       if (!p->serves(t.model))
         return fmt::format("{} names model {}, which provider {} does not list in its models", at, shown(t.model),
                            shown(t.provider));
     }
+    return std::nullopt;
+  };
+  for (auto const& r : routing.routes) {
+    if (auto p = check_chain(r.chain, route_path(r.name))) return p;
+    if (r.canary)
+      if (auto p = check_chain(r.canary->chain, route_path(r.name) + ".canary.chain")) return p;
+  }
   return std::nullopt;
 }
 
 /// The option structs' duration fields, whose JSON names add "_ms".
-inline constexpr std::array<std::string_view, 13> duration_fields{"slow_call_duration",
+inline constexpr std::array<std::string_view, 23> duration_fields{"slow_call_duration",
                                                                   "open_duration",
                                                                   "max_open_duration",
                                                                   "half_open_probe_timeout",
@@ -714,13 +927,27 @@ inline constexpr std::array<std::string_view, 13> duration_fields{"slow_call_dur
                                                                   "attempt_timeout",
                                                                   "min_attempt_time",
                                                                   "max_retry_after",
-                                                                  "connect_timeout"};
+                                                                  "connect_timeout",
+                                                                  "burst",
+                                                                  "token_burst",
+                                                                  "latency_threshold",
+                                                                  "window",
+                                                                  "long_window",
+                                                                  "probe_interval",
+                                                                  "p95",
+                                                                  "min_delay",
+                                                                  "max_delay",
+                                                                  "at"};
 
 /// An option struct's C++ field path in JSON terms: durations gain "_ms",
-/// "routes[2].chain[1]" becomes "routes.clinical-summary[1]".
+/// "routes[2].chain[1]" becomes "routes.clinical-summary[1]" (or
+/// "routes.clinical-summary.chain[1]" for a route written as an object),
+/// canary "basis_points" are the config's "percent".
 inline std::string json_path_of(std::string_view field_path, route_options const& routing) {
   std::string out;
   bool in_route = false;
+  bool object_route = false;
+  std::string_view previous;
   std::size_t start = 0;
   while (start <= field_path.size()) {
     auto end = field_path.find('.', start);
@@ -733,24 +960,33 @@ inline std::string json_path_of(std::string_view field_path, route_options const
         index < routing.routes.size()) {
       out = route_path(routing.routes[index].name);  // routes are at the top level
       in_route = true;
+      object_route = routing.routes[index].canary.has_value();
       continue;
     }
-    if (in_route) {
+    if (in_route && !object_route) {
       if (part == "name" || part == "chain") continue;
       if (part.starts_with("chain[")) {
         out += part.substr(5);
         continue;
       }
     }
+    if (in_route && (part == "name" || part == "options")) continue;
     std::string name{part};
     auto const bracket = part.find('[');
     auto const base = part.substr(0, bracket);
+    // The breaker's "window" is its kind, not a duration.
+    bool const breaker_window = base == "window" && previous == "breaker";
     for (auto d : duration_fields)
-      if (base == d) {
+      if (base == d && !breaker_window) {
         name = fmt::format("{}_ms{}", base, bracket == std::string_view::npos ? "" : part.substr(bracket));
         break;
       }
-    out = out.empty() ? name : fmt::format("{}.{}", out, name);
+    if (in_route && base == "basis_points") name = "percent";
+    previous = part;
+    if (out.empty())
+      out = name;
+    else
+      out += (name.starts_with('[') ? "" : ".") + name;
   }
   return out;
 }
@@ -951,13 +1187,66 @@ inline config_json to_json(engine_options const& o) {
         {"half_open_successes", b.half_open_successes},
         {"half_open_probe_timeout_ms", duration_ms(b.half_open_probe_timeout)},
     };
+    auto const& rl = p.rate_limit;
+    j["rate_limit"] = config_json{{"requests_per_minute", rl.requests_per_minute},
+                                  {"tokens_per_minute", rl.tokens_per_minute},
+                                  {"burst_ms", duration_ms(rl.burst)},
+                                  {"token_burst_ms", duration_ms(rl.token_burst)},
+                                  {"normal_share", rl.normal_share},
+                                  {"batch_share", rl.batch_share}};
+    auto const& cc = p.concurrency;
+    j["concurrency"] = config_json{{"max_concurrent", cc.max_concurrent},
+                                   {"adaptive", cc.adaptive},
+                                   {"initial_limit", cc.initial_limit},
+                                   {"min_limit", cc.min_limit},
+                                   {"max_limit", cc.max_limit},
+                                   {"backoff_ratio", cc.backoff_ratio},
+                                   {"latency_threshold_ms", duration_ms(cc.latency_threshold)}};
+    auto const& h = p.health;
+    config_json tiers = config_json::array();
+    for (auto const& t : h.tiers)
+      tiers.push_back({{"name", t.name}, {"availability", t.availability}, {"p95_ms", duration_ms(t.p95)}});
+    j["health"] = config_json{{"window_ms", duration_ms(h.window)},
+                              {"long_window_ms", duration_ms(h.long_window)},
+                              {"sla_tier", h.sla_tier},
+                              {"tiers", std::move(tiers)},
+                              {"probe_interval_ms", duration_ms(h.probe_interval)},
+                              {"probe_timeout_ms", duration_ms(h.probe_timeout)},
+                              {"probes_count_in_availability", h.probes_count_in_availability},
+                              {"relative_accuracy", h.relative_accuracy},
+                              {"max_buckets", h.max_buckets}};
     providers.push_back(std::move(j));
   }
   config_json routes = config_json::object();
+  auto chain_json = [](std::vector<target> const& chain) {
+    config_json out = config_json::array();
+    for (auto const& t : chain) out.push_back(fmt::format("{}/{}", t.provider, t.model));
+    return out;
+  };
+  auto percent = [](std::uint32_t basis_points) {
+    return basis_points % 100 == 0 ? config_json(basis_points / 100) : config_json(basis_points / 100.0);
+  };
   for (auto const& r : o.routing.routes) {
-    config_json chain = config_json::array();
-    for (auto const& t : r.chain) chain.push_back(fmt::format("{}/{}", t.provider, t.model));
-    routes[r.name] = std::move(chain);
+    if (!r.canary) {
+      routes[r.name] = chain_json(r.chain);
+      continue;
+    }
+    auto const& k = r.canary->options;
+    config_json ramp = config_json::array();
+    for (auto const& step : k.ramp)
+      ramp.push_back({{"at_ms", duration_ms(step.at)}, {"percent", percent(step.basis_points)}});
+    routes[r.name] = config_json{{"chain", chain_json(r.chain)},
+                                 {"canary",
+                                  {{"chain", chain_json(r.canary->chain)},
+                                   {"percent", percent(k.basis_points)},
+                                   {"ramp", std::move(ramp)},
+                                   {"by_study_type", k.by_study_type},
+                                   {"rollback",
+                                    {{"enabled", k.rollback.enabled},
+                                     {"window_ms", duration_ms(k.rollback.window)},
+                                     {"min_calls", k.rollback.min_calls},
+                                     {"margin", k.rollback.margin},
+                                     {"z", k.rollback.z}}}}}};
   }
   auto const& retry = o.retry;
   config_json out;
@@ -987,6 +1276,30 @@ inline config_json to_json(engine_options const& o) {
       {"attempt_timeout_ms", duration_ms(o.deadlines.attempt_timeout)},
       {"min_attempt_time_ms", duration_ms(o.deadlines.min_attempt_time)},
   };
+  auto const& h = o.hedge;
+  out["hedge"] = config_json{{"enabled", h.enabled},
+                             {"percentile", h.percentile},
+                             {"min_delay_ms", duration_ms(h.min_delay)},
+                             {"max_delay_ms", duration_ms(h.max_delay)},
+                             {"min_samples", h.min_samples},
+                             {"max_extra_ratio", h.max_extra_ratio},
+                             {"same_target", h.same_target},
+                             {"budget_window_ms", duration_ms(h.budget_window)},
+                             {"min_hedges_per_second", h.min_hedges_per_second}};
+  auto const& i = o.idempotency;
+  out["idempotency"] = config_json{{"enabled", i.enabled},
+                                   {"derive_keys", i.derive_keys},
+                                   {"ttl_ms", duration_ms(i.ttl)},
+                                   {"max_entries", i.max_entries},
+                                   {"max_key_bytes", i.max_key_bytes}};
+  auto const& rv = o.review;
+  out["review"] = config_json{{"enabled", rv.enabled},
+                              {"threshold", rv.threshold},
+                              {"confidence_field", rv.confidence_field},
+                              {"use_logprobs", rv.use_logprobs},
+                              {"missing_is_low", rv.missing_is_low},
+                              {"max_pending", rv.max_pending}};
+  out["patient_key_secret_env"] = o.patient_key_secret_env;
   out["record_decisions"] = o.record_decisions;
   return out;
 }
@@ -1000,7 +1313,8 @@ inline engine_options default_options() {
     p.models = {"gpt-4o-mini"};
     o.routing.providers.push_back(std::move(p));
   }
-  o.routing.routes.push_back({"clinical-summary", {{"primary", "gpt-4o-mini"}, {"fallback", "gpt-4o-mini"}}});
+  o.routing.routes.push_back(
+      {"clinical-summary", {{"primary", "gpt-4o-mini"}, {"fallback", "gpt-4o-mini"}}, std::nullopt});
   return o;
 }
 

@@ -1,26 +1,43 @@
-// engine.hpp — the call state machine: attempt, classify, retry, fall back, finish.
+// engine.hpp — the call state machine composing every policy of the core.
 //
 // The engine never performs I/O. A host submits calls and feeds back what
 // its transport observed; the engine answers with effects to carry out
-// (`send`, `cancel`, `wake_at`) and to record (`decision`, `breaker_changed`,
-// `audit`, `done`). Every entry point takes `now`, and the only randomness
-// (backoff jitter) comes from the seed, so the same inputs at the same
-// instants give the same effect log natively, in WebAssembly and in the
-// deterministic simulator.
+// (`send`, `cancel`, `probe`, `wake_at`) and to record (`decision`,
+// `breaker_changed`, `canary_changed`, `audit`, `reviewed`, `done`). Every
+// entry point takes `now`, and the only randomness (backoff jitter) comes
+// from the seed, so the same inputs at the same instants give the same effect
+// log natively, in WebAssembly and in the deterministic simulator.
 //
 //   engine eng{options, seed{42}};
 //   eng.submit(request, now);
 //   while (auto e = eng.poll(now)) visit(...);          // drain effects
 //   eng.on_response(attempt, response, now);              // from the transport
 //
-// Per call: pick the first target of the route's chain whose breaker admits
-// it; send with a timeout cut from the deadline; classify the outcome; on a
-// retryable failure wait (backoff, or the server's Retry-After) and try the
-// same target again while its attempts, the provider's retry budget and the
-// deadline allow; otherwise fall back to the next target; finish with the
-// answer or a typed error that lists every attempt and skipped target.
+// One call goes the way DESIGN.md describes:
+//   admit    the patient key is hashed at once and the raw key dropped; an
+//            idempotency key (the caller's, or derived from the request and
+//            the patient hash) joins a call in flight or answers from cache;
+//   route    a route with a canary picks the arm by the patient's keyed
+//            bucket; the arm's chain is tried in order;
+//   attempt  per target: the breaker must admit it, the bulkhead must have
+//            room, the rate limiter must have capacity for the call's
+//            priority (else wait, or skip when the wait would pass the
+//            deadline); the attempt's timeout is cut from the deadline; once
+//            the target's latency percentile has passed, a hedge goes to the
+//            next target (or the same) while the hedge budget allows, and the
+//            first success wins;
+//   classify success / retryable / rate limited / final, feeding breaker,
+//            health, bulkhead and the limiter's token count;
+//   again    backoff (or the server's Retry-After) and retry while attempts,
+//            the provider's retry budget and the deadline allow; otherwise
+//            fall back to the next target;
+//   respond  an answer whose confidence is below the review threshold is
+//            held for a reviewer (`done` says pending_review), else delivered;
+//   audit    one hash-chained record per call (and per review decision),
+//            holding hashes and decisions but no content.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <deque>
 #include <map>
@@ -28,6 +45,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <unordered_map>
 #include <utility>
 #include <variant>
@@ -35,16 +53,25 @@
 
 #include <fmt/format.h>
 
+#include "audit.hpp"
 #include "backoff.hpp"
 #include "breaker.hpp"
+#include "canary.hpp"
+#include "concurrency.hpp"
 #include "deadline.hpp"
 #include "engine_options.hpp"
+#include "hash.hpp"
+#include "health.hpp"
+#include "hedge.hpp"
 #include "http.hpp"
+#include "idempotency.hpp"
 #include "openai/chat.hpp"
 #include "openai/classify.hpp"
 #include "random.hpp"
+#include "rate_limit.hpp"
 #include "result.hpp"
 #include "retry_budget.hpp"
+#include "review.hpp"
 #include "route.hpp"
 #include "time.hpp"
 
@@ -52,22 +79,32 @@ namespace medgate {
 
 using call_id = std::uint64_t;
 using attempt_id = std::uint64_t;
+using probe_id = std::uint64_t;
 
-/// What the application asks for.
+/// What the application asks for, with the clinical context the policies use.
 struct call_request {
   openai::chat_request chat;        ///< `chat.model` is a route alias or a model name
   std::optional<duration> timeout;  ///< whole-call deadline; `deadlines.timeout` when absent
+  /// The patient this call concerns (MRN or any stable id). It is hashed with
+  /// the engine's key on submit and then dropped: the raw key goes nowhere.
+  std::string patient_key{};
+  std::string study_type{};                    ///< optional; canaries may bucket on (patient, study type)
+  priority priority_class = priority::normal;  ///< urgent work never queues behind batch work
+  std::string tenant{};                        ///< who pays; recorded in the audit
+  std::string idempotency_key{};               ///< the caller's Idempotency-Key, if any
+  std::string request_id{};                    ///< the host's id for the audit record; "call-N" when empty
 };
 
 /// One attempt as it happened.
 struct attempt_record {
   attempt_id id = 0;
-  std::uint32_t number = 0;  ///< 1-based within the call
+  std::uint32_t number = 0;  ///< 1-based within the call, in the order attempts were sent
   std::string provider;
   std::string model;
   instant started{};
   instant ended{};
   openai::classification verdict;
+  bool hedge = false;  ///< sent as a hedge while another attempt was in flight
 };
 
 /// A target of the chain that was not attempted (further), and why.
@@ -83,6 +120,9 @@ enum class call_error_code : std::uint8_t {
   rejected,            ///< a provider refused the request for a reason retrying cannot fix (e.g. 400)
   all_targets_failed,  ///< every target of the chain was tried or skipped
   cancelled,           ///< the host cancelled the call
+  throttled,           ///< our own rate or concurrency limits refused every target; nothing was sent
+  invalid_request,     ///< the call's context is unusable (e.g. an over-long idempotency key)
+  review_queue_full,   ///< the answer needed review but the review queue is full
 };
 
 constexpr std::string_view to_string(call_error_code c) noexcept {
@@ -97,6 +137,12 @@ constexpr std::string_view to_string(call_error_code c) noexcept {
       return "all_targets_failed";
     case call_error_code::cancelled:
       return "cancelled";
+    case call_error_code::throttled:
+      return "throttled";
+    case call_error_code::invalid_request:
+      return "invalid_request";
+    case call_error_code::review_queue_full:
+      return "review_queue_full";
   }
   return "unknown";
 }
@@ -124,12 +170,23 @@ struct send {
   bool stream = false;
   duration timeout{};          ///< the whole attempt, cut from the call's deadline
   duration connect_timeout{};  ///< TCP/TLS connect limit, never above `timeout`
+  bool hedge = false;          ///< a hedge racing an attempt already in flight
 };
 
 /// Abandon an attempt still in flight; its outcome will be ignored.
 struct cancel {
   call_id call = 0;
   attempt_id attempt = 0;
+};
+
+/// An active health probe: GET `url` (the provider's model list) and report
+/// `on_probe_result` within `timeout`.
+struct probe {
+  probe_id id = 0;
+  std::string provider;
+  std::string url;
+  std::string api_key_env;
+  duration timeout{};
 };
 
 /// Call `poll` again at `at` (earlier is harmless).
@@ -151,39 +208,81 @@ struct breaker_changed {
   instant at{};
 };
 
-/// The minimal audit record of a finished call (the full hash-chained record
-/// comes with the audit module). Holds no request or response content.
-struct audit {
-  call_id call = 0;
-  instant submitted{};
-  instant finished{};
-  std::string outcome;  ///< "ok" or a call_error_code
-  std::string provider;
-  std::string model;
-  std::uint32_t attempts = 0;
-  std::optional<openai::usage> usage_info;
+/// A route's canary share changed: a ramp step, a rollback, a reset.
+struct canary_changed {
+  std::string route;
+  std::uint32_t basis_points = 0;  ///< the share now, in 1/100 of a percent
+  std::string what;
+  instant at{};
 };
 
-/// The call is over: exactly one of `response` and `error` is set.
+/// The sealed, hash-chained audit record of a finished call or of a review
+/// decision. Holds hashes, counts and decisions; never content.
+struct audit {
+  call_id call = 0;
+  audit_record record;
+};
+
+/// A held answer's review (see `engine::review`).
+struct review_hold {
+  review_state state = review_state::pending_review;
+  std::optional<double> confidence;
+  std::string source;  ///< where the confidence was read from
+};
+
+/// The call is over. Exactly one of `response`, `error` and a pending
+/// `review` describes how: an answer, a failure, or an answer held for a
+/// reviewer (its draft is delivered later by a `reviewed` effect).
 struct done {
   call_id call = 0;
   std::optional<openai::chat_response> response;
   std::optional<call_error> error;
-  std::string provider;  ///< who answered (on success)
+  std::string provider;  ///< who answered (on success or pending review)
   std::string model;
   std::vector<attempt_record> attempts;
   std::vector<skipped_target> skipped;
   instant submitted{};
   instant finished{};
+  std::optional<review_hold> review;  ///< set when the review step ran
+  std::string idempotency;            ///< "", "lead", "join" or "cached"
+  std::string canary_arm;             ///< "", "control" or "canary"
 };
 
-using effect = std::variant<send, cancel, wake_at, decision, breaker_changed, audit, done>;
+/// A reviewer decided on a held answer. `response` is the approved or edited
+/// answer; empty when rejected.
+struct reviewed {
+  call_id call = 0;
+  review_state state = review_state::approved;
+  std::string reviewer;
+  std::optional<openai::chat_response> response;
+};
+
+using effect =
+    std::variant<send, cancel, probe, wake_at, decision, breaker_changed, canary_changed, audit, done, reviewed>;
 
 /// A provider's health as the engine sees it, for dashboards.
 struct provider_status {
   std::string name;
   breaker::snapshot breaker_metrics;
   double retry_balance = 0;
+  health_tracker::snapshot health;
+  sla_report sla;
+  rate_limiter::snapshot rate;
+  concurrency_limiter::snapshot concurrency;
+};
+
+/// A route's canary, for dashboards.
+struct canary_status {
+  std::string route;
+  canary::snapshot metrics;
+};
+
+/// What a reviewer decided about a held answer.
+struct review_action {
+  review_state decision = review_state::approved;  ///< approved, edited or rejected
+  std::string reviewer;                            ///< a pseudonymous reviewer id, never a name
+  std::string replacement;                         ///< for `edited`: the corrected answer text
+  std::string reason;                              ///< for `rejected`: a reason code, never free text about the patient
 };
 
 // ---- the engine --------------------------------------------------------
@@ -192,10 +291,16 @@ class engine {
  public:
   /// `options` must be valid (`options.validate()` returned nothing); use
   /// `create` to have that checked.
-  engine(engine_options options, seed s) : options_{std::move(options)}, rng_{s} {
+  engine(engine_options options, seed s)
+      : options_{std::move(options)},
+        rng_{s},
+        hedge_{options_.hedge},
+        idempotency_{options_.idempotency},
+        reviews_{options_.review} {
     providers_.reserve(options_.routing.providers.size());
     for (auto const& p : options_.routing.providers)
-      providers_.push_back({p, breaker{p.breaker}, retry_budget{options_.retry.budget}});
+      providers_.push_back({p, breaker{p.breaker}, retry_budget{options_.retry.budget}, rate_limiter{p.rate_limit},
+                            concurrency_limiter{p.concurrency}, health_tracker{p.health}});
   }
 
   static result<engine> create(engine_options options, seed s) {
@@ -205,22 +310,37 @@ class engine {
 
   [[nodiscard]] engine_options const& options() const noexcept { return options_; }
 
+  /// Where the host's monotonic zero lies in wall-clock time, for the audit
+  /// records' timestamps. Tests leave it at the Unix epoch.
+  void set_wall_clock(wall_time at_instant_zero) noexcept { wall_origin_ = at_instant_zero; }
+
+  /// Continues an existing audit log: the next record chains to `head`.
+  void resume_audit(std::string head, std::uint64_t next_sequence) {
+    audit_chain_ = audit_chain{std::move(head), next_sequence};
+  }
+
   /// Accepts a call; its effects come out of `poll`.
   call_id submit(call_request request, instant now) {
     call_id const id = next_call_++;
-    auto chain = options_.routing.resolve(request.chat.model);
-    auto const budget = request.timeout.value_or(options_.deadlines.timeout);
     auto& c = calls_.emplace(id, call_state{}).first->second;
     c.id = id;
     c.submitted = now;
-    c.dl = deadline::after(now, budget);
-    c.chain = std::move(chain);
+    c.dl = deadline::after(now, request.timeout.value_or(options_.deadlines.timeout));
+    if (!request.patient_key.empty()) c.patient_hash = patient_hash(request.patient_key);
+    c.route_name = request.chat.model;
+    c.estimated_tokens = estimate_tokens(request.chat);
     c.request = std::move(request);
+    std::string const patient_key = std::exchange(c.request.patient_key, std::string{});
+    if (c.request.request_id.empty()) c.request.request_id = fmt::format("call-{}", id);
+    hedge_.on_call(now);
+
+    choose_chain(c, patient_key, now);
     if (c.chain.empty()) {
       finish_error(c, call_error_code::no_route,
                    fmt::format("no route or provider serves model \"{}\"", c.request.chat.model), now);
       return id;
     }
+    if (!admit_idempotent(c, now)) return id;
     start_attempt(c, now);
     return id;
   }
@@ -231,7 +351,7 @@ class engine {
     auto* c = call_of(attempt);
     if (c == nullptr) return false;
     auto verdict = openai::classify_response(response, c->request.chat.stream, response.received_at);
-    settle(*c, std::move(verdict.verdict), std::move(verdict.response), now);
+    settle(*c, attempt, std::move(verdict.verdict), std::move(verdict.response), now);
     return true;
   }
 
@@ -239,7 +359,18 @@ class engine {
   bool on_failure(attempt_id attempt, transport_error const& failure, instant now) {
     auto* c = call_of(attempt);
     if (c == nullptr) return false;
-    settle(*c, openai::classify_failure(failure), std::nullopt, now);
+    settle(*c, attempt, openai::classify_failure(failure), std::nullopt, now);
+    return true;
+  }
+
+  /// The outcome of an active health probe. Returns false if unknown.
+  bool on_probe_result(probe_id id, bool ok, instant now) {
+    auto it = probes_.find(id);
+    if (it == probes_.end()) return false;
+    auto& p = providers_[it->second.provider];
+    p.health.probe_finished(ok, elapsed(it->second.started, now), now);
+    p.probing = false;
+    probes_.erase(it);
     return true;
   }
 
@@ -248,15 +379,63 @@ class engine {
     auto it = calls_.find(id);
     if (it == calls_.end()) return false;
     auto& c = it->second;
-    abandon_attempt(c, transport_failure::cancelled, now);
+    if (c.state == phase::joined) {
+      idempotency_.leave(c.idempotency_key, c.id);
+      c.idempotency_key.clear();
+    } else if (!c.idempotency_key.empty()) {
+      // A leader going away hands its key to the first call that joined it.
+      if (auto next = idempotency_.abandon(c.idempotency_key, now)) promote(*next, now);
+      c.idempotency_key.clear();
+    }
+    abandon_flights(c, transport_failure::cancelled, "cancelled", now);
     finish_error(c, call_error_code::cancelled, "cancelled by the caller", now);
     return true;
+  }
+
+  /// A reviewer's decision on an answer held for review. Emits `reviewed`
+  /// and a chained `audit` record; the error names what was wrong (unknown
+  /// call, already decided, not a decision) without any content.
+  result<review_state> review(call_id id, review_action const& action, instant now) {
+    auto held = held_.find(id);
+    if (held == held_.end()) return error{fmt::format("call {} has no answer awaiting review", id)};
+    auto decided = [&]() -> result<review_queue<openai::chat_response, call_id>::decided> {
+      switch (action.decision) {
+        case review_state::approved:
+          return reviews_.approve(id, action.reviewer, now);
+        case review_state::edited:
+          if (auto const* draft = reviews_.draft(id))
+            return reviews_.edit(id, action.reviewer, edited(*draft, action.replacement), now);
+          break;
+        case review_state::rejected:
+          return reviews_.reject(id, action.reviewer, action.reason, now);
+        case review_state::pending_review:
+          break;
+      }
+      return error{"a review decision must be approved, edited or rejected"};
+    }();
+    if (!decided) return error{decided.error_message()};
+    auto record = std::move(held->second);
+    held_.erase(held);
+    record.attempts.clear();
+    record.decisions = {fmt::format("review by {}: {}", action.reviewer, to_string(decided->state))};
+    if (decided->state == review_state::rejected && !action.reason.empty())
+      record.decisions.back() += " (" + action.reason + ")";
+    record.review = std::string{to_string(decided->state)};
+    record.outcome = "review:" + std::string{to_string(decided->state)};
+    record.submitted_unix_ms = record.finished_unix_ms = wall_ms(now);
+    push(audit{id, audit_chain_.append(std::move(record))});
+    std::optional<openai::chat_response> answer;
+    if (decided->state != review_state::rejected) answer = std::move(decided->draft);
+    push(reviewed{id, decided->state, action.reviewer, std::move(answer)});
+    return decided->state;
   }
 
   /// The next effect, or nothing when the host has nothing to do before the
   /// next `wake_at` it was given (or new input arrives).
   std::optional<effect> poll(instant now) {
     fire_timers(now);
+    start_probes(now);
+    emit_canary_events(now);
     if (!queue_.empty()) {
       effect e = std::move(queue_.front());
       queue_.pop_front();
@@ -271,45 +450,137 @@ class engine {
   }
 
   /// When the engine next needs `poll` to be called; `never` when idle.
-  [[nodiscard]] instant next_deadline() const noexcept { return timers_.empty() ? never : timers_.begin()->first; }
+  [[nodiscard]] instant next_deadline() const noexcept {
+    instant next = timers_.empty() ? never : std::get<0>(*timers_.begin());
+    for (auto const& p : providers_)
+      if (!p.probing) next = std::min(next, p.health.next_probe());
+    for (auto const& [id, pr] : probes_) next = std::min(next, pr.expires);
+    for (auto const& [name, k] : canaries_) next = std::min(next, k.next_deadline().value_or(never));
+    return next;
+  }
 
   [[nodiscard]] std::size_t calls_in_progress() const noexcept { return calls_.size(); }
 
   [[nodiscard]] std::vector<provider_status> providers(instant now) {
     std::vector<provider_status> out;
     for (auto& p : providers_) {
-      out.push_back({p.config.name, p.health.metrics(now), p.budget.balance(now)});
+      out.push_back({p.config.name, p.breaker_state.metrics(now), p.budget.balance(now), p.health.metrics(now),
+                     p.health.sla(now), p.limiter.metrics(now), p.bulkhead.metrics()});
       emit_breaker_events(p);
     }
     return out;
   }
 
+  [[nodiscard]] std::vector<canary_status> canaries(instant now) const {
+    std::vector<canary_status> out;
+    for (auto const& [name, k] : canaries_) out.push_back({name, k.metrics(now)});
+    return out;
+  }
+
+  /// Re-enables a route's canary after an automatic rollback.
+  bool reset_canary(std::string_view route, instant now) {
+    auto it = canaries_.find(std::string{route});
+    if (it == canaries_.end()) return false;
+    it->second.reset_rollback(now);
+    return true;
+  }
+
+  /// Calls whose answers await a reviewer.
+  [[nodiscard]] std::vector<call_id> pending_reviews() const { return reviews_.pending(); }
+
+  /// The keyed hash the engine records for a patient key (hex, 128 bits).
+  [[nodiscard]] std::string patient_hash(std::string_view patient_key) const {
+    auto const mac =
+        hmac_sha256(options_.patient_key_secret, std::string{"medgate patient\0", 16} + std::string{patient_key});
+    return to_hex(std::span<std::uint8_t const>{mac.data(), 16});
+  }
+
  private:
   struct provider_state {
     provider config;
-    breaker health;
+    breaker breaker_state;
     retry_budget budget;
+    rate_limiter limiter;
+    concurrency_limiter bulkhead;
+    health_tracker health;
+    bool probing = false;
   };
 
-  enum class phase : std::uint8_t { waiting, in_flight };
+  enum class phase : std::uint8_t { waiting, in_flight, joined };
+
+  /// An attempt on the wire.
+  struct flight {
+    attempt_id id = 0;
+    std::uint32_t number = 0;
+    std::size_t target_index = 0;
+    breaker_permit permit{};  ///< reports the outcome to the breaker generation that admitted it
+    instant started{};
+    bool hedge = false;
+  };
 
   struct call_state {
     call_id id = 0;
-    call_request request;
+    call_request request;  ///< with the patient key removed
+    std::string patient_hash;
+    std::string route_name;
+    std::optional<canary_arm> arm;
+    std::string idempotency_key;
+    std::string idempotency_role;
     deadline dl;
     instant submitted{};
+    std::uint64_t estimated_tokens = 0;
     std::vector<target> chain;
     std::size_t target_index = 0;
     std::uint32_t attempts_on_target = 0;
     duration previous_delay{0};
     phase state = phase::waiting;
-    instant timer{never};  ///< this call's entry in timers_: ready time, or the deadline while in flight
-    attempt_id attempt = 0;
-    breaker_permit permit{};  ///< reports the attempt's outcome to the breaker generation that admitted it
-    instant attempt_started{};
+    instant ready_at{never};  ///< waiting: when to attempt again
+    instant hedge_at{never};  ///< in flight: when to send a hedge
+    bool hedge_considered = false;
+    bool nothing_sent_but_throttled = true;  ///< every skip so far was our own limit, and no attempt was made
+    std::uint32_t sent = 0;
+    std::vector<flight> flights;
+    std::tuple<instant, std::uint8_t, call_id> timer{never, 0, 0};
     std::vector<attempt_record> attempts;
     std::vector<skipped_target> skipped;
+    std::vector<std::string> decisions;
   };
+
+  /// What a call shares with the calls that joined it.
+  struct shared_outcome {
+    std::optional<openai::chat_response> response;
+    std::optional<call_error> error;
+    std::string provider;
+    std::string model;
+  };
+
+  struct probe_state {
+    std::size_t provider = 0;
+    instant started{};
+    instant expires{};  ///< no result by then counts as a failed probe
+  };
+
+  [[nodiscard]] std::array<std::uint8_t, 16> derive_key(std::string_view purpose) const {
+    auto const mac = hmac_sha256(options_.patient_key_secret, std::string{"medgate "} + std::string{purpose});
+    std::array<std::uint8_t, 16> key{};
+    std::copy_n(mac.begin(), key.size(), key.begin());
+    return key;
+  }
+
+  /// Tokens the call may consume, for tokens-per-minute limits: prompt bytes
+  /// / 4 rounded up plus `max_tokens`. A stand-in until exact counting
+  /// lands; the limiter is corrected with the response's real usage.
+  static std::uint64_t estimate_tokens(openai::chat_request const& chat) {
+    std::uint64_t bytes = 0;
+    for (auto const& m : chat.messages) bytes += m.content.size();
+    return (bytes + 3) / 4 + static_cast<std::uint64_t>(std::max<std::int64_t>(chat.max_tokens.value_or(0), 0));
+  }
+
+  [[nodiscard]] std::int64_t wall_ms(instant t) const {
+    return saturating_add(
+        std::chrono::duration_cast<std::chrono::milliseconds>(wall_origin_.time_since_epoch()).count(),
+        to_us(t) / 1000);
+  }
 
   call_state* call_of(attempt_id attempt) {
     auto it = attempts_.find(attempt);
@@ -325,40 +596,157 @@ class engine {
 
   void push(effect e) { queue_.push_back(std::move(e)); }
 
-  void note(call_state const& c, std::string text) {
-    if (options_.record_decisions) push(decision{c.id, std::move(text)});
+  void note(call_state& c, std::string text) {
+    if (options_.record_decisions) push(decision{c.id, text});
+    c.decisions.push_back(std::move(text));
   }
 
-  void set_timer(call_state& c, instant at) {
-    clear_timer(c);
-    c.timer = at;
-    timers_.emplace(at, c.id);
+  /// The call's single entry in `timers_`: when it next needs attention.
+  void arm_timer(call_state& c) {
+    if (std::get<0>(c.timer) != never) timers_.erase(c.timer);
+    instant at = never;
+    switch (c.state) {
+      case phase::waiting:
+        at = c.ready_at;
+        break;
+      case phase::in_flight:
+        at = std::min(c.dl.end, c.hedge_at);
+        break;
+      case phase::joined:
+        at = c.dl.end;
+        break;
+    }
+    c.timer = {at, static_cast<std::uint8_t>(c.request.priority_class), c.id};
+    if (at != never) timers_.insert(c.timer);
   }
 
   void clear_timer(call_state& c) {
-    if (c.timer != never) timers_.erase({c.timer, c.id});
-    c.timer = never;
+    if (std::get<0>(c.timer) != never) timers_.erase(c.timer);
+    std::get<0>(c.timer) = never;
   }
 
   void emit_breaker_events(provider_state& p) {
-    for (auto const& ev : p.health.take_events())
+    for (auto const& ev : p.breaker_state.take_events())
       push(breaker_changed{p.config.name, ev.from, ev.to, std::string{ev.reason}, ev.at});
+  }
+
+  void emit_canary_events(instant now) {
+    for (auto& [name, k] : canaries_) {
+      k.update(now);
+      for (auto& ev : k.take_events()) push(canary_changed{name, k.basis_points(now), std::move(ev.what), ev.at});
+    }
   }
 
   static std::string label(target const& t) { return t.provider + "/" + t.model; }
 
+  // ---- route -----------------------------------------------------------
+
+  void choose_chain(call_state& c, std::string_view patient_key, instant now) {
+    auto const* r = options_.routing.find_route(c.route_name);
+    if (r == nullptr || !r->canary) {
+      c.chain = options_.routing.resolve(c.route_name);
+      return;
+    }
+    // A canary's ramp schedule starts with the route's first call.
+    auto it = canaries_.find(r->name);
+    if (it == canaries_.end())
+      it = canaries_.emplace(r->name, canary{r->canary->options, derive_key("canary"), now}).first;
+    auto& k = it->second;
+    if (patient_key.empty()) {
+      c.arm = canary_arm::control;
+      note(c, "canary: no patient key, control arm");
+    } else {
+      c.arm = k.choose(patient_key, c.request.study_type, now);
+      note(c,
+           fmt::format("canary: patient bucket in the {} arm ({} bp canary)", to_string(*c.arm), k.basis_points(now)));
+    }
+    c.chain = *c.arm == canary_arm::canary ? r->canary->chain : r->chain;
+  }
+
+  // ---- admit: idempotency -----------------------------------------------
+
+  /// false when the call was answered or parked (joined) instead of proceeding.
+  bool admit_idempotent(call_state& c, instant now) {
+    auto const& o = options_.idempotency;
+    if (!o.enabled) return true;
+    std::string key;
+    if (!c.request.idempotency_key.empty()) {
+      if (c.request.idempotency_key.size() > o.max_key_bytes) {
+        finish_error(c, call_error_code::invalid_request,
+                     fmt::format("idempotency key is {} bytes, over the limit of {}", c.request.idempotency_key.size(),
+                                 o.max_key_bytes),
+                     now);
+        return false;
+      }
+      key = caller_idempotency_key(c.request.idempotency_key);
+    } else if (o.derive_keys && !c.patient_hash.empty()) {
+      key = derive_idempotency_key(openai::to_json(c.request.chat), c.patient_hash);
+    } else {
+      return true;
+    }
+    auto const a = idempotency_.admit(key, c.id, now);
+    using kind = decltype(idempotency_)::kind;
+    switch (a.what) {
+      case kind::lead:
+        c.idempotency_key = std::move(key);
+        c.idempotency_role = "lead";
+        return true;
+      case kind::join:
+        c.idempotency_key = std::move(key);
+        c.idempotency_role = "join";
+        c.state = phase::joined;
+        note(c, fmt::format("join call {} in flight with the same idempotency key", a.leader));
+        arm_timer(c);
+        return false;
+      case kind::cached:
+        c.idempotency_role = "cached";
+        note(c, "answered from the idempotency cache");
+        finish_shared(c, *a.cached, now);
+        return false;
+    }
+    return true;
+  }
+
+  /// A call that joined a cancelled leader takes its place.
+  void promote(call_id id, instant now) {
+    auto it = calls_.find(id);
+    if (it == calls_.end()) return;
+    auto& c = it->second;
+    c.idempotency_role = "lead";
+    c.state = phase::waiting;
+    note(c, "the call this one joined was cancelled: attempting it now");
+    start_attempt(c, now);
+  }
+
+  // ---- attempt -----------------------------------------------------------
+
   void fire_timers(instant now) {
-    while (!timers_.empty() && timers_.begin()->first <= now) {
-      call_id const id = timers_.begin()->second;
+    while (!timers_.empty() && std::get<0>(*timers_.begin()) <= now) {
+      call_id const id = std::get<2>(*timers_.begin());
       auto& c = calls_.at(id);
       clear_timer(c);
-      if (c.state == phase::waiting) {
-        start_attempt(c, now);
-      } else {
-        // The transport owed us an outcome before the deadline and gave none.
-        abandon_attempt(c, transport_failure::timeout, now);
-        finish_error(c, call_error_code::deadline_exceeded,
-                     fmt::format("deadline exceeded with an attempt still in flight; {}", history(c)), now);
+      switch (c.state) {
+        case phase::waiting:
+          start_attempt(c, now);
+          break;
+        case phase::joined:
+          idempotency_.leave(c.idempotency_key, c.id);
+          c.idempotency_key.clear();
+          finish_error(c, call_error_code::deadline_exceeded,
+                       "deadline exceeded waiting for the call with the same idempotency key", now);
+          break;
+        case phase::in_flight:
+          if (now >= c.dl.end) {
+            // The transport owed us an outcome before the deadline and gave none.
+            abandon_flights(c, transport_failure::timeout, "deadline", now);
+            finish_error(c, call_error_code::deadline_exceeded,
+                         fmt::format("deadline exceeded with an attempt still in flight; {}", history(c)), now);
+          } else {
+            c.hedge_at = never;
+            try_hedge(c, now);
+            arm_timer(c);
+          }
+          break;
       }
     }
   }
@@ -370,26 +758,80 @@ class engine {
     c.previous_delay = duration{0};
   }
 
-  void skip(call_state& c, std::string reason) {
+  void skip(call_state& c, std::string reason, bool own_limit = false) {
     auto const& t = c.chain[c.target_index];
     note(c, fmt::format("skip {}: {}", label(t), reason));
     c.skipped.push_back({t.provider, t.model, std::move(reason)});
+    if (!own_limit) c.nothing_sent_but_throttled = false;
     next_target(c);
   }
 
-  /// Sends the next attempt now, or finishes the call if none can be made.
+  struct launched {};
+  struct refused {
+    std::string reason;
+    bool own_limit = false;  ///< our rate or concurrency limit, not the provider's state
+  };
+  struct must_wait {
+    instant until{};
+    std::string reason;
+  };
+  using launch_result = std::variant<launched, refused, must_wait>;
+
+  /// Sends an attempt to chain[index] if its breaker, bulkhead and rate
+  /// limiter all admit it now; takes nothing when one of them does not.
+  launch_result launch(call_state& c, std::size_t index, duration timeout, bool hedge, instant now) {
+    auto const& t = c.chain[index];
+    auto& p = provider_of(t);
+    auto const permit = p.breaker_state.try_acquire_permit(now);
+    emit_breaker_events(p);
+    if (!permit.granted()) return refused{fmt::format("breaker {}", to_string(p.breaker_state.state(now)))};
+    if (!p.bulkhead.try_acquire(now)) {
+      p.breaker_state.release(permit, now);
+      return refused{fmt::format("bulkhead full ({} in flight, limit {})", p.bulkhead.in_flight(), p.bulkhead.limit()),
+                     true};
+    }
+    auto const rate = p.limiter.try_acquire(c.request.priority_class, c.estimated_tokens, now, c.dl.end);
+    if (rate.what != rate_decision::kind::admitted) {
+      p.bulkhead.release_ignored(now);
+      p.breaker_state.release(permit, now);
+      if (rate.what == rate_decision::kind::wait) return must_wait{rate.retry_at, rate.reason};
+      return refused{rate.reason, true};
+    }
+    emit_breaker_events(p);
+    attempt_id const id = next_attempt_++;
+    attempts_.emplace(id, c.id);
+    auto const number = ++c.sent;
+    c.flights.push_back({id, number, index, permit, now, hedge});
+    c.nothing_sent_but_throttled = false;
+    auto body = c.request.chat;
+    body.model = t.model;
+    push(send{c.id, id, number, t.provider, t.model, p.config.chat_url(), p.config.api_key_env, openai::to_json(body),
+              c.request.chat.stream, timeout, std::min(p.config.connect_timeout, timeout), hedge});
+    return launched{};
+  }
+
+  [[nodiscard]] std::optional<duration> attempt_timeout(call_state const& c, std::size_t index, instant now) {
+    auto const& d = options_.deadlines;
+    auto const& p = provider_of(c.chain[index]);
+    return c.dl.attempt_timeout(now, std::min(p.config.attempt_timeout, d.attempt_timeout), d.min_attempt_time);
+  }
+
+  /// Sends the next attempt now, waits for capacity, or finishes the call if
+  /// no attempt can be made.
   void start_attempt(call_state& c, instant now) {
     auto const& d = options_.deadlines;
+    c.ready_at = never;
     while (true) {
       if (c.target_index >= c.chain.size()) {
-        finish_error(c, call_error_code::all_targets_failed,
-                     fmt::format("all {} targets failed: {}", c.chain.size(), history(c)), now);
+        if (c.nothing_sent_but_throttled && c.attempts.empty())
+          finish_error(c, call_error_code::throttled,
+                       fmt::format("our own limits refused every target: {}", history(c)), now);
+        else
+          finish_error(c, call_error_code::all_targets_failed,
+                       fmt::format("all {} targets failed: {}", c.chain.size(), history(c)), now);
         return;
       }
-      auto const& t = c.chain[c.target_index];
-      auto& p = provider_of(t);
-      auto const per_attempt = std::min(p.config.attempt_timeout, d.attempt_timeout);
-      auto const timeout = c.dl.attempt_timeout(now, per_attempt, d.min_attempt_time);
+      auto const timeout = attempt_timeout(c, c.target_index, now);
       if (!timeout) {
         finish_error(c, call_error_code::deadline_exceeded,
                      fmt::format("deadline exceeded: {} left, an attempt needs at least {}; {}",
@@ -397,69 +839,150 @@ class engine {
                      now);
         return;
       }
-      auto const permit = p.health.try_acquire_permit(now);
-      emit_breaker_events(p);
-      if (!permit.granted()) {
-        skip(c, fmt::format("breaker {}", to_string(p.health.state(now))));
+      auto outcome = launch(c, c.target_index, *timeout, false, now);
+      if (auto* r = std::get_if<refused>(&outcome)) {
+        skip(c, std::move(r->reason), r->own_limit);
         continue;
       }
-      if (c.attempts_on_target == 0) p.budget.deposit(now);
+      if (auto* w = std::get_if<must_wait>(&outcome)) {
+        note(c, fmt::format("wait {} for {}: {}", to_string(elapsed(now, w->until)), label(c.chain[c.target_index]),
+                            w->reason));
+        c.state = phase::waiting;
+        c.ready_at = w->until;
+        arm_timer(c);
+        return;
+      }
+      if (c.attempts_on_target == 0) provider_of(c.chain[c.target_index]).budget.deposit(now);
       ++c.attempts_on_target;
-      attempt_id const id = next_attempt_++;
-      attempts_.emplace(id, c.id);
-      c.attempt = id;
-      c.permit = permit;
-      c.attempt_started = now;
       c.state = phase::in_flight;
-      set_timer(c, c.dl.end);
-
-      auto body = c.request.chat;
-      body.model = t.model;
-      push(send{c.id, id, static_cast<std::uint32_t>(c.attempts.size() + 1), t.provider, t.model, p.config.chat_url(),
-                p.config.api_key_env, openai::to_json(body), c.request.chat.stream, *timeout,
-                std::min(p.config.connect_timeout, *timeout)});
+      plan_hedge(c, now);
+      arm_timer(c);
       return;
     }
   }
 
-  /// Drops the attempt in flight, if any, telling the transport to abandon it;
-  /// the attempt stays in the call's history with `why` as its verdict.
-  void abandon_attempt(call_state& c, transport_failure why, instant now) {
-    if (c.state != phase::in_flight) return;
-    attempts_.erase(c.attempt);
-    auto const& t = c.chain[c.target_index];
+  // ---- hedge -------------------------------------------------------------
+
+  void plan_hedge(call_state& c, instant now) {
+    c.hedge_at = never;
+    if (!options_.hedge.enabled || c.hedge_considered || c.flights.size() != 1) return;
+    auto& p = provider_of(c.chain[c.target_index]);
+    if (auto at = hedge_.hedge_at(now, p.health, now)) c.hedge_at = std::min(*at, c.dl.end);
+  }
+
+  void try_hedge(call_state& c, instant now) {
+    if (c.hedge_considered || c.flights.size() != 1) return;
+    c.hedge_considered = true;
+    if (hedge_.balance(now) < 1.0) {
+      note(c, "no hedge: hedge budget spent");
+      return;
+    }
+    std::vector<std::size_t> candidates;
+    if (options_.hedge.same_target)
+      candidates.push_back(c.flights.front().target_index);
+    else
+      for (std::size_t k = c.flights.front().target_index + 1; k < c.chain.size(); ++k) candidates.push_back(k);
+    std::string why = "no other target in the chain";
+    for (auto const k : candidates) {
+      auto const timeout = attempt_timeout(c, k, now);
+      if (!timeout) {
+        why = "too little time left before the deadline";
+        break;
+      }
+      auto outcome = launch(c, k, *timeout, true, now);
+      if (std::holds_alternative<launched>(outcome)) {
+        hedge_.try_spend(now);
+        note(c, fmt::format("hedge to {} after {} without an answer from {}", label(c.chain[k]),
+                            to_string(elapsed(c.flights.front().started, now)),
+                            label(c.chain[c.flights.front().target_index])));
+        return;
+      }
+      if (auto* r = std::get_if<refused>(&outcome))
+        why = label(c.chain[k]) + ": " + r->reason;
+      else
+        why = label(c.chain[k]) + ": " + std::get<must_wait>(outcome).reason;
+    }
+    note(c, "no hedge: " + why);
+  }
+
+  // ---- classify and again -------------------------------------------------
+
+  /// Ends one flight: breaker, bulkhead, health and history updated.
+  flight land(call_state& c, attempt_id id, openai::classification const& verdict, instant now) {
+    auto it = std::find_if(c.flights.begin(), c.flights.end(), [&](flight const& f) { return f.id == id; });
+    flight f = *it;
+    c.flights.erase(it);
+    attempts_.erase(id);
+    auto const& t = c.chain[f.target_index];
     auto& p = provider_of(t);
-    p.health.release(c.permit, now);
+    auto const took = elapsed(f.started, now);
+    bool const fault = verdict.provider_fault();
+    if (verdict.kind == openai::outcome::success)
+      p.breaker_state.on_success(f.permit, took, now);
+    else if (fault)
+      p.breaker_state.on_failure(f.permit, took, now);
+    else
+      p.breaker_state.release(f.permit, now);
     emit_breaker_events(p);
-    push(cancel{c.id, c.attempt});
-    c.attempts.push_back({c.attempt, static_cast<std::uint32_t>(c.attempts.size() + 1), t.provider, t.model,
-                          c.attempt_started, now, openai::classify_failure(transport_error{why, "abandoned"})});
+    p.bulkhead.release(took, fault, now);
+    p.health.record(took, !fault, now);
+    c.attempts.push_back({f.id, f.number, t.provider, t.model, f.started, now, verdict, f.hedge});
+    return f;
+  }
+
+  /// Abandons every attempt in flight, telling the transport to drop them.
+  void abandon_flights(call_state& c, transport_failure why, std::string_view reason, instant now) {
+    for (auto const& f : c.flights) {
+      attempts_.erase(f.id);
+      auto const& t = c.chain[f.target_index];
+      auto& p = provider_of(t);
+      p.breaker_state.release(f.permit, now);
+      emit_breaker_events(p);
+      p.bulkhead.release_ignored(now);
+      push(cancel{c.id, f.id});
+      c.attempts.push_back({f.id, f.number, t.provider, t.model, f.started, now,
+                            openai::classify_failure(transport_error{why, std::string{reason}}), f.hedge});
+    }
+    c.flights.clear();
     c.state = phase::waiting;
   }
 
-  /// Applies an attempt's outcome: breaker, history, then retry / fall back / finish.
-  void settle(call_state& c, openai::classification verdict, std::optional<openai::chat_response> response,
-              instant now) {
-    attempts_.erase(c.attempt);
+  /// Applies an attempt's outcome, then answer / wait for the other attempt /
+  /// retry / fall back / finish.
+  void settle(call_state& c, attempt_id id, openai::classification verdict,
+              std::optional<openai::chat_response> response, instant now) {
+    auto const f = land(c, id, verdict, now);
+    auto const& t = c.chain[f.target_index];
+    using openai::outcome;
+    if (verdict.kind == outcome::success) {
+      if (response && response->usage_info)
+        provider_of(t).limiter.adjust_tokens(
+            c.request.priority_class,
+            response->usage_info->total_tokens - static_cast<std::int64_t>(c.estimated_tokens), now);
+      if (!c.flights.empty()) {
+        note(c, fmt::format("{} answered first; cancel the other attempt", label(t)));
+        abandon_flights(c, transport_failure::cancelled, "lost the hedge race", now);
+      }
+      finish_ok(c, std::move(*response), t, now);
+      return;
+    }
+    if (!c.flights.empty()) {
+      note(c, fmt::format("{} failed ({}); the other attempt is still in flight", label(t), verdict.reason));
+      arm_timer(c);
+      return;
+    }
     clear_timer(c);
     c.state = phase::waiting;
-    auto const& t = c.chain[c.target_index];
-    auto& p = provider_of(t);
-    auto const took = elapsed(c.attempt_started, now);
-    if (verdict.kind == openai::outcome::success)
-      p.health.on_success(c.permit, took, now);
-    else if (verdict.provider_fault())
-      p.health.on_failure(c.permit, took, now);
-    else
-      p.health.release(c.permit, now);
-    emit_breaker_events(p);
-    c.attempts.push_back({c.attempt, static_cast<std::uint32_t>(c.attempts.size() + 1), t.provider, t.model,
-                          c.attempt_started, now, verdict});
-
-    using openai::outcome;
+    // Go on from the chain position of the attempt that failed last; a hedge
+    // to a later target moves the call there.
+    if (f.target_index > c.target_index) {
+      c.target_index = f.target_index;
+      c.attempts_on_target = 1;
+      c.previous_delay = duration{0};
+    }
+    auto& p = provider_of(c.chain[c.target_index]);
     switch (verdict.kind) {
       case outcome::success:
-        finish_ok(c, std::move(*response), now);
         return;
       case outcome::final:
         if (verdict.try_next_target()) {
@@ -488,7 +1011,8 @@ class engine {
       next_target(c);
       start_attempt(c, now);
     };
-    if (auto const state = p.health.state(now); state == breaker_state::open || state == breaker_state::forced_open)
+    if (auto const state = p.breaker_state.state(now);
+        state == breaker_state::open || state == breaker_state::forced_open)
       return fall_back(fmt::format("{}; breaker {}", verdict.reason, to_string(state)));
     if (c.attempts_on_target >= r.max_attempts_per_target)
       return fall_back(fmt::format("{} attempts spent, last {}", c.attempts_on_target, verdict.reason));
@@ -504,7 +1028,8 @@ class engine {
     c.previous_delay = delay;
     note(c, fmt::format("retry {} in {} after {} (attempt {} of {} there)", label(t), to_string(delay), verdict.reason,
                         c.attempts_on_target + 1, r.max_attempts_per_target));
-    set_timer(c, add(now, delay));
+    c.ready_at = add(now, delay);
+    arm_timer(c);
   }
 
   /// "primary/gpt-4o-mini: HTTP 503, timeout; fallback/gpt-4o-mini: breaker open"
@@ -537,61 +1062,191 @@ class engine {
     return out.empty() ? "nothing attempted" : out;
   }
 
-  void finish_ok(call_state& c, openai::chat_response response, instant now) {
-    auto const& t = c.chain[c.target_index];
-    audit a{c.id,
-            c.submitted,
-            now,
-            "ok",
-            t.provider,
-            t.model,
-            static_cast<std::uint32_t>(c.attempts.size()),
-            response.usage_info};
-    done d{c.id,    std::move(response),   std::nullopt,         t.provider,
-           t.model, std::move(c.attempts), std::move(c.skipped), c.submitted,
-           now};
-    finish(c, std::move(a), std::move(d));
+  // ---- respond and audit --------------------------------------------------
+
+  /// The draft with its first choice's text replaced by the reviewer's.
+  static openai::chat_response edited(openai::chat_response r, std::string const& replacement) {
+    if (r.choices.empty()) r.choices.push_back({});
+    r.choices.front().message.role = "assistant";
+    r.choices.front().message.content = replacement;
+    auto& body_choices = r.body["choices"];
+    if (body_choices.is_array() && !body_choices.empty() && body_choices[0].is_object())
+      body_choices[0]["message"] = {{"role", "assistant"}, {"content", replacement}};
+    return r;
+  }
+
+  audit_record make_record(call_state const& c, std::string outcome, instant now) const {
+    audit_record r;
+    r.request_id = c.request.request_id;
+    r.submitted_unix_ms = wall_ms(c.submitted);
+    r.finished_unix_ms = wall_ms(now);
+    r.tenant = c.request.tenant;
+    r.patient_key_hash = c.patient_hash;
+    r.prompt_hash = to_hex(sha256_digest(openai::to_json(c.request.chat)));
+    r.route = c.route_name;
+    r.priority = std::string{to_string(c.request.priority_class)};
+    if (c.arm) r.canary_arm = std::string{to_string(*c.arm)};
+    r.idempotency = c.idempotency_role;
+    for (auto const& a : c.attempts)
+      r.attempts.push_back(
+          {a.number, a.provider, a.model, to_us(a.started), to_us(a.ended), a.verdict.reason, a.hedge});
+    r.decisions = c.decisions;
+    r.outcome = std::move(outcome);
+    return r;
+  }
+
+  void record_canary(call_state const& c, bool ok, std::string_view answered_by, instant now) {
+    if (!c.arm) return;
+    auto it = canaries_.find(c.route_name);
+    if (it == canaries_.end()) return;
+    // A call answered by a fallback counts against its arm: the arm's own
+    // first target failed it.
+    bool const first_target = !c.chain.empty() && answered_by == label(c.chain.front());
+    it->second.record(*c.arm, ok && first_target, now);
+  }
+
+  void finish_ok(call_state& c, openai::chat_response response, target const& by, instant now) {
+    record_canary(c, true, label(by), now);
+    share(c, shared_outcome{response, std::nullopt, by.provider, by.model}, now);
+    deliver(c, std::move(response), by.provider, by.model, now);
+  }
+
+  /// The respond step: hold the answer for review or deliver it, then audit.
+  void deliver(call_state& c, openai::chat_response response, std::string const& provider, std::string const& model,
+               instant now) {
+    auto record = make_record(c, "ok", now);
+    record.provider = provider;
+    record.model = model;
+    if (response.usage_info) {
+      record.prompt_tokens = response.usage_info->prompt_tokens;
+      record.completion_tokens = response.usage_info->completion_tokens;
+    }
+    done d{c.id,  std::nullopt,          std::nullopt,         provider,
+           model, std::move(c.attempts), std::move(c.skipped), c.submitted,
+           now,   std::nullopt,          c.idempotency_role,   record.canary_arm};
+    auto const& ro = options_.review;
+    if (ro.enabled) {
+      auto reading = read_confidence(response.body, ro);
+      record.confidence = reading.value;
+      bool const low = reading.value ? *reading.value < ro.threshold : ro.missing_is_low;
+      if (low) {
+        if (!reviews_.hold(c.id, response, reading.value.value_or(0.0), now)) {
+          record.outcome = std::string{to_string(call_error_code::review_queue_full)};
+          d.error = call_error{call_error_code::review_queue_full,
+                               fmt::format("the answer needs review (confidence {}) but the review queue is full",
+                                           reading.value ? fmt::format("{:.2f}", *reading.value) : "unknown"),
+                               std::nullopt};
+          d.provider.clear();
+          d.model.clear();
+          finish(c, std::move(record), std::move(d));
+          return;
+        }
+        note(c, fmt::format("hold for review: confidence {} below {} ({})",
+                            reading.value ? fmt::format("{:.2f}", *reading.value) : "unknown",
+                            fmt::format("{:.2f}", ro.threshold), reading.source));
+        record.decisions = c.decisions;
+        record.review = std::string{to_string(review_state::pending_review)};
+        record.outcome = "pending_review";
+        d.review = review_hold{review_state::pending_review, reading.value, reading.source};
+        held_.emplace(c.id, record);
+        finish(c, std::move(record), std::move(d));
+        return;
+      }
+      d.review = review_hold{review_state::approved, reading.value, reading.source};
+    }
+    d.response = std::move(response);
+    finish(c, std::move(record), std::move(d));
   }
 
   void finish_error(call_state& c, call_error_code code, std::string message, instant now) {
+    bool const counts_against_arm = code != call_error_code::cancelled && code != call_error_code::invalid_request;
+    if (counts_against_arm) record_canary(c, false, "", now);
     std::optional<openai::classification> last;
     if (!c.attempts.empty()) last = c.attempts.back().verdict;
-    audit a{c.id,
-            c.submitted,
-            now,
-            std::string{to_string(code)},
-            {},
-            {},
-            static_cast<std::uint32_t>(c.attempts.size()),
-            std::nullopt};
-    done d{c.id,
-           std::nullopt,
-           call_error{code, std::move(message), std::move(last)},
-           {},
-           {},
-           std::move(c.attempts),
-           std::move(c.skipped),
-           c.submitted,
-           now};
-    finish(c, std::move(a), std::move(d));
+    call_error err{code, std::move(message), std::move(last)};
+    share(c, shared_outcome{std::nullopt, err, {}, {}}, now);
+    auto record = make_record(c, std::string{to_string(code)}, now);
+    done d{c.id, std::nullopt,          std::move(err),       {},
+           {},   std::move(c.attempts), std::move(c.skipped), c.submitted,
+           now,  std::nullopt,          c.idempotency_role,   record.canary_arm};
+    finish(c, std::move(record), std::move(d));
   }
 
-  void finish(call_state& c, audit a, done d) {
+  /// A leader's outcome goes to the calls that joined it (and to the cache).
+  void share(call_state& c, shared_outcome const& outcome, instant now) {
+    if (c.idempotency_role != "lead" || c.idempotency_key.empty()) return;
+    auto const key = std::exchange(c.idempotency_key, std::string{});
+    for (auto const follower : idempotency_.complete(key, outcome, outcome.response.has_value(), now)) {
+      auto it = calls_.find(follower);
+      if (it == calls_.end()) continue;
+      it->second.idempotency_key.clear();
+      finish_shared(it->second, outcome, now);
+    }
+  }
+
+  /// Finishes a call that joined another, or was answered from the cache.
+  void finish_shared(call_state& c, shared_outcome const& outcome, instant now) {
+    if (outcome.response) {
+      deliver(c, *outcome.response, outcome.provider, outcome.model, now);
+      return;
+    }
+    auto record = make_record(c, std::string{to_string(outcome.error->code)}, now);
+    done d{c.id, std::nullopt,          outcome.error,        {},
+           {},   std::move(c.attempts), std::move(c.skipped), c.submitted,
+           now,  std::nullopt,          c.idempotency_role,   record.canary_arm};
+    finish(c, std::move(record), std::move(d));
+  }
+
+  void finish(call_state& c, audit_record record, done d) {
     clear_timer(c);
-    push(std::move(a));
+    push(audit{c.id, audit_chain_.append(std::move(record))});
     push(std::move(d));
     calls_.erase(c.id);
+  }
+
+  // ---- probes --------------------------------------------------------------
+
+  void start_probes(instant now) {
+    for (auto it = probes_.begin(); it != probes_.end();) {
+      if (it->second.expires > now) {
+        ++it;
+        continue;
+      }
+      auto& p = providers_[it->second.provider];
+      p.health.probe_finished(false, elapsed(it->second.started, now), now);
+      p.probing = false;
+      it = probes_.erase(it);
+    }
+    for (std::size_t i = 0; i < providers_.size(); ++i) {
+      auto& p = providers_[i];
+      if (p.probing || !p.health.probe_due(now)) continue;
+      probe_id const id = next_probe_++;
+      p.health.probe_started(now);
+      p.probing = true;
+      auto const timeout = p.config.health.probe_timeout;
+      probes_.emplace(id, probe_state{i, now, add(now, timeout)});
+      push(probe{id, p.config.name, p.config.models_url(), p.config.api_key_env, timeout});
+    }
   }
 
   engine_options options_;
   std::vector<provider_state> providers_;
   rng rng_;
+  hedge_policy hedge_;
+  idempotency_cache<shared_outcome, call_id> idempotency_;
+  review_queue<openai::chat_response, call_id> reviews_;
+  std::map<call_id, audit_record> held_;  ///< the record of each call awaiting review, for the decision's record
+  std::map<std::string, canary, std::less<>> canaries_;
+  audit_chain audit_chain_{};
+  wall_time wall_origin_{};
   std::map<call_id, call_state> calls_;
   std::unordered_map<attempt_id, call_id> attempts_;
-  std::set<std::pair<instant, call_id>> timers_;
+  std::map<probe_id, probe_state> probes_;
+  std::set<std::tuple<instant, std::uint8_t, call_id>> timers_;
   std::deque<effect> queue_;
   call_id next_call_ = 1;
   attempt_id next_attempt_ = 1;
+  probe_id next_probe_ = 1;
   instant announced_wake_ = never;
 };
 

@@ -6,11 +6,15 @@
 
 #include <chrono>
 #include <cstdint>
+#include <string>
 
 #include "backoff.hpp"
 #include "deadline.hpp"
 #include "field_error.hpp"
+#include "hedge.hpp"
+#include "idempotency.hpp"
 #include "retry_budget.hpp"
+#include "review.hpp"
 #include "route.hpp"
 #include "time.hpp"
 
@@ -38,6 +42,18 @@ struct engine_options {
   route_options routing{};
   retry_options retry{};
   deadline_options deadlines{};
+  hedge_options hedge{};              ///< a second attempt after the target's latency percentile
+  idempotency_options idempotency{};  ///< duplicate calls join the one in flight or get the cached answer
+  review_options review{};            ///< low-confidence answers are held for a clinical reviewer
+  /// Key for the keyed hashes of patient keys (canary buckets, audit records,
+  /// derived idempotency keys). Hosts read it from a secret store or an
+  /// environment variable (see `patient_key_secret_env` in the config); it is
+  /// never part of the JSON config. With the empty default the hashes are
+  /// still stable but unkeyed in effect, so a dictionary of MRNs could be
+  /// hashed and matched against audit records: set a secret in production.
+  std::string patient_key_secret;
+  /// The environment variable hosts read `patient_key_secret` from.
+  std::string patient_key_secret_env = "MEDGATE_PATIENT_KEY_SECRET";
   /// Emit a `decision` effect explaining each choice (retry, wait, fall back,
   /// skip an open breaker). Off for bulk simulation; on for traces and `--trace`.
   bool record_decisions = true;
@@ -46,6 +62,9 @@ struct engine_options {
     if (auto e = routing.validate()) return e;
     if (auto e = retry.validate()) return e->within("retry");
     if (auto e = deadlines.validate()) return e->within("deadlines");
+    if (auto e = hedge.validate()) return e->within("hedge");
+    if (auto e = idempotency.validate()) return e->within("idempotency");
+    if (auto e = review.validate()) return e->within("review");
     return std::nullopt;
   }
 };

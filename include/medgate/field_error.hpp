@@ -18,9 +18,11 @@ struct field_error {
   std::string field;    ///< dotted path relative to the options object, e.g. "window_size"
   std::string message;  ///< what was expected and what was found, e.g. "must be > 0, got -5"
 
-  /// The same error seen from an enclosing object: `prefix` + "." + field.
+  /// The same error seen from an enclosing object: `prefix` + "." + field,
+  /// or `prefix` + field when the field is an index such as "[2]".
   [[nodiscard]] field_error within(std::string_view prefix) const {
-    return {field.empty() ? std::string{prefix} : fmt::format("{}.{}", prefix, field), message};
+    if (field.empty()) return {std::string{prefix}, message};
+    return {fmt::format("{}{}{}", prefix, field.starts_with('[') ? "" : ".", field), message};
   }
   [[nodiscard]] std::string to_string() const { return field.empty() ? message : field + " " + message; }
 };

@@ -9,12 +9,17 @@
 #pragma once
 
 #include <chrono>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "breaker.hpp"
+#include "canary.hpp"
+#include "concurrency.hpp"
 #include "field_error.hpp"
+#include "health.hpp"
+#include "rate_limit.hpp"
 #include "time.hpp"
 
 namespace medgate {
@@ -26,8 +31,11 @@ struct provider {
   std::vector<std::string> models;                     ///< models it serves; empty = any model
   duration connect_timeout = std::chrono::seconds{2};  ///< TCP/TLS connect limit per attempt
   duration attempt_timeout =
-      std::chrono::seconds{30};  ///< upper bound for one attempt here (cut further by the deadline)
-  breaker_options breaker{};     ///< this provider's circuit breaker
+      std::chrono::seconds{30};       ///< upper bound for one attempt here (cut further by the deadline)
+  breaker_options breaker{};          ///< this provider's circuit breaker
+  rate_limit_options rate_limit{};    ///< requests and tokens per minute we allow ourselves to send here
+  concurrency_options concurrency{};  ///< bulkhead and adaptive limit on attempts in flight here
+  health_options health{};            ///< latency and availability windows, SLA tier, active probes
 
   [[nodiscard]] bool serves(std::string_view model) const {
     if (models.empty()) return true;
@@ -36,11 +44,16 @@ struct provider {
     return false;
   }
 
+  /// The models listing URL, used by active health probes.
+  [[nodiscard]] std::string models_url() const { return base_without_slash() + "/models"; }
+
   /// Chat completions URL: base_url without a trailing slash + "/chat/completions".
-  [[nodiscard]] std::string chat_url() const {
+  [[nodiscard]] std::string chat_url() const { return base_without_slash() + "/chat/completions"; }
+
+  [[nodiscard]] std::string base_without_slash() const {
     std::string_view base = base_url;
     while (!base.empty() && base.back() == '/') base.remove_suffix(1);
-    return std::string{base} + "/chat/completions";
+    return std::string{base};
   }
 
   [[nodiscard]] validation validate() const {
@@ -52,6 +65,9 @@ struct provider {
     if (attempt_timeout <= duration::zero())
       return invalid("attempt_timeout_ms", "must be > 0, got {}", to_string(attempt_timeout));
     if (auto e = breaker.validate()) return e->within("breaker");
+    if (auto e = rate_limit.validate()) return e->within("rate_limit");
+    if (auto e = concurrency.validate()) return e->within("concurrency");
+    if (auto e = health.validate()) return e->within("health");
     return std::nullopt;
   }
 };
@@ -62,9 +78,17 @@ struct target {
   std::string model;
 };
 
+/// A second chain that serves a sticky, patient-keyed share of a route's
+/// calls (see canary.hpp): the new model or provider being rolled out.
+struct canary_route {
+  std::vector<target> chain;  ///< tried in order for patients in the canary arm
+  canary_options options{};   ///< share, ramp schedule, automatic rollback
+};
+
 struct route {
-  std::string name;           ///< the model alias applications ask for
-  std::vector<target> chain;  ///< tried in order
+  std::string name;                      ///< the model alias applications ask for
+  std::vector<target> chain;             ///< tried in order (the control arm when there is a canary)
+  std::optional<canary_route> canary{};  ///< patients whose bucket falls in the canary share take its chain
 };
 
 struct route_options {
@@ -79,9 +103,14 @@ struct route_options {
 
   /// The chain for `model`: the route of that name if there is one, else
   /// every provider serving that model, in configuration order.
-  [[nodiscard]] std::vector<target> resolve(std::string_view model) const {
+  [[nodiscard]] route const* find_route(std::string_view name) const {
     for (auto const& r : routes)
-      if (r.name == model) return r.chain;
+      if (r.name == name) return &r;
+    return nullptr;
+  }
+
+  [[nodiscard]] std::vector<target> resolve(std::string_view model) const {
+    if (auto const* r = find_route(model)) return r->chain;
     std::vector<target> chain;
     for (auto const& p : providers)
       if (p.serves(model)) chain.push_back({p.name, std::string{model}});
@@ -101,19 +130,28 @@ struct route_options {
       auto const path = fmt::format("routes[{}]", i);
       auto const& r = routes[i];
       if (r.name.empty()) return invalid(path + ".name", "must not be empty");
-      if (r.chain.empty()) return invalid(path + ".chain", "must list at least one provider/model target");
-      for (std::size_t k = 0; k < r.chain.size(); ++k) {
-        auto const& t = r.chain[k];
-        auto const* p = find_provider(t.provider);
-        if (p == nullptr)
-          return invalid(fmt::format("{}.chain[{}]", path, k), "names unknown provider \"{}\"", t.provider);
-        if (t.model.empty()) return invalid(fmt::format("{}.chain[{}]", path, k), "has an empty model");
-        if (!p->serves(t.model))
-          return invalid(fmt::format("{}.chain[{}]", path, k), "model \"{}\" is not among provider \"{}\"'s models",
-                         t.model, t.provider);
+      if (auto e = validate_chain(r.chain)) return e->within(path + ".chain");
+      if (r.canary) {
+        if (auto e = validate_chain(r.canary->chain)) return e->within(path + ".canary.chain");
+        if (auto e = r.canary->options.validate()) return e->within(path + ".canary");
       }
       for (std::size_t j = 0; j < i; ++j)
         if (routes[j].name == r.name) return invalid(path + ".name", "duplicates routes[{}].name \"{}\"", j, r.name);
+    }
+    return std::nullopt;
+  }
+
+ private:
+  [[nodiscard]] validation validate_chain(std::vector<target> const& chain) const {
+    if (chain.empty()) return invalid("", "must list at least one provider/model target");
+    for (std::size_t k = 0; k < chain.size(); ++k) {
+      auto const& t = chain[k];
+      auto const at = fmt::format("[{}]", k);
+      auto const* p = find_provider(t.provider);
+      if (p == nullptr) return invalid(at, "names unknown provider \"{}\"", t.provider);
+      if (t.model.empty()) return invalid(at, "has an empty model");
+      if (!p->serves(t.model))
+        return invalid(at, "model \"{}\" is not among provider \"{}\"'s models", t.model, t.provider);
     }
     return std::nullopt;
   }

@@ -25,14 +25,18 @@
 //   ...
 //   ```
 //
-// Inputs: `submit [model=M] [timeout=Nms] [stream] "user message"`;
+// Inputs: `submit [model=M] [timeout=Nms] [stream] [patient=P] [study=S]
+// [priority=urgent|normal|batch] [tenant=T] [idempotency=K] [max_tokens=N] "user message"`;
 // `response attempt=N status=S [retry-after=V] [retry-after-ms=V]
 // [date="HTTP-date"] [body=ok|sse|sse-truncated|garbage|empty|json:{...}]`
 // (body defaults to `ok` for 2xx, an OpenAI error object otherwise);
 // `failure attempt=N kind=timeout|connection_refused|connection_reset|tls|cancelled|other`;
-// `cancel call=N`; `seed N` (before the first submit).
+// `cancel call=N`; `probe id=N ok|fail`;
+// `review call=N approve|edit|reject reviewer=R ["replacement text"]`;
+// `seed N` (before the first submit).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -62,9 +66,18 @@ inline std::string quoted(std::string_view s) { return nlohmann::json(std::strin
 inline std::string describe(effect const& e) {
   struct visitor {
     std::string operator()(send const& s) const {
-      return fmt::format("send call={} attempt={} n={} {}/{} timeout={} connect={}{}", s.call, s.attempt, s.number,
+      return fmt::format("send call={} attempt={} n={} {}/{} timeout={} connect={}{}{}", s.call, s.attempt, s.number,
                          s.provider, s.model, to_string(s.timeout), to_string(s.connect_timeout),
-                         s.stream ? " stream" : "");
+                         s.stream ? " stream" : "", s.hedge ? " hedge" : "");
+    }
+    std::string operator()(probe const& p) const {
+      return fmt::format("probe id={} {} timeout={}", p.id, p.provider, to_string(p.timeout));
+    }
+    std::string operator()(canary_changed const& c) const {
+      return fmt::format("canary {} {} bp: {}", c.route, c.basis_points, c.what);
+    }
+    std::string operator()(reviewed const& r) const {
+      return fmt::format("reviewed call={} {} by={}", r.call, to_string(r.state), r.reviewer);
     }
     std::string operator()(cancel const& c) const {
       return fmt::format("cancel call={} attempt={}", c.call, c.attempt);
@@ -77,23 +90,34 @@ inline std::string describe(effect const& e) {
       return fmt::format("breaker {} {} -> {} ({})", b.provider, to_string(b.from), to_string(b.to), b.reason);
     }
     std::string operator()(audit const& a) const {
-      std::string out = fmt::format("audit call={} {} attempts={} latency={}", a.call, a.outcome, a.attempts,
-                                    to_string(elapsed(a.submitted, a.finished)));
-      if (!a.provider.empty()) out += fmt::format(" by={}/{}", a.provider, a.model);
-      if (a.usage_info)
-        out += fmt::format(" tokens={}+{}", a.usage_info->prompt_tokens, a.usage_info->completion_tokens);
-      return out;
+      auto const& r = a.record;
+      std::string out = fmt::format("audit call={} #{} {} attempts={} latency={}ms", a.call, r.sequence, r.outcome,
+                                    r.attempts.size(), r.finished_unix_ms - r.submitted_unix_ms);
+      if (!r.provider.empty()) out += fmt::format(" by={}/{}", r.provider, r.model);
+      if (r.prompt_tokens && r.completion_tokens)
+        out += fmt::format(" tokens={}+{}", *r.prompt_tokens, *r.completion_tokens);
+      if (!r.canary_arm.empty()) out += " arm=" + r.canary_arm;
+      if (!r.idempotency.empty()) out += " idempotency=" + r.idempotency;
+      if (r.confidence) out += fmt::format(" confidence={:.2f}", *r.confidence);
+      // The chain head proves both builds hash the same bytes.
+      return out + " hash=" + r.hash.substr(0, 12);
     }
     std::string operator()(done const& d) const {
+      std::string extra;
+      if (!d.idempotency.empty()) extra += " idempotency=" + d.idempotency;
+      if (!d.canary_arm.empty()) extra += " arm=" + d.canary_arm;
+      if (d.review && d.review->state == review_state::pending_review)
+        return fmt::format("done call={} pending_review by={}/{} attempts={}{}", d.call, d.provider, d.model,
+                           d.attempts.size(), extra);
       if (d.response) {
         // The answer may echo patient data: a log line carries its size, never its text.
         std::size_t chars = 0;
         for (auto const& c : d.response->choices) chars += c.message.content.size();
-        return fmt::format("done call={} ok by={}/{} attempts={} content_bytes={}", d.call, d.provider, d.model,
-                           d.attempts.size(), chars);
+        return fmt::format("done call={} ok by={}/{} attempts={} content_bytes={}{}", d.call, d.provider, d.model,
+                           d.attempts.size(), chars, extra);
       }
-      return fmt::format("done call={} error={} attempts={} message={}", d.call, to_string(d.error->code),
-                         d.attempts.size(), detail::quoted(d.error->message));
+      return fmt::format("done call={} error={} attempts={} message={}{}", d.call, to_string(d.error->code),
+                         d.attempts.size(), detail::quoted(d.error->message), extra);
     }
   };
   return std::visit(visitor{}, e);
@@ -397,11 +421,26 @@ inline result<std::vector<std::string>> replay(trace_file const& t) {
           message = w;
       }
       auto model = kv.count("model") ? kv["model"] : std::string{"clinical-summary"};
-      call_request req{openai::make_chat_request(model, {{"user", message}}, stream), std::nullopt};
+      call_request req;
+      req.chat = openai::make_chat_request(model, {{"user", message}}, stream);
       if (kv.count("timeout")) {
         auto d = detail::parse_trace_duration(kv["timeout"]);
         if (!d) return where("timeout must look like 5000ms");
         req.timeout = *d;
+      }
+      if (kv.count("max_tokens")) {
+        auto n = number("max_tokens");
+        if (!n) return where("max_tokens must be a whole number");
+        req.chat.max_tokens = static_cast<std::int64_t>(*n);
+      }
+      req.patient_key = kv["patient"];
+      req.study_type = kv["study"];
+      req.tenant = kv["tenant"];
+      req.idempotency_key = kv["idempotency"];
+      if (kv.count("priority")) {
+        auto p = parse_priority(kv["priority"]);
+        if (!p) return where("priority must be urgent, normal or batch");
+        req.priority_class = *p;
       }
       eng.submit(std::move(req), now);
     } else if (verb == "response") {
@@ -452,12 +491,36 @@ inline result<std::vector<std::string>> replay(trace_file const& t) {
       if (!kind)
         return where("failure kind must be timeout, connection_refused, connection_reset, tls, cancelled or other");
       eng.on_failure(*attempt, transport_error{*kind, "trace"}, now);
+    } else if (verb == "probe") {
+      auto id = number("id");
+      bool const ok = std::find(words.begin(), words.end(), "ok") != words.end();
+      bool const fail = std::find(words.begin(), words.end(), "fail") != words.end();
+      if (!id || ok == fail) return where("probe needs id=N and one of ok, fail");
+      eng.on_probe_result(*id, ok, now);
+    } else if (verb == "review") {
+      auto call = number("call");
+      if (!call || words.empty()) return where("review needs call=N and approve, edit or reject");
+      review_action action;
+      action.reviewer = kv["reviewer"];
+      action.reason = kv["reason"];
+      if (words[0] == "approve")
+        action.decision = review_state::approved;
+      else if (words[0] == "edit")
+        action.decision = review_state::edited;
+      else if (words[0] == "reject")
+        action.decision = review_state::rejected;
+      else
+        return where("review decision must be approve, edit or reject");
+      if (words.size() > 1) action.replacement = words[1];
+      if (auto r = eng.review(*call, action, now); !r)
+        log.push_back(to_string(now.time_since_epoch()) + " review refused: " + r.error_message());
     } else if (verb == "cancel") {
       auto call = number("call");
       if (!call) return where("cancel needs call=N");
       eng.cancel_call(*call, now);
     } else {
-      return where(fmt::format("unknown event \"{}\" (expected submit, response, failure or cancel)", verb));
+      return where(
+          fmt::format("unknown event \"{}\" (expected submit, response, failure, cancel, probe or review)", verb));
     }
     drain();
   }

@@ -88,7 +88,9 @@ struct outcomes {
 };
 
 call_request ask(std::string text) {
-  return {openai::make_chat_request("clinical-summary", {{"user", std::move(text)}}), std::nullopt};
+  call_request r;
+  r.chat = openai::make_chat_request("clinical-summary", {{"user", std::move(text)}});
+  return r;
 }
 
 std::unique_ptr<transport::httplib_driver> make_driver(engine_options const& o, outcomes& out,

@@ -174,7 +174,9 @@ medgate::engine_options make_options(std::vector<medgate::provider> providers) {
 }
 
 medgate::call_request ask(std::string const& message, std::string const& model = "clinical-summary") {
-  return {medgate::openai::make_chat_request(model, {{"user", message}}), std::nullopt};
+  medgate::call_request r;
+  r.chat = medgate::openai::make_chat_request(model, {{"user", message}});
+  return r;
 }
 
 /// Collects finished calls from the owner thread and lets the test wait for them.

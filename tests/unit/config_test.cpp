@@ -564,8 +564,9 @@ TEST_CASE("routes: an object of provider/model chains naming known providers and
   };
   CHECK(error_of(two(R"(["primary/gpt-4o-mini"])")) ==
         R"(config: routes must be an object mapping route names to "provider/model" lists, got an array)");
-  CHECK(error_of(two(R"({"summary": "primary/gpt-4o-mini"})")) ==
-        R"(config: routes.summary must be an array of "provider/model" targets, got "primary/gpt-4o-mini")");
+  CHECK(
+      error_of(two(R"({"summary": "primary/gpt-4o-mini"})")) ==
+      R"(config: routes.summary must be a "provider/model" list or an object with "chain" and "canary", got "primary/gpt-4o-mini")");
   CHECK(error_of(two(R"({"summary": []})")) ==
         R"(config: routes.summary must list at least one "provider/model" target)");
   CHECK(error_of(two(R"({"summary": [{"provider": "primary"}]})")) ==

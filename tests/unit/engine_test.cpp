@@ -32,7 +32,10 @@ engine_options two_providers() {
 }
 
 call_request ask(std::string text, std::optional<duration> timeout = std::nullopt) {
-  return {openai::make_chat_request("r", {{"user", std::move(text)}}), timeout};
+  call_request r;
+  r.chat = openai::make_chat_request("r", {{"user", std::move(text)}});
+  r.timeout = timeout;
+  return r;
 }
 
 http_response ok_response(send const& s) {

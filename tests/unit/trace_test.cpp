@@ -45,7 +45,7 @@ TEST_CASE("bad traces are refused with the line that is wrong") {
   CHECK(replay_error("soon submit\n") == "trace line 10: expected a time like 120ms first");
   CHECK(replay_error("5ms submit model=m\n1ms submit model=m\n") == "trace line 11: time goes backwards");
   CHECK(replay_error("0ms explode\n") ==
-        "trace line 10: unknown event \"explode\" (expected submit, response, failure or cancel)");
+        "trace line 10: unknown event \"explode\" (expected submit, response, failure, cancel, probe or review)");
   CHECK(replay_error("0ms response attempt=9 status=200\n") == "trace line 10: attempt 9 was never sent");
   CHECK(replay_error("0ms submit model=m \"unterminated\n") ==
         "trace line 10: unterminated or invalid string at column 16");

@@ -300,6 +300,7 @@ class httplib_driver {
   /// performing it and the watchdog.
   struct flight {
     medgate::send request;
+    std::optional<probe_id> probe;  ///< a health probe (GET, no body) rather than a chat attempt
     steady::time_point deadline;
     std::atomic<bool> cancelled{false};
   };
@@ -318,6 +319,7 @@ class httplib_driver {
   };
   struct completion {
     attempt_id attempt = 0;
+    std::optional<probe_id> probe;
     std::variant<http_response, transport_error> outcome;
   };
   struct cancellation {
@@ -377,6 +379,12 @@ class httplib_driver {
       tickets_[s->ticket] = id;
       waiting_[id] = waiting_call{s->ticket, std::move(s->on_done)};
     } else if (auto* c = std::get_if<completion>(&m)) {
+      if (c->probe) {
+        auto const* response = std::get_if<http_response>(&c->outcome);
+        engine_.on_probe_result(*c->probe, response != nullptr && response->status >= 200 && response->status < 300,
+                                now);
+        return;
+      }
       flights_.erase(c->attempt);
       if (auto* response = std::get_if<http_response>(&c->outcome))
         engine_.on_response(c->attempt, *response, now);
@@ -394,6 +402,13 @@ class httplib_driver {
       if (options_.observer) options_.observer(*e);
       if (auto* s = std::get_if<medgate::send>(&*e)) {
         dispatch(std::move(*s));
+      } else if (auto const* p = std::get_if<medgate::probe>(&*e)) {
+        medgate::send get;
+        get.url = p->url;
+        get.api_key_env = p->api_key_env;
+        get.timeout = p->timeout;
+        get.connect_timeout = p->timeout;
+        dispatch(std::move(get), p->id);
       } else if (auto const* c = std::get_if<medgate::cancel>(&*e)) {
         if (auto it = flights_.find(c->attempt); it != flights_.end()) {
           it->second->cancelled = true;
@@ -411,13 +426,14 @@ class httplib_driver {
     }
   }
 
-  void dispatch(medgate::send s) {
+  void dispatch(medgate::send s, std::optional<probe_id> probe = std::nullopt) {
     // A year stands for "no limit" and keeps the steady-clock arithmetic far from overflow.
     auto const limit = std::min<duration>(s.timeout, std::chrono::hours{24 * 365});
     auto f = std::make_shared<flight>();
     f->deadline = steady::now() + limit;
     f->request = std::move(s);
-    flights_[f->request.attempt] = f;
+    f->probe = probe;
+    if (!probe) flights_[f->request.attempt] = f;
     {
       std::lock_guard lock{jobs_mutex_};
       jobs_.push_back(std::move(f));
@@ -439,7 +455,7 @@ class httplib_driver {
         jobs_.pop_front();
       }
       auto outcome = perform(w, job, connections);
-      post(completion{job->request.attempt, std::move(outcome)});
+      post(completion{job->request.attempt, job->probe, std::move(outcome)});
     }
   }
 
@@ -499,7 +515,7 @@ class httplib_driver {
     connection->set_write_timeout(at_least_1ms(remaining));
 
     httplib::Request request;
-    request.method = "POST";
+    request.method = job->probe ? "GET" : "POST";
     request.path = url->path;
     request.body = s.body;
     request.set_header("Content-Type", "application/json");
