@@ -20,6 +20,7 @@
 #include <fmt/format.h>
 
 #include "arguments.hpp"
+#include "audit_log.hpp"
 #include "commands.hpp"
 #include "medgate/client.hpp"
 #include "medgate/config.hpp"
@@ -44,9 +45,15 @@ constexpr std::string_view chat_usage =
     "                    (the answer is printed once complete)\n"
     "  --trace           print every effect the engine emits to stderr, with the time since start\n"
     "  --seed N          seed for backoff jitter (default: random)\n"
+    "  --patient KEY     the patient the call concerns (MRN or other stable id): picks the\n"
+    "                    canary arm and keys deduplication; only its keyed hash is recorded\n"
+    "  --priority P      urgent, normal (default) or batch\n"
+    "  --tenant T        who the call is for, recorded in the audit\n"
+    "  --idempotency-key K  calls with the same key are sent once\n"
+    "  --audit FILE      append the call's hash-chained audit record to FILE (JSONL)\n"
     "\n"
     "exit status: 0 answered, 1 the call failed (the error and every attempt go to stderr),\n"
-    "2 bad usage or configuration\n";
+    "2 bad usage or configuration, 3 the answer is held for human review\n";
 
 struct chat_arguments {
   std::optional<std::string> config_path;
@@ -55,6 +62,11 @@ struct chat_arguments {
   bool stream = false;
   bool trace = false;
   std::optional<seed> jitter_seed;
+  std::string patient;
+  priority priority_class = priority::normal;
+  std::string tenant;
+  std::string idempotency_key;
+  std::optional<std::string> audit_path;
   std::string message;
   bool help = false;
 };
@@ -118,6 +130,24 @@ result<chat_arguments> parse_arguments(args a) {
       auto s = parse_integer<std::uint64_t>(*v);
       if (!s) return error{fmt::format("--seed must be a whole number, got \"{}\"", *v)};
       out.jitter_seed = seed{*s};
+    } else if (name == "--patient" || name == "--tenant" || name == "--idempotency-key" || name == "--audit") {
+      auto v = value();
+      if (!v) return error{v.error_message()};
+      if (v->empty()) return error{fmt::format("{} must not be empty", name)};
+      if (name == "--patient")
+        out.patient = std::move(*v);
+      else if (name == "--tenant")
+        out.tenant = std::move(*v);
+      else if (name == "--idempotency-key")
+        out.idempotency_key = std::move(*v);
+      else
+        out.audit_path = std::move(*v);
+    } else if (name == "--priority") {
+      auto v = value();
+      if (!v) return error{v.error_message()};
+      auto p = parse_priority(*v);
+      if (!p) return error{fmt::format("--priority must be urgent, normal or batch, got \"{}\"", *v)};
+      out.priority_class = *p;
     } else {
       return error{fmt::format("unknown option {}", name)};
     }
@@ -182,21 +212,49 @@ int run_chat(args a) {
   }
 
   transport::httplib_options transport;
+  std::optional<native::audit_log> audit_file;
+  if (arguments.audit_path) {
+    auto log = native::audit_log::open(*arguments.audit_path);
+    if (!log) {
+      std::fprintf(stderr, "medgate chat: %s\n", log.error_message().c_str());
+      return 2;
+    }
+    transport.resume_audit = std::pair{log->head(), log->next_sequence()};
+    audit_file.emplace(std::move(*log));
+  }
   auto const started = std::chrono::steady_clock::now();
-  if (arguments.trace) {
-    transport.observer = [started](effect const& e) {
+  bool const trace = arguments.trace;
+  transport.observer = [started, trace, &audit_file](effect const& e) {
+    if (trace) {
       auto const since = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started);
       std::fprintf(stderr, "%s\n", fmt::format("+{:.1f}ms {}", since.count(), describe(e)).c_str());
-    };
-  }
+    }
+    if (auto const* record = std::get_if<audit>(&e); record != nullptr && audit_file) {
+      if (auto written = audit_file->write(record->record); !written)
+        std::fprintf(stderr, "medgate chat: audit: %s\n", written.error_message().c_str());
+    }
+  };
   auto c = client::create(std::move(options), std::move(transport), arguments.jitter_seed);
   if (!c) {
     std::fprintf(stderr, "medgate chat: %s\n", c.error_message().c_str());
     return 2;
   }
 
-  auto const d = c->chat(openai::make_chat_request(arguments.model, {{"user", arguments.message}}, arguments.stream),
-                         arguments.timeout);
+  call_request call;
+  call.chat = openai::make_chat_request(arguments.model, {{"user", arguments.message}}, arguments.stream);
+  call.timeout = arguments.timeout;
+  call.patient_key = arguments.patient;
+  call.priority_class = arguments.priority_class;
+  call.tenant = arguments.tenant;
+  call.idempotency_key = arguments.idempotency_key;
+  auto const d = c->chat(std::move(call));
+  if (d.review && d.review->state == review_state::pending_review) {
+    std::fprintf(stderr, "medgate chat: the answer from %s/%s is held for human review (confidence %s, %s)\n",
+                 d.provider.c_str(), d.model.c_str(),
+                 d.review->confidence ? fmt::format("{:.2f}", *d.review->confidence).c_str() : "unknown",
+                 d.review->source.c_str());
+    return 3;
+  }
   if (!d.response) {
     report_failure(d);
     return 1;

@@ -288,7 +288,7 @@ TEST_CASE("PROPERTY: random interleavings never have two leaders for one key, an
     } else {
       auto const m = model.find(key);
       if (m != model.end() && !m->second.followers.empty()) {
-        auto const i = r.below(m->second.followers.size());
+        auto const i = static_cast<std::size_t>(r.below(m->second.followers.size()));
         auto const id = m->second.followers[i];
         c.leave(key, id);
         m->second.followers.erase(m->second.followers.begin() + static_cast<std::ptrdiff_t>(i));

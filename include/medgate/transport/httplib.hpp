@@ -68,6 +68,9 @@ struct httplib_options {
   /// Sees every effect the engine emits (for --trace, the demo, metrics), on
   /// the owner thread, before the driver acts on it. Must not throw or block.
   std::function<void(effect const&)> observer;
+  /// Continue an existing audit log: the engine's first record chains to
+  /// this head hash with this sequence number (see native/audit_log.hpp).
+  std::optional<std::pair<std::string, std::uint64_t>> resume_audit;
 
   [[nodiscard]] validation validate() const {
     if (workers < 1 || workers > 4096) return invalid("workers", "must be between 1 and 4096, got {}", workers);
@@ -204,8 +207,12 @@ class httplib_driver {
  public:
   /// `options` and `transport` must be valid; `create` checks them.
   httplib_driver(engine_options options, seed s, httplib_options transport = {})
-      : engine_{std::move(options), s}, options_{std::move(transport)}, start_{steady::now()} {
+      : engine_{with_patient_secret(std::move(options), transport), s},
+        options_{std::move(transport)},
+        start_{steady::now()} {
     if (!options_.key_lookup) options_.key_lookup = detail::environment_key;
+    engine_.set_wall_clock(std::chrono::time_point_cast<std::chrono::microseconds>(std::chrono::system_clock::now()));
+    if (options_.resume_audit) engine_.resume_audit(options_.resume_audit->first, options_.resume_audit->second);
     workers_.reserve(options_.workers);
     for (std::size_t i = 0; i < options_.workers; ++i) workers_.push_back(std::make_unique<worker>());
     for (auto& slot : workers_) slot->thread = std::thread{[this, w = slot.get()] { run_worker(*w); }};
@@ -295,6 +302,16 @@ class httplib_driver {
 
  private:
   using steady = std::chrono::steady_clock;
+
+  /// The patient-key secret comes from the environment variable the config
+  /// names (read like an API key), unless the host set it already.
+  static engine_options with_patient_secret(engine_options o, httplib_options const& t) {
+    if (!o.patient_key_secret.empty() || o.patient_key_secret_env.empty()) return o;
+    auto secret =
+        t.key_lookup ? t.key_lookup(o.patient_key_secret_env) : detail::environment_key(o.patient_key_secret_env);
+    if (secret) o.patient_key_secret = std::move(*secret);
+    return o;
+  }
 
   /// One HTTP attempt, shared by the owner (which may cancel it), the worker
   /// performing it and the watchdog.
