@@ -689,3 +689,110 @@ TEST_CASE("deep nesting is reported or ignored, never a crash") {
   deep_duplicate += "}";
   CHECK(error_of(deep_duplicate) == R"(config: field "a" appears twice in x[0].a[0].a[0])");
 }
+
+namespace {
+
+std::string read_policies_example() {
+  std::ifstream in{MEDGATE_SOURCE_DIR "/examples/clinical-policies.json", std::ios::binary};
+  REQUIRE(in.good());
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+}  // namespace
+
+TEST_CASE("the clinical policies example parses to what it says and round-trips") {
+  auto const o = parsed(read_policies_example());
+  auto const& primary = o.routing.providers[0];
+  CHECK(primary.rate_limit.requests_per_minute == 1000.0);
+  CHECK(primary.rate_limit.tokens_per_minute == 200000.0);
+  CHECK(primary.rate_limit.burst == 1000ms);
+  CHECK(primary.rate_limit.token_burst == 60000ms);
+  CHECK(primary.rate_limit.batch_share == 0.5);
+  CHECK(primary.concurrency.max_concurrent == 64);
+  CHECK(primary.concurrency.adaptive);
+  CHECK(primary.concurrency.latency_threshold == 5000ms);
+  CHECK(primary.health.sla_tier == "medical-pro");
+  CHECK(primary.health.probe_interval == 15000ms);
+  CHECK(primary.health.probe_timeout == 5000ms);
+  CHECK(o.routing.providers[1].rate_limit.requests_per_minute == 500.0);
+  CHECK(o.routing.providers[1].rate_limit.tokens_per_minute == 0.0);  // unlimited by default
+
+  auto const* summary = o.routing.find_route("clinical-summary");
+  REQUIRE(summary != nullptr);
+  REQUIRE(summary->canary.has_value());
+  CHECK(summary->chain.size() == 2);
+  CHECK(summary->canary->chain[0].model == "gpt-4.1");
+  CHECK(summary->canary->options.basis_points == 100);
+  REQUIRE(summary->canary->options.ramp.size() == 2);
+  CHECK(summary->canary->options.ramp[0].at == 3600000ms);
+  CHECK(summary->canary->options.ramp[0].basis_points == 500);
+  CHECK(summary->canary->options.ramp[1].basis_points == 2500);
+  CHECK(summary->canary->options.rollback.min_calls == 30);
+  CHECK(summary->canary->options.rollback.z == 2.33);
+  auto const* batch = o.routing.find_route("batch-coding");
+  REQUIRE(batch != nullptr);
+  CHECK_FALSE(batch->canary.has_value());
+
+  CHECK(o.hedge.enabled);
+  CHECK(o.hedge.percentile == 0.95);
+  CHECK(o.hedge.min_delay == 50ms);
+  CHECK(o.hedge.max_extra_ratio == 0.1);
+  CHECK(o.idempotency.ttl == 600000ms);
+  CHECK(o.idempotency.max_key_bytes == 256);
+  CHECK(o.review.enabled);
+  CHECK(o.review.threshold == 0.7);
+  CHECK_FALSE(o.review.missing_is_low);
+  CHECK(o.patient_key_secret_env == "MEDGATE_PATIENT_KEY_SECRET");
+
+  // Written back and read again, the text is a fixed point.
+  auto const text = medgate::to_json(o).dump();
+  CHECK(medgate::to_json(parsed(text)).dump() == text);
+  CHECK(medgate::to_json(o)["routes"]["clinical-summary"]["canary"]["percent"] == 1);
+  CHECK(medgate::to_json(o)["routes"]["batch-coding"].is_array());
+}
+
+TEST_CASE("clinical policy sections name what is wrong") {
+  CHECK(error_of(one_provider(R"("rate_limit": {"requests_per_minte": 5})")) ==
+        R"(config: unknown field "requests_per_minte" in providers[0].rate_limit (did you mean "requests_per_minute"?))");
+  CHECK(error_of(one_provider(R"("rate_limit": {"requests_per_minute": "many"})")) ==
+        R"(config: providers[0].rate_limit.requests_per_minute must be a number, got "many")");
+  CHECK(error_of(one_provider(R"("rate_limit": {"batch_share": 1.5})")).starts_with(
+      "config: providers[0].rate_limit.batch_share must be"));
+  CHECK(error_of(one_provider(R"("health": {"sla_tier": "platinum"})")).starts_with(
+      "config: providers[0].health.sla_tier "));
+  CHECK(error_of(one_provider(R"("health": {"window_ms": 0})")).starts_with(
+      "config: providers[0].health.window_ms must be > 0"));
+  CHECK(error_of(one_provider(R"("concurrency": {"adaptive": "yes"})")) ==
+        R"(config: providers[0].concurrency.adaptive must be true or false, got "yes")");
+  CHECK(error_of(one_provider("", R"("hedge": {"percentile": 0})")).starts_with("config: hedge.percentile must be"));
+  CHECK(error_of(one_provider("", R"("hedge": {"max_delay_ms": -1})")) ==
+        "config: hedge.max_delay_ms must be >= 0, got -1");
+  CHECK(error_of(one_provider("", R"("review": {"threshold": 2})")).starts_with("config: review.threshold must be"));
+  CHECK(error_of(one_provider("", R"("idempotency": {"ttl": 5})")) ==
+        R"(config: unknown field "ttl" in idempotency (did you mean "ttl_ms"?))");
+  CHECK(error_of(one_provider("", R"("patient_key_secret_env": "sk-abcdefghijklmnopqrstuvwxyz012345")"))
+            .find("sk-abc") == std::string::npos);
+
+  auto const canary = [](std::string_view fields) {
+    return one_provider("", R"("routes": {"notes": {"chain": ["p/m"], "canary": {"chain": ["p/m2"])" +
+                                std::string{fields} + "}}}");
+  };
+  CHECK(parse_config(canary(R"(, "percent": 12.5)")).ok());
+  CHECK(parsed(canary(R"(, "percent": 12.5)")).routing.routes[0].canary->options.basis_points == 1250);
+  CHECK(error_of(canary(R"(, "percent": 101)")) ==
+        "config: routes.notes.canary.percent must be a percentage in [0, 100], got 101");
+  CHECK(error_of(canary(R"(, "ramp": [{"at_ms": 1000, "percent": 5}, {"at_ms": 500, "percent": 10}])"))
+            .starts_with("config: routes.notes.canary.ramp[1]"));
+  CHECK(error_of(canary(R"(, "rollback": {"window_ms": 0})")).starts_with(
+      "config: routes.notes.canary.rollback.window_ms must be > 0"));
+  CHECK(error_of(one_provider("", R"("routes": {"notes": {"canary": {"chain": ["p/m"]}}})")) ==
+        "config: routes.notes.chain is required");
+  CHECK(error_of(one_provider("", R"("routes": {"notes": {"chain": ["p/m"], "canary": {"percent": 5}}})")) ==
+        "config: routes.notes.canary.chain is required");
+  CHECK(error_of(one_provider("", R"("routes": {"notes": {"chain": ["p/m"], "canary": {"chain": ["q/m"]}}})")) ==
+        R"(config: routes.notes.canary.chain[0] names unknown provider "q")");
+  CHECK(error_of(one_provider("", R"("routes": {"notes": 5})")) ==
+        R"(config: routes.notes must be a "provider/model" list or an object with "chain" and "canary", got 5)");
+}
