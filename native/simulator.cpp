@@ -463,23 +463,10 @@ std::vector<std::string> delta_pieces(std::string_view text) {
 
 std::string sse_event(json const& payload) { return "data: " + payload.dump() + "\n\n"; }
 
+}  // namespace
+
 // ---- one request's fate -------------------------------------------------------
 
-enum class outcome : std::uint8_t { answer, error_status, rate_limited, hang, reset, malformed, truncate };
-
-struct request_plan {
-  outcome kind = outcome::answer;
-  int status = 200;           ///< for error_status
-  std::uint64_t variant = 0;  ///< malformed: even → not JSON, odd → JSON of the wrong shape
-  duration latency{0};
-  std::string completion_id;  ///< "chatcmpl-..."
-  std::string request_id;     ///< x-request-id
-  fault_profile faults;
-};
-
-/// Draws everything about one request from its own generator, seeded by one
-/// draw of the provider's generator, so the provider's sequence advances by
-/// exactly one per request whatever the profile is.
 request_plan plan_request(std::uint64_t request_seed, fault_profile const& faults) {
   rng draw{seed{request_seed}};
   const double fate = draw.uniform();
@@ -531,6 +518,8 @@ request_plan plan_request(std::uint64_t request_seed, fault_profile const& fault
   }
   return plan;
 }
+
+namespace {
 
 struct stream_plan {
   std::vector<std::string> events;

@@ -91,6 +91,30 @@ struct fault_profile {
   [[nodiscard]] validation validate() const;
 };
 
+// ---- one request's fate (the fault model, usable without the server) --------
+
+/// What the simulator does with one request.
+enum class outcome : std::uint8_t { answer, error_status, rate_limited, hang, reset, malformed, truncate };
+
+/// One request's fate, drawn by `plan_request`.
+struct request_plan {
+  outcome kind = outcome::answer;
+  int status = 200;           ///< for error_status
+  std::uint64_t variant = 0;  ///< malformed: even → not JSON, odd → JSON of the wrong shape (the server alternates)
+  duration latency{0};        ///< wait before answering or failing; not used by a hang
+  std::string completion_id;  ///< "chatcmpl-..."
+  std::string request_id;     ///< x-request-id
+  fault_profile faults;       ///< the profile it was drawn from
+};
+
+/// Draws everything about one request from its own generator, seeded by one
+/// draw of the provider's generator (`request_seed`), so the provider's
+/// sequence advances by exactly one per request whatever the profile is. Pure:
+/// the same seed and profile always give the same plan. The server draws its
+/// requests' fates with it; a virtual-time test can draw the same fates
+/// without sockets.
+request_plan plan_request(std::uint64_t request_seed, fault_profile const& faults);
+
 /// Parses a profile: a JSON object with the fields above (all optional, each
 /// defaulting to healthy), a JSON string naming a preset, `{"preset": "down"}`
 /// (other fields then override the preset's), or a bare preset name such as

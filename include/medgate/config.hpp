@@ -27,15 +27,37 @@
 //                    "slow_call_rate_threshold": 100, "slow_call_duration_ms": 10000,
 //                    "open_duration_ms": 30000, "open_duration_multiplier": 1.0,
 //                    "max_open_duration_ms": 300000, "half_open_probes": 3,
-//                    "half_open_successes": 3, "half_open_probe_timeout_ms": 60000}}],
-//     "routes": {"clinical-summary": ["primary/gpt-4o-mini", "fallback/gpt-4o-mini"]},
+//                    "half_open_successes": 3, "half_open_probe_timeout_ms": 60000},
+//        "rate_limit": {"requests_per_minute": 0, "tokens_per_minute": 0,   0 = unlimited
+//                       "burst_ms": 1000, "token_burst_ms": 60000, "normal_share": 0.9, "batch_share": 0.5},
+//        "concurrency": {"max_concurrent": 0, "adaptive": false, "initial_limit": 20, "min_limit": 1,
+//                        "max_limit": 200, "backoff_ratio": 0.9, "latency_threshold_ms": 5000},
+//        "health": {"window_ms": 300000, "long_window_ms": 3600000, "sla_tier": "",
+//                   "tiers": [{"name": "standard", "availability": 0.995, "p95_ms": 200}, ...],
+//                   "probe_interval_ms": 0, "probe_timeout_ms": 10000, "probes_count_in_availability": true,
+//                   "relative_accuracy": 0.01, "max_buckets": 2048}}],
+//     "routes": {"clinical-summary": ["primary/gpt-4o-mini", "fallback/gpt-4o-mini"],
 //                                          alias -> chain of "provider/model" (split at the first "/")
+//                "discharge": {"chain": [...], "canary": {"chain": [...], "percent": 5,
+//                              "ramp": [{"at_ms": 3600000, "percent": 10}], "by_study_type": false,
+//                              "rollback": {"enabled": true, "window_ms": 300000, "min_calls": 30,
+//                                           "margin": 0.05, "z": 2.33}}}},
+//                                          a route with a patient-sticky canary arm (ramp times count
+//                                          from the route's first call)
 //     "retry": {"max_attempts_per_target": 3, "max_retry_after_ms": 30000,
 //               "backoff": {"kind": "constant" | "linear" | "exponential", "base_ms": 250,
 //                           "multiplier": 2, "step_ms": 250, "cap_ms": 20000,
 //                           "jitter": "none" | "full" | "equal" | "decorrelated"},
 //               "budget": {"ttl_ms": 10000, "min_retries_per_second": 10, "retry_ratio": 0.2}},
 //     "deadlines": {"timeout_ms": 30000, "attempt_timeout_ms": 10000, "min_attempt_time_ms": 50},
+//     "hedge": {"enabled": false, "percentile": 0.95, "min_delay_ms": 50, "max_delay_ms": 10000,
+//               "min_samples": 20, "max_extra_ratio": 0.1, "same_target": false,
+//               "budget_window_ms": 10000, "min_hedges_per_second": 0},
+//     "idempotency": {"enabled": true, "derive_keys": true, "ttl_ms": 600000, "max_entries": 10000,
+//                     "max_key_bytes": 256},
+//     "review": {"enabled": false, "threshold": 0.7, "confidence_field": "confidence",
+//                "use_logprobs": true, "missing_is_low": true, "max_pending": 1000},
+//     "patient_key_secret_env": "MEDGATE_PATIENT_KEY_SECRET",
 //     "record_decisions": true
 //   }
 //
