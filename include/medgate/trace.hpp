@@ -524,8 +524,10 @@ inline result<std::vector<std::string>> replay(trace_file const& t) {
     }
     drain();
   }
-  // Let every timer run out, so each call ends in the log.
-  for (int guard = 0; guard < 100'000 && eng.next_deadline() != never; ++guard) advance_to(eng.next_deadline());
+  // Let the timers run until every call has ended in the log (health probes
+  // and ramp steps would wake the engine forever).
+  for (int guard = 0; guard < 100'000 && eng.next_deadline() != never && eng.calls_in_progress() > 0; ++guard)
+    advance_to(eng.next_deadline());
   drain();
   return log;
 }
