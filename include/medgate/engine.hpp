@@ -396,34 +396,31 @@ class engine {
   /// and a chained `audit` record; the error names what was wrong (unknown
   /// call, already decided, not a decision) without any content.
   result<review_state> review(call_id id, review_action const& action, instant now) {
-    auto held = held_.find(id);
-    if (held == held_.end()) return error{fmt::format("call {} has no answer awaiting review", id)};
+    std::string replacement_hash;
     auto decided = [&]() -> result<review_queue<openai::chat_response, call_id>::decided> {
       switch (action.decision) {
         case review_state::approved:
           return reviews_.approve(id, action.reviewer, now);
-        case review_state::edited:
-          if (auto const* draft = reviews_.draft(id))
-            return reviews_.edit(id, action.reviewer, edited(*draft, action.replacement), now);
-          break;
+        case review_state::edited: {
+          auto const* draft = reviews_.draft(id);
+          if (draft == nullptr) break;  // the queue's own message below says why
+          replacement_hash = answer_hash(action.replacement);
+          return reviews_.edit(id, action.reviewer, edited(*draft, action.replacement), now);
+        }
         case review_state::rejected:
           return reviews_.reject(id, action.reviewer, action.reason, now);
         case review_state::pending_review:
-          break;
+          return error{"a review decision must be approved, edited or rejected"};
       }
-      return error{"a review decision must be approved, edited or rejected"};
+      return reviews_.approve(id, action.reviewer, now);  // unknown or decided: fails with the queue's reason
     }();
     if (!decided) return error{decided.error_message()};
-    auto record = std::move(held->second);
-    held_.erase(held);
-    record.attempts.clear();
-    record.decisions = {fmt::format("review by {}: {}", action.reviewer, to_string(decided->state))};
-    if (decided->state == review_state::rejected && !action.reason.empty())
-      record.decisions.back() += " (" + action.reason + ")";
-    record.review = std::string{to_string(decided->state)};
-    record.outcome = "review:" + std::string{to_string(decided->state)};
-    record.submitted_unix_ms = record.finished_unix_ms = wall_ms(now);
-    push(audit{id, audit_chain_.append(std::move(record))});
+    auto held = held_.find(id);
+    if (held != held_.end()) {
+      push(audit{id, audit_chain_.append(audit_review_event(held->second, decided->state, action.reviewer,
+                                                            action.reason, wall_ms(now), replacement_hash))});
+      held_.erase(held);
+    }
     std::optional<openai::chat_response> answer;
     if (decided->state != review_state::rejected) answer = std::move(decided->draft);
     push(reviewed{id, decided->state, action.reviewer, std::move(answer)});
@@ -839,6 +836,13 @@ class engine {
                      now);
         return;
       }
+      // A provider whose last health probe failed is passed over while a
+      // later target remains (the last one is tried regardless).
+      if (c.target_index + 1 < c.chain.size() &&
+          provider_of(c.chain[c.target_index]).health.last_probe_ok() == std::optional<bool>{false}) {
+        skip(c, "its last health probe failed");
+        continue;
+      }
       auto outcome = launch(c, c.target_index, *timeout, false, now);
       if (auto* r = std::get_if<refused>(&outcome)) {
         skip(c, std::move(r->reason), r->own_limit);
@@ -1064,6 +1068,13 @@ class engine {
 
   // ---- respond and audit --------------------------------------------------
 
+  /// The audit's fingerprint of an answer's text.
+  static std::string answer_hash(std::string_view text) { return to_hex(sha256_digest(text)); }
+
+  static std::string answer_hash(openai::chat_response const& r) {
+    return answer_hash(r.choices.empty() ? std::string_view{} : std::string_view{r.choices.front().message.content});
+  }
+
   /// The draft with its first choice's text replaced by the reviewer's.
   static openai::chat_response edited(openai::chat_response r, std::string const& replacement) {
     if (r.choices.empty()) r.choices.push_back({});
@@ -1107,8 +1118,10 @@ class engine {
 
   void finish_ok(call_state& c, openai::chat_response response, target const& by, instant now) {
     record_canary(c, true, label(by), now);
-    share(c, shared_outcome{response, std::nullopt, by.provider, by.model}, now);
+    shared_outcome outcome{response, std::nullopt, by.provider, by.model};
+    auto const joined = release_key(c, outcome, now);
     deliver(c, std::move(response), by.provider, by.model, now);
+    answer_joined(joined, outcome, now);
   }
 
   /// The respond step: hold the answer for review or deliver it, then audit.
@@ -1117,6 +1130,7 @@ class engine {
     auto record = make_record(c, "ok", now);
     record.provider = provider;
     record.model = model;
+    record.answer_hash = answer_hash(response);
     if (response.usage_info) {
       record.prompt_tokens = response.usage_info->prompt_tokens;
       record.completion_tokens = response.usage_info->completion_tokens;
@@ -1148,8 +1162,8 @@ class engine {
         record.review = std::string{to_string(review_state::pending_review)};
         record.outcome = "pending_review";
         d.review = review_hold{review_state::pending_review, reading.value, reading.source};
-        held_.emplace(c.id, record);
-        finish(c, std::move(record), std::move(d));
+        auto const id = c.id;
+        held_.emplace(id, finish(c, std::move(record), std::move(d)));
         return;
       }
       d.review = review_hold{review_state::approved, reading.value, reading.source};
@@ -1164,19 +1178,26 @@ class engine {
     std::optional<openai::classification> last;
     if (!c.attempts.empty()) last = c.attempts.back().verdict;
     call_error err{code, std::move(message), std::move(last)};
-    share(c, shared_outcome{std::nullopt, err, {}, {}}, now);
+    shared_outcome outcome{std::nullopt, err, {}, {}};
+    auto const joined = release_key(c, outcome, now);
     auto record = make_record(c, std::string{to_string(code)}, now);
     done d{c.id, std::nullopt,          std::move(err),       {},
            {},   std::move(c.attempts), std::move(c.skipped), c.submitted,
            now,  std::nullopt,          c.idempotency_role,   record.canary_arm};
     finish(c, std::move(record), std::move(d));
+    answer_joined(joined, outcome, now);
   }
 
-  /// A leader's outcome goes to the calls that joined it (and to the cache).
-  void share(call_state& c, shared_outcome const& outcome, instant now) {
-    if (c.idempotency_role != "lead" || c.idempotency_key.empty()) return;
+  /// A leader's outcome goes to the cache; returns the calls that joined it,
+  /// to be answered (after the leader) by `answer_joined`.
+  std::vector<call_id> release_key(call_state& c, shared_outcome const& outcome, instant now) {
+    if (c.idempotency_role != "lead" || c.idempotency_key.empty()) return {};
     auto const key = std::exchange(c.idempotency_key, std::string{});
-    for (auto const follower : idempotency_.complete(key, outcome, outcome.response.has_value(), now)) {
+    return idempotency_.complete(key, outcome, outcome.response.has_value(), now);
+  }
+
+  void answer_joined(std::vector<call_id> const& joined, shared_outcome const& outcome, instant now) {
+    for (auto const follower : joined) {
       auto it = calls_.find(follower);
       if (it == calls_.end()) continue;
       it->second.idempotency_key.clear();
@@ -1197,11 +1218,14 @@ class engine {
     finish(c, std::move(record), std::move(d));
   }
 
-  void finish(call_state& c, audit_record record, done d) {
+  /// Seals and emits the call's audit record, emits `done`, forgets the call.
+  audit_record finish(call_state& c, audit_record record, done d) {
     clear_timer(c);
-    push(audit{c.id, audit_chain_.append(std::move(record))});
+    auto sealed = audit_chain_.append(std::move(record));
+    push(audit{c.id, sealed});
     push(std::move(d));
     calls_.erase(c.id);
+    return sealed;
   }
 
   // ---- probes --------------------------------------------------------------
