@@ -2,9 +2,16 @@
 #pragma once
 
 #include <charconv>
+#include <cstddef>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <system_error>
+
+#include <fmt/format.h>
+
+#include "commands.hpp"
+#include "medgate/result.hpp"
 
 namespace medgate::cli {
 
@@ -17,5 +24,63 @@ std::optional<Integer> parse_integer(std::string_view text) {
   if (problem != std::errc{} || end != text.data() + text.size()) return std::nullopt;
   return value;
 }
+
+/// Walks a command line: `--name value`, `--name=value`, flags, positional
+/// words, and `--` after which every word is positional. "-" is positional.
+///
+///   option_cursor in{a};
+///   while (auto item = in.next()) {
+///     if (item->positional) { ... item->text ... }
+///     else if (item->text == "--out") { auto v = in.value(); ... }
+///     else if (item->text == "--quiet") { if (auto e = in.no_value()) return *e; ... }
+///   }
+class option_cursor {
+ public:
+  explicit option_cursor(args a) : args_{a} {}
+
+  struct item {
+    bool positional = false;
+    std::string_view text;  ///< the word, or the option's name ("--out")
+  };
+
+  std::optional<item> next() {
+    inline_value_.reset();
+    while (index_ < args_.size()) {
+      std::string_view const arg = args_[index_++];
+      if (options_over_ || !arg.starts_with("--")) return item{true, arg};
+      if (arg == "--") {
+        options_over_ = true;
+        continue;
+      }
+      name_ = arg;
+      if (auto eq = arg.find('='); eq != std::string_view::npos) {
+        name_ = arg.substr(0, eq);
+        inline_value_ = arg.substr(eq + 1);
+      }
+      return item{false, name_};
+    }
+    return std::nullopt;
+  }
+
+  /// The current option's value: after '=' or the next word.
+  result<std::string> value() {
+    if (inline_value_) return std::string{*inline_value_};
+    if (index_ >= args_.size()) return error{fmt::format("{} needs a value", name_)};
+    return std::string{args_[index_++]};
+  }
+
+  /// For flags: an error when the option was written with "=value".
+  [[nodiscard]] std::optional<error> no_value() const {
+    if (inline_value_) return error{fmt::format("{} takes no value", name_)};
+    return std::nullopt;
+  }
+
+ private:
+  args args_;
+  std::size_t index_ = 0;
+  bool options_over_ = false;
+  std::string_view name_;
+  std::optional<std::string_view> inline_value_;
+};
 
 }  // namespace medgate::cli

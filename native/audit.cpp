@@ -53,31 +53,17 @@ bool is_hash(std::string_view s) { return medgate::detail::is_sha256_hex(s); }
 
 result<audit_arguments> parse_verify_arguments(args a) {
   audit_arguments out;
-  bool options_over = false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    std::string_view arg = a[i];
-    if (options_over || !arg.starts_with("--")) {
+  option_cursor in{a};
+  while (auto item = in.next()) {
+    if (item->positional) {
       if (out.file) return error{"only one FILE may be given"};
-      out.file = std::string{arg};
+      out.file = std::string{item->text};
       continue;
     }
-    if (arg == "--") {
-      options_over = true;
-      continue;
-    }
-    std::string_view name = arg;
-    std::optional<std::string_view> inline_value;
-    if (auto eq = arg.find('='); eq != std::string_view::npos) {
-      name = arg.substr(0, eq);
-      inline_value = arg.substr(eq + 1);
-    }
-    auto value = [&]() -> result<std::string> {
-      if (inline_value) return std::string{*inline_value};
-      if (i + 1 >= a.size()) return error{fmt::format("{} needs a value", name)};
-      return std::string{a[++i]};
-    };
+    std::string_view const name = item->text;
+    auto value = [&] { return in.value(); };
     if (name == "--help" || name == "--quiet") {
-      if (inline_value) return error{fmt::format("{} takes no value", name)};
+      if (auto e = in.no_value()) return *e;
       if (name == "--help")
         out.help = true;
       else

@@ -73,32 +73,17 @@ struct chat_arguments {
 
 result<chat_arguments> parse_arguments(args a) {
   chat_arguments out;
-  bool options_over = false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    std::string_view arg = a[i];
-    if (options_over || !arg.starts_with("--") || arg == "-") {
+  option_cursor in{a};
+  while (auto item = in.next()) {
+    if (item->positional) {
       if (!out.message.empty()) out.message += ' ';
-      out.message += arg;
+      out.message += item->text;
       continue;
     }
-    if (arg == "--") {
-      options_over = true;
-      continue;
-    }
-    // "--name value" or "--name=value".
-    std::string_view name = arg;
-    std::optional<std::string_view> inline_value;
-    if (auto eq = arg.find('='); eq != std::string_view::npos) {
-      name = arg.substr(0, eq);
-      inline_value = arg.substr(eq + 1);
-    }
-    auto value = [&]() -> result<std::string> {
-      if (inline_value) return std::string{*inline_value};
-      if (i + 1 >= a.size()) return error{fmt::format("{} needs a value", name)};
-      return std::string{a[++i]};
-    };
+    std::string_view const name = item->text;
+    auto value = [&] { return in.value(); };
     auto flag = [&](bool& into) -> std::optional<error> {
-      if (inline_value) return error{fmt::format("{} takes no value", name)};
+      if (auto e = in.no_value()) return e;
       into = true;
       return std::nullopt;
     };
