@@ -38,6 +38,7 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <deque>
 #include <map>
@@ -501,6 +502,7 @@ class engine {
     concurrency_limiter bulkhead;
     health_tracker health;
     bool probing = false;
+    std::array<std::uint32_t, 3> rate_waiters{};  ///< calls queued for the rate limit, by priority
   };
 
   enum class phase : std::uint8_t { waiting, in_flight, joined };
@@ -512,6 +514,7 @@ class engine {
     std::size_t target_index = 0;
     breaker_permit permit{};  ///< reports the outcome to the breaker generation that admitted it
     instant started{};
+    duration timeout{};  ///< what the attempt was given
     bool hedge = false;
   };
 
@@ -535,6 +538,8 @@ class engine {
     instant hedge_at{never};  ///< in flight: when to send a hedge
     bool hedge_considered = false;
     bool nothing_sent_but_throttled = true;  ///< every skip so far was our own limit, and no attempt was made
+    provider_state* rate_waiting = nullptr;  ///< the provider whose rate limit this call queues for
+    bool wait_noted = false;                 ///< the wait for this target is in the decisions already
     std::uint32_t sent = 0;
     std::vector<flight> flights;
     std::tuple<instant, std::uint8_t, call_id> timer{never, 0, 0};
@@ -750,6 +755,7 @@ class engine {
 
   /// Moves the call to the next target of its chain.
   void next_target(call_state& c) {
+    c.wait_noted = false;
     ++c.target_index;
     c.attempts_on_target = 0;
     c.previous_delay = duration{0};
@@ -798,7 +804,7 @@ class engine {
     attempt_id const id = next_attempt_++;
     attempts_.emplace(id, c.id);
     auto const number = ++c.sent;
-    c.flights.push_back({id, number, index, permit, now, hedge});
+    c.flights.push_back({id, number, index, permit, now, timeout, hedge});
     c.nothing_sent_but_throttled = false;
     auto body = c.request.chat;
     body.model = t.model;
@@ -818,6 +824,7 @@ class engine {
   void start_attempt(call_state& c, instant now) {
     auto const& d = options_.deadlines;
     c.ready_at = never;
+    stop_rate_wait(c);
     while (true) {
       if (c.target_index >= c.chain.size()) {
         if (c.nothing_sent_but_throttled && c.attempts.empty())
@@ -849,8 +856,17 @@ class engine {
         continue;
       }
       if (auto* w = std::get_if<must_wait>(&outcome)) {
-        note(c, fmt::format("wait {} for {}: {}", to_string(elapsed(now, w->until)), label(c.chain[c.target_index]),
-                            w->reason));
+        auto& p = provider_of(c.chain[c.target_index]);
+        if (auto refusal = queue_refusal(c, p, w->until, now)) {
+          skip(c, std::move(*refusal), true);
+          continue;
+        }
+        if (!c.wait_noted)
+          note(c, fmt::format("wait {} for {}: {}", to_string(elapsed(now, w->until)), label(c.chain[c.target_index]),
+                              w->reason));
+        c.wait_noted = true;
+        c.rate_waiting = &p;
+        ++p.rate_waiters[static_cast<std::size_t>(c.request.priority_class)];
         c.state = phase::waiting;
         c.ready_at = w->until;
         arm_timer(c);
@@ -858,11 +874,42 @@ class engine {
       }
       if (c.attempts_on_target == 0) provider_of(c.chain[c.target_index]).budget.deposit(now);
       ++c.attempts_on_target;
+      c.wait_noted = false;
       c.state = phase::in_flight;
       plan_hedge(c, now);
       arm_timer(c);
       return;
     }
+  }
+
+  void stop_rate_wait(call_state& c) {
+    if (c.rate_waiting == nullptr) return;
+    --c.rate_waiting->rate_waiters[static_cast<std::size_t>(c.request.priority_class)];
+    c.rate_waiting = nullptr;
+  }
+
+  /// Calls already queued for `p`'s request rate at this call's priority or a
+  /// higher one go first, one emission interval apart: when this call's turn
+  /// would come after its deadline it is refused now rather than left to
+  /// expire in the queue.
+  std::optional<std::string> queue_refusal(call_state const& c, provider_state const& p, instant slot,
+                                           instant now) const {
+    auto const& rl = p.config.rate_limit;
+    if (rl.requests_per_minute <= 0) return std::nullopt;
+    auto const priority_index = static_cast<std::size_t>(c.request.priority_class);
+    std::uint64_t ahead = 0;
+    for (std::size_t k = 0; k <= priority_index; ++k) ahead += p.rate_waiters[k];
+    if (ahead == 0) return std::nullopt;
+    double const share = c.request.priority_class == priority::urgent   ? 1.0
+                         : c.request.priority_class == priority::normal ? rl.normal_share
+                                                                        : rl.batch_share;
+    auto const interval = duration{static_cast<std::int64_t>(60e6 / (rl.requests_per_minute * share))};
+    instant const turn = add(slot, duration{saturating_mul(interval.count(), static_cast<std::int64_t>(ahead))});
+    if (turn <= c.dl.end) return std::nullopt;
+    return fmt::format(
+        "{} calls queue ahead for {} requests per minute; this call's turn (in about {}) comes after its "
+        "deadline",
+        ahead, rl.requests_per_minute, to_string(elapsed(now, turn)));
   }
 
   // ---- hedge -------------------------------------------------------------
@@ -920,7 +967,11 @@ class engine {
     auto const& t = c.chain[f.target_index];
     auto& p = provider_of(t);
     auto const took = elapsed(f.started, now);
-    bool const fault = verdict.provider_fault();
+    // A timeout we imposed by cutting the attempt short for the call's
+    // deadline says nothing about the provider.
+    bool const own_deadline = verdict.code == openai::error_code::timeout &&
+                              f.timeout < std::min(p.config.attempt_timeout, options_.deadlines.attempt_timeout);
+    bool const fault = verdict.provider_fault() && !own_deadline;
     if (verdict.kind == openai::outcome::success)
       p.breaker_state.on_success(f.permit, took, now);
     else if (fault)
@@ -928,8 +979,12 @@ class engine {
     else
       p.breaker_state.release(f.permit, now);
     emit_breaker_events(p);
-    p.bulkhead.release(took, fault, now);
-    p.health.record(took, !fault, now);
+    if (own_deadline) {
+      p.bulkhead.release_ignored(now);
+    } else {
+      p.bulkhead.release(took, fault, now);
+      p.health.record(took, !fault, now);
+    }
     c.attempts.push_back({f.id, f.number, t.provider, t.model, f.started, now, verdict, f.hedge});
     return f;
   }
@@ -1221,6 +1276,7 @@ class engine {
   /// Seals and emits the call's audit record, emits `done`, forgets the call.
   audit_record finish(call_state& c, audit_record record, done d) {
     clear_timer(c);
+    stop_rate_wait(c);
     auto sealed = audit_chain_.append(std::move(record));
     push(audit{c.id, sealed});
     push(std::move(d));
