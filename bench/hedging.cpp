@@ -46,7 +46,8 @@ struct settings {
   std::size_t concurrency = 20;
   std::uint64_t seed = 1;
   double percentile = 0.95;
-  double min_delay_ms = 0;  ///< the hedge's floor (hedge.min_delay_ms); the default 50 ms is above this tail's p95
+  double min_delay_ms = 0;       ///< the hedge's floor (hedge.min_delay_ms); the default 50 ms is above this tail's p95
+  std::int64_t latency_ms = 20;  ///< the usual answer time; 5 % of answers take ten times as long
 };
 
 struct run_result {
@@ -184,6 +185,10 @@ bool parse_arguments(int argc, char** argv, settings& s) {
     } else if (arg == "--percentile") {
       s.percentile = std::strtod(std::string{value}.c_str(), nullptr);
       ok = s.percentile > 0 && s.percentile <= 1;
+    } else if (arg == "--latency-ms") {
+      auto n = cli::parse_integer<std::int64_t>(value);
+      ok = n.has_value() && *n > 0 && *n <= 60'000;
+      if (ok) s.latency_ms = *n;
     } else if (arg == "--min-delay-ms") {
       s.min_delay_ms = std::strtod(std::string{value}.c_str(), nullptr);
       ok = s.min_delay_ms >= 0;
@@ -206,10 +211,11 @@ int main(int argc, char** argv) {
   if (!parse_arguments(argc, argv, s)) {
     fmt::print(stderr,
                "usage: bench_hedging [--calls N (2000)] [--concurrency N (20)] [--seed N (1)]\n"
-               "                     [--percentile Q (0.95)] [--min-delay-ms MS (0)]\n");
+               "                     [--percentile Q (0.95)] [--min-delay-ms MS (0)] [--latency-ms MS (20)]\n");
     return 2;
   }
-  auto faults = sim::parse_fault_profile(R"({"latency": {"ms": 20, "spike_probability": 0.05, "spike_ms": 200}})");
+  auto faults = sim::parse_fault_profile(fmt::format(
+      R"({{"latency": {{"ms": {}, "spike_probability": 0.05, "spike_ms": {}}}}})", s.latency_ms, 10 * s.latency_ms));
   if (!faults) {
     fmt::print(stderr, "bench_hedging: {}\n", faults.error_message());
     return 1;
@@ -227,9 +233,10 @@ int main(int argc, char** argv) {
 
   fmt::print(
       "hedging bench: {} calls, {} in flight, seed {}; machine: {} CPUs (std::thread::hardware_concurrency)\n"
-      "provider: 20 ms, 5 % of answers 200 ms (simulator on 127.0.0.1:{}); hedge: percentile {}, min_samples 20, "
+      "provider: {} ms, 5 % of answers {} ms (simulator on 127.0.0.1:{}); hedge: percentile {}, min_samples 20, "
       "max_extra_ratio 0.1, min_delay {} ms\n\n",
-      s.calls, s.concurrency, s.seed, std::thread::hardware_concurrency(), *port, s.percentile, s.min_delay_ms);
+      s.calls, s.concurrency, s.seed, std::thread::hardware_concurrency(), s.latency_ms, 10 * s.latency_ms, *port,
+      s.percentile, s.min_delay_ms);
 
   std::vector<run_result> results;
   struct mode {
