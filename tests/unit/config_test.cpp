@@ -754,16 +754,17 @@ TEST_CASE("the clinical policies example parses to what it says and round-trips"
 }
 
 TEST_CASE("clinical policy sections name what is wrong") {
-  CHECK(error_of(one_provider(R"("rate_limit": {"requests_per_minte": 5})")) ==
-        R"(config: unknown field "requests_per_minte" in providers[0].rate_limit (did you mean "requests_per_minute"?))");
+  CHECK(
+      error_of(one_provider(R"("rate_limit": {"requests_per_minte": 5})")) ==
+      R"(config: unknown field "requests_per_minte" in providers[0].rate_limit (did you mean "requests_per_minute"?))");
   CHECK(error_of(one_provider(R"("rate_limit": {"requests_per_minute": "many"})")) ==
         R"(config: providers[0].rate_limit.requests_per_minute must be a number, got "many")");
-  CHECK(error_of(one_provider(R"("rate_limit": {"batch_share": 1.5})")).starts_with(
-      "config: providers[0].rate_limit.batch_share must be"));
-  CHECK(error_of(one_provider(R"("health": {"sla_tier": "platinum"})")).starts_with(
-      "config: providers[0].health.sla_tier "));
-  CHECK(error_of(one_provider(R"("health": {"window_ms": 0})")).starts_with(
-      "config: providers[0].health.window_ms must be > 0"));
+  CHECK(error_of(one_provider(R"("rate_limit": {"batch_share": 1.5})"))
+            .starts_with("config: providers[0].rate_limit.batch_share must be"));
+  CHECK(error_of(one_provider(R"("health": {"sla_tier": "platinum"})"))
+            .starts_with("config: providers[0].health.sla_tier "));
+  CHECK(error_of(one_provider(R"("health": {"window_ms": 0})"))
+            .starts_with("config: providers[0].health.window_ms must be > 0"));
   CHECK(error_of(one_provider(R"("concurrency": {"adaptive": "yes"})")) ==
         R"(config: providers[0].concurrency.adaptive must be true or false, got "yes")");
   CHECK(error_of(one_provider("", R"("hedge": {"percentile": 0})")).starts_with("config: hedge.percentile must be"));
@@ -772,12 +773,13 @@ TEST_CASE("clinical policy sections name what is wrong") {
   CHECK(error_of(one_provider("", R"("review": {"threshold": 2})")).starts_with("config: review.threshold must be"));
   CHECK(error_of(one_provider("", R"("idempotency": {"ttl": 5})")) ==
         R"(config: unknown field "ttl" in idempotency (did you mean "ttl_ms"?))");
-  CHECK(error_of(one_provider("", R"("patient_key_secret_env": "sk-abcdefghijklmnopqrstuvwxyz012345")"))
-            .find("sk-abc") == std::string::npos);
+  CHECK(
+      error_of(one_provider("", R"("patient_key_secret_env": "sk-abcdefghijklmnopqrstuvwxyz012345")")).find("sk-abc") ==
+      std::string::npos);
 
   auto const canary = [](std::string_view fields) {
-    return one_provider("", R"("routes": {"notes": {"chain": ["p/m"], "canary": {"chain": ["p/m2"])" +
-                                std::string{fields} + "}}}");
+    return one_provider(
+        "", R"("routes": {"notes": {"chain": ["p/m"], "canary": {"chain": ["p/m2"])" + std::string{fields} + "}}}");
   };
   CHECK(parse_config(canary(R"(, "percent": 12.5)")).ok());
   CHECK(parsed(canary(R"(, "percent": 12.5)")).routing.routes[0].canary->options.basis_points == 1250);
@@ -785,8 +787,8 @@ TEST_CASE("clinical policy sections name what is wrong") {
         "config: routes.notes.canary.percent must be a percentage in [0, 100], got 101");
   CHECK(error_of(canary(R"(, "ramp": [{"at_ms": 1000, "percent": 5}, {"at_ms": 500, "percent": 10}])"))
             .starts_with("config: routes.notes.canary.ramp[1]"));
-  CHECK(error_of(canary(R"(, "rollback": {"window_ms": 0})")).starts_with(
-      "config: routes.notes.canary.rollback.window_ms must be > 0"));
+  CHECK(error_of(canary(R"(, "rollback": {"window_ms": 0})"))
+            .starts_with("config: routes.notes.canary.rollback.window_ms must be > 0"));
   CHECK(error_of(one_provider("", R"("routes": {"notes": {"canary": {"chain": ["p/m"]}}})")) ==
         "config: routes.notes.chain is required");
   CHECK(error_of(one_provider("", R"("routes": {"notes": {"chain": ["p/m"], "canary": {"percent": 5}}})")) ==
