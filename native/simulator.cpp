@@ -693,6 +693,7 @@ struct provider_state {
   mutable std::mutex mutex;  // guards everything below
   fault_profile faults;
   rng generator;
+  rng probe_generator;  // draws the fate of model listings (health probes) without moving `generator`
   simulator::stats counts;
   std::deque<json> received;
 
@@ -701,7 +702,8 @@ struct provider_state {
         models{spec.models},
         faults{spec.faults},
         // Forked by the name's digest: adding a provider does not change another's sequence.
-        generator{rng{seed{simulator_seed}}.fork(fnv1a64(spec.name))} {}
+        generator{rng{seed{simulator_seed}}.fork(fnv1a64(spec.name))},
+        probe_generator{rng{seed{simulator_seed}}.fork(fnv1a64("models " + spec.name))} {}
 
   [[nodiscard]] bool serves(std::string_view model) const {
     return std::find(models.begin(), models.end(), model) != models.end();
@@ -853,6 +855,29 @@ struct simulator::impl {
 
     server.Get(R"(/([^/]+)/v1/models)", [this](httplib::Request const& req, httplib::Response& res) {
       with_provider(req, res, [&](provider_state& p) {
+        // A provider that is down is down for its model list too, so health
+        // probes see the same faults (status errors, 429s, resets, hangs, latency).
+        request_plan plan;
+        {
+          std::lock_guard lock{p.mutex};
+          plan = plan_request(p.probe_generator.next(), p.faults);
+        }
+        if (plan.kind == outcome::hang) return hang(req, res, plan.faults.hang.hold);
+        if (hold(&req, plan.latency) != wait_end::elapsed) return abandon(req, res);
+        const std::time_t now = std::time(nullptr);
+        switch (plan.kind) {
+          case outcome::reset:
+            return abandon(req, res);
+          case outcome::rate_limited:
+            add_retry_after(res, plan.faults.rate_limit, now);
+            return send_json(res, 429,
+                             openai_error("Rate limit reached on requests per min (RPM)", "requests", "requests",
+                                          "rate_limit_exceeded"));
+          case outcome::error_status:
+            return send_injected_error(res, plan, now);
+          default:
+            break;
+        }
         json data = json::array();
         for (auto const& m : p.models) data.push_back(model_json(p, m));
         send_json(res, 200, {{"object", "list"}, {"data", data}});

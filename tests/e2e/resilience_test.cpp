@@ -4,10 +4,12 @@
 // exactly as long as Retry-After says.
 #include <doctest/doctest.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "medgate/config.hpp"
@@ -231,4 +233,42 @@ TEST_CASE("a hanging provider is cut at the attempt timeout, not the simulator's
   auto const took = elapsed(d.attempts[0].started, d.attempts[0].ended);
   CHECK(took >= 590ms);  // timer granularity between the worker and the owner thread
   CHECK(took <= 600ms + tolerance);
+}
+
+TEST_CASE("health probes over HTTP steer calls away from a provider that is down, and back once it heals") {
+  bench_setup s{profile("down"), profile("healthy")};
+  auto& primary = s.options.routing.providers[0];
+  primary.health.probe_interval = 50ms;
+  primary.health.probe_timeout = 300ms;
+  outcomes out;
+  std::atomic<int> probes{0};
+  transport::httplib_options t;
+  t.observer = [&](effect const& e) {
+    if (std::holds_alternative<probe>(e)) ++probes;
+  };
+  auto driver = transport::httplib_driver::create(s.options, seed{5}, std::move(t));
+  REQUIRE(driver.ok());
+  auto ask = [&](std::size_t n) {
+    call_request r;
+    r.chat = openai::make_chat_request("clinical-summary", {{"user", "summarize"}});
+    (*driver)->submit(std::move(r), out.sink());
+    REQUIRE(out.wait_for(n, 5s));
+    std::lock_guard lock{out.m};
+    return out.finished.back();
+  };
+
+  std::this_thread::sleep_for(300ms);  // a few probes of the primary have failed by now (GET /models answers 503)
+  CHECK(probes.load() >= 2);
+  auto const away = ask(1);
+  REQUIRE(away.response.has_value());
+  CHECK(away.provider == "fallback");
+  REQUIRE(away.skipped.size() == 1);
+  CHECK(away.skipped[0].reason == "its last health probe failed");
+  CHECK(s.simulator.provider_stats("primary").requests == 0);  // no chat call was spent finding out
+
+  REQUIRE(s.simulator.set_faults("primary", profile("healthy")));
+  std::this_thread::sleep_for(300ms);  // the next probe succeeds
+  auto const back = ask(2);
+  REQUIRE(back.response.has_value());
+  CHECK(back.provider == "primary");
 }
