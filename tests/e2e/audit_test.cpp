@@ -2,6 +2,7 @@
 #include <doctest/doctest.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -12,6 +13,7 @@
 #include "audit_log.hpp"
 #include "medgate/hash.hpp"
 #include "program.hpp"
+#include "simulator.hpp"
 
 using medgate::testing::run_medgate;
 namespace fs = std::filesystem;
@@ -134,4 +136,46 @@ TEST_CASE("medgate audit verify: a missing file, bad usage and --help") {
   auto const help = run_medgate("audit verify --help");
   CHECK(help.exit_code == 0);
   CHECK(help.out.find("usage: medgate audit verify") == 0);
+}
+
+TEST_CASE("medgate chat --audit appends chained records that carry no patient data, and verify accepts them") {
+  medgate::sim::simulator_options so;
+  so.providers = {{"primary", {"gpt-4o-mini"}, {}}, {"fallback", {"gpt-4o-mini"}, {}}};
+  medgate::sim::simulator simulator{so};
+  auto port = simulator.start();
+  REQUIRE(port.ok());
+  temp_file config{"config"};
+  config.overwrite(fmt::format(
+      R"({{"providers": [{{"name": "primary", "base_url": "{}", "models": ["gpt-4o-mini"]}},
+                         {{"name": "fallback", "base_url": "{}", "models": ["gpt-4o-mini"]}}],
+          "routes": {{"clinical-summary": ["primary/gpt-4o-mini", "fallback/gpt-4o-mini"]}}}})",
+      simulator.base_url("primary"), simulator.base_url("fallback")));
+  temp_file log{"chat"};
+  ::setenv("MEDGATE_PATIENT_KEY_SECRET", "test-secret-for-the-e2e-run", 1);
+  auto const ask = [&](std::string_view message) {
+    return run_medgate(fmt::format("chat --config {} --audit {} --patient {} --tenant clinic-a --priority urgent {}",
+                                   config.path.string(), log.path.string(), canary, message));
+  };
+  auto const first = ask(fmt::format("Summarize the note of {}", canary));
+  REQUIRE_MESSAGE(first.exit_code == 0, first.err);
+  auto const second = ask("Summarize the discharge plan");
+  REQUIRE_MESSAGE(second.exit_code == 0, second.err);
+
+  auto const text = log.read();
+  CHECK(text.find(canary) == std::string::npos);
+  CHECK(text.find("Jane") == std::string::npos);
+  CHECK(text.find("test-secret") == std::string::npos);
+  auto const lines = medgate::verify_audit_log(text);
+  CHECK(lines.ok);
+  CHECK(lines.records == 2);
+  auto const first_record = medgate::parse_audit_line(text.substr(0, text.find('\n')));
+  REQUIRE(first_record.ok());
+  CHECK(first_record->tenant == "clinic-a");
+  CHECK(first_record->priority == "urgent");
+  CHECK(first_record->patient_key_hash.size() == 32);
+  CHECK(text.find(first_record->patient_key_hash, text.find('\n')) != std::string::npos);  // same patient, same hash
+
+  auto const verified = run_medgate(fmt::format("audit verify {}", log.path.string()));
+  CHECK(verified.exit_code == 0);
+  CHECK(verified.out.starts_with("ok: 2 records"));
 }
