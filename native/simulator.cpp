@@ -865,19 +865,7 @@ struct simulator::impl {
         if (plan.kind == outcome::hang) return hang(req, res, plan.faults.hang.hold);
         if (hold(&req, plan.latency) != wait_end::elapsed) return abandon(req, res);
         const std::time_t now = std::time(nullptr);
-        switch (plan.kind) {
-          case outcome::reset:
-            return abandon(req, res);
-          case outcome::rate_limited:
-            add_retry_after(res, plan.faults.rate_limit, now);
-            return send_json(res, 429,
-                             openai_error("Rate limit reached on requests per min (RPM)", "requests", "requests",
-                                          "rate_limit_exceeded"));
-          case outcome::error_status:
-            return send_injected_error(res, plan, now);
-          default:
-            break;
-        }
+        if (answer_fault(req, res, plan, now, "Rate limit reached on requests per min (RPM)")) return;
         json data = json::array();
         for (auto const& m : p.models) data.push_back(model_json(p, m));
         send_json(res, 200, {{"object", "list"}, {"data", data}});
@@ -1015,21 +1003,11 @@ struct simulator::impl {
     res.set_header("x-ratelimit-remaining-requests", plan.kind == outcome::rate_limited ? "0" : "9999");
 
     const std::string model = body.find("model")->get<std::string>();
-    switch (plan.kind) {
-      case outcome::reset:
-        return abandon(req, res);
-      case outcome::rate_limited:
-        add_retry_after(res, plan.faults.rate_limit, now);
-        return send_json(res, 429,
-                         openai_error(fmt::format("Rate limit reached for {} on requests per min (RPM): Limit "
-                                                  "10000. Please try again later.",
-                                                  model),
-                                      "requests", "requests", "rate_limit_exceeded"));
-      case outcome::error_status:
-        return send_injected_error(res, plan, now);
-      default:
-        break;
-    }
+    if (answer_fault(req, res, plan, now,
+                     fmt::format("Rate limit reached for {} on requests per min (RPM): Limit 10000. Please try again "
+                                 "later.",
+                                 model)))
+      return;
 
     const json& messages = *body.find("messages");
     const std::string text = answer_text(p.name, model, messages);
@@ -1072,6 +1050,26 @@ struct simulator::impl {
       return;
     }
     send_json(res, 200, answer);
+  }
+
+  /// Answers a reset, a 429 (with `rate_limit_message`) or an injected error
+  /// status as `plan` says; false when the plan is none of those.
+  bool answer_fault(httplib::Request const& req, httplib::Response& res, request_plan const& plan, std::time_t now,
+                    std::string const& rate_limit_message) {
+    switch (plan.kind) {
+      case outcome::reset:
+        abandon(req, res);
+        return true;
+      case outcome::rate_limited:
+        add_retry_after(res, plan.faults.rate_limit, now);
+        send_json(res, 429, openai_error(rate_limit_message, "requests", "requests", "rate_limit_exceeded"));
+        return true;
+      case outcome::error_status:
+        send_injected_error(res, plan, now);
+        return true;
+      default:
+        return false;
+    }
   }
 
   static void add_retry_after(httplib::Response& res, rate_limit_profile const& limit, std::time_t now) {

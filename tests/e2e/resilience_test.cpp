@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "fault_profile.hpp"
 #include "medgate/config.hpp"
 #include "medgate/transport/httplib.hpp"
 #include "simulator.hpp"
@@ -21,11 +22,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-sim::fault_profile profile(std::string_view json) {
-  auto p = sim::parse_fault_profile(json);
-  REQUIRE_MESSAGE(p.ok(), (p.ok() ? "" : p.error_message()));
-  return *p;
-}
+using testing::profile;
 
 /// A simulator with a primary and a fallback, and engine options pointing at it.
 struct bench_setup {

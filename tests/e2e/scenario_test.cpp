@@ -29,6 +29,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "fault_profile.hpp"
 #include "medgate/config.hpp"
 #include "medgate/engine.hpp"
 #include "medgate/hash.hpp"
@@ -40,11 +41,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-sim::fault_profile profile(std::string_view json) {
-  auto p = sim::parse_fault_profile(json);
-  REQUIRE_MESSAGE(p.ok(), (p.ok() ? "" : p.error_message()));
-  return *p;
-}
+using testing::profile;
 
 engine_options config(std::string_view json) {
   auto o = parse_config(json);
