@@ -44,7 +44,7 @@ class option_cursor {
   };
 
   std::optional<item> next() {
-    inline_value_.reset();
+    has_inline_value_ = false;
     while (index_ < args_.size()) {
       std::string_view const arg = args_[index_++];
       if (options_over_ || !arg.starts_with("--")) return item{true, arg};
@@ -56,6 +56,7 @@ class option_cursor {
       if (auto eq = arg.find('='); eq != std::string_view::npos) {
         name_ = arg.substr(0, eq);
         inline_value_ = arg.substr(eq + 1);
+        has_inline_value_ = true;
       }
       return item{false, name_};
     }
@@ -64,14 +65,14 @@ class option_cursor {
 
   /// The current option's value: after '=' or the next word.
   result<std::string> value() {
-    if (inline_value_) return std::string{*inline_value_};
+    if (has_inline_value_) return std::string{inline_value_};
     if (index_ >= args_.size()) return error{fmt::format("{} needs a value", name_)};
     return std::string{args_[index_++]};
   }
 
   /// For flags: an error when the option was written with "=value".
   [[nodiscard]] std::optional<error> no_value() const {
-    if (inline_value_) return error{fmt::format("{} takes no value", name_)};
+    if (has_inline_value_) return error{fmt::format("{} takes no value", name_)};
     return std::nullopt;
   }
 
@@ -80,7 +81,9 @@ class option_cursor {
   std::size_t index_ = 0;
   bool options_over_ = false;
   std::string_view name_;
-  std::optional<std::string_view> inline_value_;
+  // Not std::optional<string_view>: GCC 12 warns it may be read uninitialized.
+  std::string_view inline_value_{};
+  bool has_inline_value_ = false;
 };
 
 }  // namespace medgate::cli

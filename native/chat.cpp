@@ -22,6 +22,7 @@
 #include "arguments.hpp"
 #include "audit_log.hpp"
 #include "commands.hpp"
+#include "files.hpp"
 #include "medgate/client.hpp"
 #include "medgate/config.hpp"
 #include "medgate/trace.hpp"
@@ -138,15 +139,6 @@ result<chat_arguments> parse_arguments(args a) {
     }
   }
   return out;
-}
-
-result<std::string> read_file(std::string const& path) {
-  std::ifstream in{path, std::ios::binary};
-  if (!in) return error{fmt::format("cannot read {}: {}", path, std::strerror(errno))};
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (in.bad()) return error{fmt::format("cannot read {}", path)};
-  return text.str();
 }
 
 void report_failure(done const& d) {

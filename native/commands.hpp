@@ -12,5 +12,6 @@ int run_simulate(args a);
 int run_chat(args a);
 int run_demo(args a);
 int run_audit(args a);
+int run_tokens(args a);
 
 }  // namespace medgate::cli

