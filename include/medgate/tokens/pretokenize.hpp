@@ -47,16 +47,16 @@ class scan_text {
     std::uint32_t length = 0;  ///< 0 at the end of the text
   };
 
-  scan_text(std::string_view text, char_classes const& classes) noexcept : text_{text}, classes_{classes} {}
+  scan_text(std::string_view text, char_classes const& classes) noexcept
+      : text_{text}, classes_{classes}, ascii_{classes.ascii()} {}
 
   [[nodiscard]] std::size_t size() const noexcept { return text_.size(); }
 
   [[nodiscard]] ch at(std::size_t i) const noexcept {
     if (i >= text_.size()) return {};
     auto const c = static_cast<unsigned char>(text_[i]);
-    if (c < 0x80) return {c, classes_(c), 1};
-    auto const d = decode_utf8(text_, i);
-    return {d.valid ? d.cp : replacement_character, classes_(d.cp), d.length};
+    if (c < 0x80) return {c, ascii_[c], 1};
+    return at_multibyte(i);
   }
 
   /// The end of the run of characters from `i` whose mask meets `bits`.
@@ -126,8 +126,14 @@ class scan_text {
   }
 
  private:
+  [[gnu::noinline]] ch at_multibyte(std::size_t i) const noexcept {
+    auto const d = decode_utf8(text_, i);
+    return {d.valid ? d.cp : replacement_character, classes_(d.cp), d.length};
+  }
+
   std::string_view text_;
   char_classes const& classes_;
+  std::uint16_t const* ascii_;
 };
 
 constexpr bool is_newline(char32_t cp) noexcept { return cp == '\r' || cp == '\n'; }

@@ -112,6 +112,9 @@ class char_classes {
     return true;
   }
 
+  /// The masks of U+0000..U+007F, for scanners' fast path.
+  [[nodiscard]] std::uint16_t const* ascii() const noexcept { return stage2_.data() + std::size_t{stage1_[0]} * 256; }
+
   [[nodiscard]] std::uint16_t operator()(char32_t cp) const noexcept {
     if (cp > 0x10FFFF) return 0;
     return stage2_[static_cast<std::size_t>(stage1_[cp >> 8]) * 256 + (cp & 0xFF)];
