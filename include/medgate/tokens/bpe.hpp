@@ -64,41 +64,51 @@ inline std::size_t table_size_for(std::size_t n) {
 
 inline constexpr std::uint32_t no_token = std::numeric_limits<std::uint32_t>::max();
 
-/// Token bytes → id, open addressing over one byte arena.
+/// Token bytes → id: open addressing over token bytes kept elsewhere (the
+/// encoding's copy of its vocabulary file), with a hash tag per slot so a
+/// probe compares bytes only when the tags agree.
 class byte_table {
  public:
-  /// Adds a token; returns false if its bytes are already present.
-  bool add(std::string_view bytes, std::uint32_t id) {
-    if (find(bytes) != no_token) return false;
-    entries_.push_back({static_cast<std::uint32_t>(arena_.size()), static_cast<std::uint32_t>(bytes.size()), id});
-    arena_.append(bytes);
-    max_length_ = std::max(max_length_, bytes.size());
-    if (entries_.size() * 2 > slots_.size())
-      rehash(detail::table_size_for(entries_.size()));
-    else
-      place(entries_.size() - 1);
+  /// Sizes the table for `n` tokens whose bytes live in `base`, which must
+  /// outlive the table and not move.
+  void reset(char const* base, std::size_t n) {
+    base_ = base;
+    entries_.clear();
+    entries_.reserve(n);
+    slots_.assign(detail::table_size_for(n), slot{});
+    max_length_ = 0;
+  }
+
+  /// Adds the token at `base + offset`; false if its bytes are already present.
+  bool add(std::uint32_t offset, std::uint32_t length, std::uint32_t id) {
+    std::string_view const bytes{base_ + offset, length};
+    std::uint64_t const h = detail::hash_bytes(bytes);
+    auto const tag = static_cast<std::uint32_t>(h >> 32);
+    std::size_t const mask = slots_.size() - 1;
+    std::size_t s = h & mask;
+    for (; slots_[s].entry != 0; s = (s + 1) & mask)
+      if (slots_[s].tag == tag && view(slots_[s].entry - 1) == bytes) return false;
+    entries_.push_back({offset, length, id});
+    slots_[s] = {tag, static_cast<std::uint32_t>(entries_.size())};
+    max_length_ = std::max<std::size_t>(max_length_, length);
     return true;
   }
 
-  void reserve(std::size_t n) {
-    entries_.reserve(n);
-    if (detail::table_size_for(n) > slots_.size()) rehash(detail::table_size_for(n));
-  }
-
   [[nodiscard]] std::uint32_t find(std::string_view bytes) const noexcept {
-    if (slots_.empty() || bytes.size() > max_length_) return no_token;
+    if (bytes.size() > max_length_) return no_token;
+    std::uint64_t const h = detail::hash_bytes(bytes);
+    auto const tag = static_cast<std::uint32_t>(h >> 32);
     std::size_t const mask = slots_.size() - 1;
-    for (std::size_t s = detail::hash_bytes(bytes) & mask;; s = (s + 1) & mask) {
-      std::uint32_t const e = slots_[s];
-      if (e == 0) return no_token;
-      auto const& entry = entries_[e - 1];
-      if (entry.length == bytes.size() && std::memcmp(arena_.data() + entry.offset, bytes.data(), bytes.size()) == 0)
-        return entry.id;
+    for (std::size_t s = h & mask;; s = (s + 1) & mask) {
+      auto const& sl = slots_[s];
+      if (sl.entry == 0) return no_token;
+      if (sl.tag != tag) continue;
+      auto const& e = entries_[sl.entry - 1];
+      if (e.length == bytes.size() && std::memcmp(base_ + e.offset, bytes.data(), bytes.size()) == 0) return e.id;
     }
   }
 
   [[nodiscard]] std::size_t size() const noexcept { return entries_.size(); }
-  [[nodiscard]] std::size_t max_length() const noexcept { return max_length_; }
 
  private:
   struct slot_entry {
@@ -106,21 +116,17 @@ class byte_table {
     std::uint32_t length = 0;
     std::uint32_t id = 0;
   };
-  void rehash(std::size_t size) {
-    slots_.assign(size, 0);
-    for (std::size_t e = 0; e < entries_.size(); ++e) place(e);
-  }
-  void place(std::size_t e) {
-    std::size_t const mask = slots_.size() - 1;
-    std::string_view const bytes{arena_.data() + entries_[e].offset, entries_[e].length};
-    std::size_t s = detail::hash_bytes(bytes) & mask;
-    while (slots_[s] != 0) s = (s + 1) & mask;
-    slots_[s] = static_cast<std::uint32_t>(e + 1);
+  struct slot {
+    std::uint32_t tag = 0;
+    std::uint32_t entry = 0;  ///< entry index + 1; 0 = empty
+  };
+  [[nodiscard]] std::string_view view(std::uint32_t e) const noexcept {
+    return {base_ + entries_[e].offset, entries_[e].length};
   }
 
-  std::string arena_;
+  char const* base_ = nullptr;
   std::vector<slot_entry> entries_;
-  std::vector<std::uint32_t> slots_;  ///< entry index + 1; 0 = empty
+  std::vector<slot> slots_{1};
   std::size_t max_length_ = 0;
 };
 
@@ -200,7 +206,7 @@ struct bpe_scratch {
 };
 
 /// Pre-tokens up to this many bytes use the rescanning merge.
-inline constexpr std::size_t bpe_rescan_limit = 128;
+inline constexpr std::size_t bpe_rescan_limit = 32;
 
 /// Merges one pre-token of `piece.size()` >= 1 bytes. `byte_id(b)` is the id
 /// of the single byte `b`; `rule(left_start, left_id, right_start, right_end,

@@ -23,6 +23,8 @@
 #pragma once
 
 #include <array>
+#include <atomic>
+#include <cstring>
 #include <memory>
 #include <optional>
 #include <span>
@@ -55,22 +57,23 @@ class encoding {
     e.merges_by_ = v.merges_by;
     if (!e.classes_.assign(v.classes)) return bad("character class ranges out of order");
 
+    // One copy of the file; tokens are (offset, length) into it.
+    e.data_ = std::make_unique<char[]>(file_bytes.size());
+    std::memcpy(e.data_.get(), file_bytes.data(), file_bytes.size());
+    auto const offset_of = [&](std::string_view b) { return static_cast<std::uint32_t>(b.data() - file_bytes.data()); };
+
     std::uint32_t max_id = 0;
     for (auto const& t : v.tokens) max_id = std::max(max_id, t.id);
-    for (auto const& t : v.specials) max_id = std::max(max_id, t.id);
     if (max_id > (1u << 24)) return bad(fmt::format("token id {} is implausibly large", max_id));
-    e.bytes_of_.assign(std::size_t{max_id} + 2, 0);
-    e.by_bytes_.reserve(v.tokens.size());
-    std::size_t arena = 0;
-    for (auto const& t : v.tokens) arena += t.bytes.size();
-    e.arena_.reserve(arena);
+    e.by_id_.assign(std::size_t{max_id} + 1, span{});
+    e.by_bytes_.reset(e.data_.get(), v.tokens.size());
     for (auto const& t : v.tokens) {
       if (t.bytes.empty()) return bad(fmt::format("token {} is empty", t.id));
-      if (e.bytes_of_[t.id + 1] != 0) return bad(fmt::format("token id {} appears twice", t.id));
-      if (!e.by_bytes_.add(t.bytes, t.id)) return bad(fmt::format("token {} repeats another token's bytes", t.id));
-      e.spans_.push_back({static_cast<std::uint32_t>(e.arena_.size()), static_cast<std::uint32_t>(t.bytes.size())});
-      e.arena_.append(t.bytes);
-      e.bytes_of_[t.id + 1] = static_cast<std::uint32_t>(e.spans_.size());
+      if (e.by_id_[t.id].length != 0) return bad(fmt::format("token id {} appears twice", t.id));
+      auto const length = static_cast<std::uint32_t>(t.bytes.size());
+      if (!e.by_bytes_.add(offset_of(t.bytes), length, t.id))
+        return bad(fmt::format("token {} repeats another token's bytes", t.id));
+      e.by_id_[t.id] = {offset_of(t.bytes), length};
     }
     for (unsigned b = 0; b < 256; ++b) {
       char const c = static_cast<char>(b);
@@ -86,9 +89,9 @@ class encoding {
         e.pairs_.add(m.left, m.right, {static_cast<std::uint32_t>(r), m.result});
       }
     }
-    for (auto const& s : v.specials) {
-      if (s.bytes.empty()) return bad("a special token has no text");
-      e.specials_.push_back({std::string{s.bytes}, s.id});
+    for (auto const& sp : v.specials) {
+      if (sp.bytes.empty()) return bad("a special token has no text");
+      e.specials_.push_back({std::string{sp.bytes}, sp.id});
     }
     return e;
   }
@@ -96,7 +99,12 @@ class encoding {
   [[nodiscard]] std::string const& name() const noexcept { return name_; }
   /// JSON naming the package, version, file and sha256 the vocabulary came from.
   [[nodiscard]] std::string const& provenance() const noexcept { return provenance_; }
-  [[nodiscard]] std::size_t token_count() const noexcept { return spans_.size() + specials_.size(); }
+  /// Ordinary tokens plus control tokens that are not also ordinary ones.
+  [[nodiscard]] std::size_t token_count() const noexcept {
+    std::size_t n = by_bytes_.size();
+    for (auto const& sp : specials_) n += token_bytes(sp.second).empty() ? 1 : 0;
+    return n;
+  }
 
   /// Appends the ids of `text` to `out`.
   void encode(std::string_view text, std::vector<std::uint32_t>& out) const {
@@ -132,9 +140,8 @@ class encoding {
 
   /// The bytes of an ordinary token; empty for special and unknown ids.
   [[nodiscard]] std::string_view token_bytes(std::uint32_t id) const noexcept {
-    if (std::size_t{id} + 1 >= bytes_of_.size() || bytes_of_[id + 1] == 0) return {};
-    auto const& s = spans_[bytes_of_[id + 1] - 1];
-    return {arena_.data() + s.offset, s.length};
+    if (id >= by_id_.size() || by_id_[id].length == 0) return {};
+    return {data_.get() + by_id_[id].offset, by_id_[id].length};
   }
 
   /// The id of a control token such as "<|endoftext|>" or "<｜User｜>".
@@ -151,29 +158,76 @@ class encoding {
   }
 
  private:
+  /// Merged pre-tokens remembered per thread: clinical text repeats its words,
+  /// and a merge costs a few hash lookups per byte where a hit costs one.
+  /// Direct-mapped and bounded (4096 entries of pieces up to 46 bytes and 15
+  /// ids, about 0.5 MB per thread); entries carry the encoding's serial
+  /// number, so a new encoding at a recycled address never reads an old one's.
+  struct piece_cache {
+    static constexpr std::size_t slots = 4096;
+    static constexpr std::size_t max_bytes = 126;
+    static constexpr std::size_t max_ids = 40;
+    struct entry {
+      std::uint64_t serial = 0;  ///< 0 = empty
+      std::uint8_t length = 0;
+      std::uint8_t count = 0;
+      std::array<char, max_bytes> bytes{};
+      std::array<std::uint32_t, max_ids> ids{};
+    };
+    std::vector<entry> entries = std::vector<entry>(slots);
+  };
+
   template <class Emit>
   void each_token(std::string_view text, Emit&& emit) const {
     thread_local bpe_scratch scratch;
+    thread_local piece_cache cache;
+    thread_local std::vector<std::uint32_t> merged;
     pretokenize(pre_, classes_, text, [&](std::string_view piece) {
-      if (merges_by_ == merge_kind::tiktoken_ranks) {
-        // tiktoken's shortcut: a pre-token that is itself a token is that token.
+      // tiktoken's shortcut: a pre-token that is itself a token is that token.
+      if (merges_by_ == merge_kind::tiktoken_ranks)
         if (auto const id = by_bytes_.find(piece); id != no_token) return emit(id);
+      piece_cache::entry* slot = nullptr;
+      if (piece.size() <= piece_cache::max_bytes) {
+        slot = &cache.entries[detail::hash_bytes(piece) & (piece_cache::slots - 1)];
+        if (slot->serial == serial_ && slot->length == piece.size() &&
+            std::memcmp(slot->bytes.data(), piece.data(), piece.size()) == 0) {
+          for (std::size_t k = 0; k < slot->count; ++k) emit(slot->ids[k]);
+          return;
+        }
+      }
+      merged.clear();
+      auto const keep = [&](std::uint32_t id) { merged.push_back(id); };
+      auto const byte_id = [&](unsigned char b) { return byte_ids_[b]; };
+      if (merges_by_ == merge_kind::tiktoken_ranks) {
         byte_pair_merge(
-            piece, scratch, [&](unsigned char b) { return byte_ids_[b]; },
+            piece, scratch, byte_id,
             [&](std::uint32_t left_start, std::uint32_t, std::uint32_t, std::uint32_t right_end, std::uint32_t) {
               auto const id = by_bytes_.find(piece.substr(left_start, right_end - left_start));
               return merge_rule{id, id};
             },
-            emit);
+            keep);
       } else {
         byte_pair_merge(
-            piece, scratch, [&](unsigned char b) { return byte_ids_[b]; },
+            piece, scratch, byte_id,
             [&](std::uint32_t, std::uint32_t left, std::uint32_t, std::uint32_t, std::uint32_t right) {
               return pairs_.find(left, right);
             },
-            emit);
+            keep);
+      }
+      for (auto const id : merged) emit(id);
+      if (slot != nullptr && merged.size() <= piece_cache::max_ids) {
+        slot->serial = serial_;
+        slot->length = static_cast<std::uint8_t>(piece.size());
+        slot->count = static_cast<std::uint8_t>(merged.size());
+        std::memcpy(slot->bytes.data(), piece.data(), piece.size());
+        std::copy(merged.begin(), merged.end(), slot->ids.begin());
       }
     });
+  }
+
+  static std::uint64_t next_serial() noexcept {
+    static std::atomic<std::uint64_t> counter{0};
+    return ++counter;
   }
 
   struct span {
@@ -181,6 +235,7 @@ class encoding {
     std::uint32_t length = 0;
   };
 
+  std::uint64_t serial_ = next_serial();  ///< this encoding's key in the piece cache
   std::string name_;
   std::string provenance_;
   pretokenizer pre_ = pretokenizer::cl100k;
@@ -189,9 +244,8 @@ class encoding {
   byte_table by_bytes_;
   pair_table pairs_;
   std::array<std::uint32_t, 256> byte_ids_{};
-  std::string arena_;
-  std::vector<span> spans_;
-  std::vector<std::uint32_t> bytes_of_;  ///< id + 1 → span index + 1; 0 = no such ordinary token
+  std::unique_ptr<char[]> data_;  ///< the vocabulary file; a stable address the tables point into
+  std::vector<span> by_id_;       ///< id → the token's bytes in data_; length 0 = no such ordinary token
   std::vector<std::pair<std::string, std::uint32_t>> specials_;
 };
 
