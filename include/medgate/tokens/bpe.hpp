@@ -81,8 +81,11 @@ class byte_table {
 
   /// Adds the token at `base + offset`; false if its bytes are already present.
   bool add(std::uint32_t offset, std::uint32_t length, std::uint32_t id) {
+    return add(offset, length, id, detail::hash_bytes({base_ + offset, length}));
+  }
+  /// The same, with the bytes' `hash_bytes` computed ahead (see `prefetch`).
+  bool add(std::uint32_t offset, std::uint32_t length, std::uint32_t id, std::uint64_t h) {
     std::string_view const bytes{base_ + offset, length};
-    std::uint64_t const h = detail::hash_bytes(bytes);
     auto const tag = static_cast<std::uint32_t>(h >> 32);
     std::size_t const mask = slots_.size() - 1;
     std::size_t s = h & mask;
@@ -93,6 +96,10 @@ class byte_table {
     max_length_ = std::max<std::size_t>(max_length_, length);
     return true;
   }
+
+  /// Asks the cache for the slot a hash starts probing at: bulk loads insert
+  /// a few entries behind their prefetches, so the random accesses overlap.
+  void prefetch(std::uint64_t h) const noexcept { __builtin_prefetch(&slots_[h & (slots_.size() - 1)]); }
 
   [[nodiscard]] std::uint32_t find(std::string_view bytes) const noexcept {
     if (bytes.size() > max_length_) return no_token;
@@ -143,10 +150,17 @@ class pair_table {
     keys_.assign(detail::table_size_for(n), empty);
     rules_.assign(keys_.size(), {});
   }
+  [[nodiscard]] static std::uint64_t key_of(std::uint32_t left, std::uint32_t right) noexcept {
+    return (std::uint64_t{left} << 32) | right;
+  }
+  /// See byte_table::prefetch.
+  void prefetch(std::uint32_t left, std::uint32_t right) const noexcept {
+    if (!keys_.empty()) __builtin_prefetch(&keys_[detail::hash_u64(key_of(left, right)) & (keys_.size() - 1)]);
+  }
   /// Adds a pair (the first listing of a pair wins, as in the reference).
   void add(std::uint32_t left, std::uint32_t right, merge_rule rule) {
     if (count_ * 2 >= keys_.size()) grow();
-    std::uint64_t const key = (std::uint64_t{left} << 32) | right;
+    std::uint64_t const key = key_of(left, right);
     std::size_t const mask = keys_.size() - 1;
     std::size_t s = detail::hash_u64(key) & mask;
     while (keys_[s] != empty) {

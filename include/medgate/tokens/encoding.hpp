@@ -67,11 +67,16 @@ class encoding {
     if (max_id > (1u << 24)) return bad(fmt::format("token id {} is implausibly large", max_id));
     e.by_id_.assign(std::size_t{max_id} + 1, span{});
     e.by_bytes_.reset(e.data_.get(), v.tokens.size());
-    for (auto const& t : v.tokens) {
+    std::vector<std::uint64_t> hashes(v.tokens.size());
+    for (std::size_t i = 0; i < v.tokens.size(); ++i) hashes[i] = detail::hash_bytes(v.tokens[i].bytes);
+    constexpr std::size_t ahead = 16;
+    for (std::size_t i = 0; i < v.tokens.size(); ++i) {
+      if (i + ahead < hashes.size()) e.by_bytes_.prefetch(hashes[i + ahead]);
+      auto const& t = v.tokens[i];
       if (t.bytes.empty()) return bad(fmt::format("token {} is empty", t.id));
       if (e.by_id_[t.id].length != 0) return bad(fmt::format("token id {} appears twice", t.id));
       auto const length = static_cast<std::uint32_t>(t.bytes.size());
-      if (!e.by_bytes_.add(offset_of(t.bytes), length, t.id))
+      if (!e.by_bytes_.add(offset_of(t.bytes), length, t.id, hashes[i]))
         return bad(fmt::format("token {} repeats another token's bytes", t.id));
       e.by_id_[t.id] = {offset_of(t.bytes), length};
     }
@@ -83,6 +88,7 @@ class encoding {
     if (v.merges_by == merge_kind::merge_list) {
       e.pairs_.reserve(v.merges.size());
       for (std::size_t r = 0; r < v.merges.size(); ++r) {
+        if (r + ahead < v.merges.size()) e.pairs_.prefetch(v.merges[r + ahead].left, v.merges[r + ahead].right);
         auto const& m = v.merges[r];
         if (e.token_bytes(m.left).empty() || e.token_bytes(m.right).empty() || e.token_bytes(m.result).empty())
           return bad(fmt::format("merge {} names an unknown token", r));
