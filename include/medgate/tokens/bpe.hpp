@@ -22,6 +22,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <limits>
 #include <optional>
 #include <string>
@@ -64,36 +65,39 @@ inline std::size_t table_size_for(std::size_t n) {
 
 inline constexpr std::uint32_t no_token = std::numeric_limits<std::uint32_t>::max();
 
-/// Token bytes → id: open addressing over token bytes kept elsewhere (the
-/// encoding's copy of its vocabulary file), with a hash tag per slot so a
-/// probe compares bytes only when the tags agree.
+/// Token bytes → id, and id → bytes, over bytes kept elsewhere (the
+/// encoding's copy of its vocabulary file). Each slot holds a token's first
+/// eight bytes, its length and its id, so most probes — BPE asks about
+/// short byte pairs that are usually not tokens — touch one cache line and
+/// compare no memory; only tokens longer than eight bytes compare the rest.
 class byte_table {
  public:
-  /// Sizes the table for `n` tokens whose bytes live in `base`, which must
-  /// outlive the table and not move.
-  void reset(char const* base, std::size_t n) {
+  /// Sizes the table for `n` tokens with ids below `id_limit`, whose bytes
+  /// live in `base`, which must outlive the table and not move.
+  void reset(char const* base, std::size_t n, std::uint32_t id_limit) {
     base_ = base;
-    entries_.clear();
-    entries_.reserve(n);
+    count_ = 0;
     slots_.assign(detail::table_size_for(n), slot{});
+    by_id_.assign(id_limit, span{});
     max_length_ = 0;
   }
 
-  /// Adds the token at `base + offset`; false if its bytes are already present.
+  /// Adds the token at `base + offset`; false if its bytes or its id are already present.
   bool add(std::uint32_t offset, std::uint32_t length, std::uint32_t id) {
     return add(offset, length, id, detail::hash_bytes({base_ + offset, length}));
   }
   /// The same, with the bytes' `hash_bytes` computed ahead (see `prefetch`).
   bool add(std::uint32_t offset, std::uint32_t length, std::uint32_t id, std::uint64_t h) {
     std::string_view const bytes{base_ + offset, length};
-    auto const tag = static_cast<std::uint32_t>(h >> 32);
+    if (id >= by_id_.size() || by_id_[id].length != 0 || length == 0) return false;
     std::size_t const mask = slots_.size() - 1;
     std::size_t s = h & mask;
-    for (; slots_[s].entry != 0; s = (s + 1) & mask)
-      if (slots_[s].tag == tag && view(slots_[s].entry - 1) == bytes) return false;
-    entries_.push_back({offset, length, id});
-    slots_[s] = {tag, static_cast<std::uint32_t>(entries_.size())};
+    for (; slots_[s].length != 0; s = (s + 1) & mask)
+      if (same(slots_[s], bytes, prefix_of(bytes))) return false;
+    slots_[s] = {prefix_of(bytes), length, id};
+    by_id_[id] = {offset, length};
     max_length_ = std::max<std::size_t>(max_length_, length);
+    ++count_;
     return true;
   }
 
@@ -102,38 +106,49 @@ class byte_table {
   void prefetch(std::uint64_t h) const noexcept { __builtin_prefetch(&slots_[h & (slots_.size() - 1)]); }
 
   [[nodiscard]] std::uint32_t find(std::string_view bytes) const noexcept {
-    if (bytes.size() > max_length_) return no_token;
-    std::uint64_t const h = detail::hash_bytes(bytes);
-    auto const tag = static_cast<std::uint32_t>(h >> 32);
+    if (bytes.size() > max_length_ || bytes.empty()) return no_token;
+    std::uint64_t const prefix = prefix_of(bytes);
     std::size_t const mask = slots_.size() - 1;
-    for (std::size_t s = h & mask;; s = (s + 1) & mask) {
+    for (std::size_t s = detail::hash_bytes(bytes) & mask;; s = (s + 1) & mask) {
       auto const& sl = slots_[s];
-      if (sl.entry == 0) return no_token;
-      if (sl.tag != tag) continue;
-      auto const& e = entries_[sl.entry - 1];
-      if (e.length == bytes.size() && std::memcmp(base_ + e.offset, bytes.data(), bytes.size()) == 0) return e.id;
+      if (sl.length == 0) return no_token;
+      if (same(sl, bytes, prefix)) return sl.id;
     }
   }
 
-  [[nodiscard]] std::size_t size() const noexcept { return entries_.size(); }
+  /// The bytes of token `id`; empty when there is no such token.
+  [[nodiscard]] std::string_view bytes_of(std::uint32_t id) const noexcept {
+    if (id >= by_id_.size()) return {};
+    return {base_ + by_id_[id].offset, by_id_[id].length};
+  }
+
+  [[nodiscard]] std::size_t size() const noexcept { return count_; }
 
  private:
-  struct slot_entry {
-    std::uint32_t offset = 0;
-    std::uint32_t length = 0;
+  struct slot {
+    std::uint64_t prefix = 0;  ///< the first (up to) eight bytes, zero-padded
+    std::uint32_t length = 0;  ///< 0 = empty
     std::uint32_t id = 0;
   };
-  struct slot {
-    std::uint32_t tag = 0;
-    std::uint32_t entry = 0;  ///< entry index + 1; 0 = empty
+  struct span {
+    std::uint32_t offset = 0;
+    std::uint32_t length = 0;
   };
-  [[nodiscard]] std::string_view view(std::uint32_t e) const noexcept {
-    return {base_ + entries_[e].offset, entries_[e].length};
+  static std::uint64_t prefix_of(std::string_view bytes) noexcept {
+    std::uint64_t p = 0;
+    std::memcpy(&p, bytes.data(), std::min<std::size_t>(bytes.size(), 8));
+    return p;
+  }
+  bool same(slot const& sl, std::string_view bytes, std::uint64_t prefix) const noexcept {
+    return sl.length == bytes.size() && sl.prefix == prefix &&
+           (bytes.size() <= 8 ||
+            std::memcmp(base_ + by_id_[sl.id].offset + 8, bytes.data() + 8, bytes.size() - 8) == 0);
   }
 
   char const* base_ = nullptr;
-  std::vector<slot_entry> entries_;
   std::vector<slot> slots_{1};
+  std::vector<span> by_id_;
+  std::size_t count_ = 0;
   std::size_t max_length_ = 0;
 };
 
@@ -205,51 +220,36 @@ struct bpe_scratch {
     std::uint32_t id = 0;
     std::uint32_t rank = no_token;  ///< of merging this part with the next
     std::uint32_t result = no_token;
-    std::uint32_t prev = 0;
-    std::uint32_t next = 0;
-    bool alive = true;
-  };
-  struct candidate {
-    std::uint32_t rank = 0;
-    std::uint32_t start = 0;
-    std::uint32_t left = 0;
-    std::uint32_t right_end = 0;  ///< stale once the pair's right part has grown
   };
   std::vector<part> parts;
-  std::vector<candidate> heap;
+  std::vector<std::uint32_t> next;
+  std::vector<std::uint32_t> prev;
+  std::vector<std::uint64_t> heap;  ///< rank << 32 | start of the left part
 };
 
 /// Pre-tokens up to this many bytes use the rescanning merge.
 inline constexpr std::size_t bpe_rescan_limit = 32;
 
 /// Merges one pre-token of `piece.size()` >= 1 bytes. `byte_id(b)` is the id
-/// of the single byte `b`; `rule(left_start, left_id, right_start, right_end,
-/// right_id)` says whether the parts can merge. Calls `emit(id)` for each
-/// final part, left to right.
-template <class ByteId, class Rule, class Emit>
-void byte_pair_merge(std::string_view piece, bpe_scratch& scratch, ByteId&& byte_id, Rule&& rule, Emit&& emit) {
-  auto& parts = scratch.parts;
+/// of the single byte `b`; `byte_pair(a, b)` the rule for two single bytes;
+/// `rule(left_start, left_id, right_start, right_end, right_id)` says
+/// whether two parts can merge. Calls `emit(id)` for each final part, left
+/// to right.
+template <class ByteId, class BytePair, class Rule, class Emit>
+void byte_pair_merge(std::string_view piece, bpe_scratch& scratch, ByteId&& byte_id, BytePair&& byte_pair, Rule&& rule,
+                     Emit&& emit) {
+  auto& v = scratch.parts;
   auto const n = static_cast<std::uint32_t>(piece.size());
-  parts.resize(n + 1);
-  for (std::uint32_t i = 0; i < n; ++i)
-    parts[i] = {i, byte_id(static_cast<unsigned char>(piece[i])), no_token, no_token, i - 1, i + 1, true};
-  parts[n] = {n, no_token, no_token, no_token, n - 1, n + 1, true};  // a sentinel holding the end offset
-  auto const end_of = [&](std::uint32_t i) { return parts[parts[i].next].start; };
-  auto const rate = [&](std::uint32_t i) {
-    std::uint32_t const j = parts[i].next;
-    if (j >= n) {
-      parts[i].rank = no_token;
-      return;
-    }
-    merge_rule const r = rule(parts[i].start, parts[i].id, parts[j].start, end_of(j), parts[j].id);
-    parts[i].rank = r.rank;
-    parts[i].result = r.result;
-  };
-  for (std::uint32_t i = 0; i + 1 < n; ++i) rate(i);
+  auto const byte = [&](std::uint32_t i) { return static_cast<unsigned char>(piece[i]); };
+  v.resize(n + 1);
+  for (std::uint32_t i = 0; i < n; ++i) {
+    merge_rule const r = i + 1 < n ? byte_pair(byte(i), byte(i + 1)) : merge_rule{};
+    v[i] = {i, byte_id(byte(i)), r.rank, r.result};
+  }
+  v[n] = {n, no_token, no_token, no_token};  // a sentinel holding the end offset
 
   if (n <= bpe_rescan_limit) {
     // tiktoken's scheme on a compact vector: find the first minimum, merge, re-rate the neighbours.
-    std::vector<bpe_scratch::part>& v = parts;
     std::uint32_t count = n;  // live parts are v[0, count), kept in order
     for (;;) {
       std::uint32_t best = no_token;
@@ -264,11 +264,8 @@ void byte_pair_merge(std::string_view piece, bpe_scratch& scratch, ByteId&& byte
       std::copy(v.begin() + best + 2, v.begin() + count + 1, v.begin() + best + 1);  // drop best+1, keep sentinel
       --count;
       auto const re_rate = [&](std::uint32_t i) {
-        if (i + 1 >= count) {
-          v[i].rank = no_token;
-          return;
-        }
-        merge_rule const r = rule(v[i].start, v[i].id, v[i + 1].start, v[i + 2].start, v[i + 1].id);
+        merge_rule const r =
+            i + 1 < count ? rule(v[i].start, v[i].id, v[i + 1].start, v[i + 2].start, v[i + 1].id) : merge_rule{};
         v[i].rank = r.rank;
         v[i].result = r.result;
       };
@@ -279,38 +276,51 @@ void byte_pair_merge(std::string_view piece, bpe_scratch& scratch, ByteId&& byte
     return;
   }
 
-  // Long pre-token: a min-heap of candidate merges over the linked parts.
+  // Long pre-token: parts indexed by their start byte, linked both ways, and
+  // a min-heap of (rank, start). A part only ever grows to the right, so an
+  // entry is current exactly when its part is alive and still has that rank:
+  // a changed neighbour means a different pair, hence a different rank.
+  auto& next = scratch.next;
+  auto& prev = scratch.prev;
+  next.resize(n + 1);
+  prev.resize(n + 1);
+  for (std::uint32_t i = 0; i <= n; ++i) {
+    next[i] = i + 1;
+    prev[i] = i - 1;  // prev[0] wraps; never read
+  }
   auto& heap = scratch.heap;
   heap.clear();
-  auto const later = [](bpe_scratch::candidate const& a, bpe_scratch::candidate const& b) {
-    return a.rank != b.rank ? a.rank > b.rank : a.start > b.start;
-  };
-  auto const push = [&](std::uint32_t i) {
-    if (parts[i].rank == no_token) return;
-    heap.push_back({parts[i].rank, parts[i].start, i, end_of(parts[i].next)});
-    std::push_heap(heap.begin(), heap.end(), later);
-  };
-  for (std::uint32_t i = 0; i + 1 < n; ++i) push(i);
-  while (!heap.empty()) {
-    std::pop_heap(heap.begin(), heap.end(), later);
-    auto const c = heap.back();
-    heap.pop_back();
-    auto& left = parts[c.left];
-    if (!left.alive || left.next >= n || end_of(left.next) != c.right_end || left.rank != c.rank) continue;
-    std::uint32_t const right = left.next;
-    left.id = left.result;
-    parts[right].alive = false;
-    left.next = parts[right].next;
-    parts[left.next].prev = c.left;
-    rate(c.left);
-    push(c.left);
-    if (c.left > 0) {
-      std::uint32_t const p = left.prev;
-      rate(p);
-      push(p);
+  auto const key = [](std::uint32_t rank, std::uint32_t start) { return (std::uint64_t{rank} << 32) | start; };
+  for (std::uint32_t i = 0; i + 1 < n; ++i)
+    if (v[i].rank != no_token) heap.push_back(key(v[i].rank, i));
+  std::make_heap(heap.begin(), heap.end(), std::greater<>{});
+  auto const re_rate = [&](std::uint32_t i) {
+    std::uint32_t const j = next[i];
+    merge_rule const r = j < n ? rule(i, v[i].id, j, next[j], v[j].id) : merge_rule{};
+    v[i].rank = r.rank;
+    v[i].result = r.result;
+    if (r.rank != no_token) {
+      heap.push_back(key(r.rank, i));
+      std::push_heap(heap.begin(), heap.end(), std::greater<>{});
     }
+  };
+  while (!heap.empty()) {
+    std::pop_heap(heap.begin(), heap.end(), std::greater<>{});
+    std::uint64_t const top = heap.back();
+    heap.pop_back();
+    auto const i = static_cast<std::uint32_t>(top);
+    auto const rank = static_cast<std::uint32_t>(top >> 32);
+    if (v[i].rank != rank || v[i].start == no_token) continue;  // stale
+    std::uint32_t const j = next[i];
+    v[i].id = v[i].result;
+    v[j].start = no_token;  // absorbed
+    v[j].rank = no_token;
+    next[i] = next[j];
+    prev[next[j]] = i;
+    re_rate(i);
+    if (i > 0) re_rate(prev[i]);
   }
-  for (std::uint32_t i = 0; i < n; i = parts[i].next) emit(parts[i].id);
+  for (std::uint32_t i = 0; i < n; i = next[i]) emit(v[i].id);
 }
 
 }  // namespace medgate::tokens

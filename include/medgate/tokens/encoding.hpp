@@ -65,8 +65,7 @@ class encoding {
     std::uint32_t max_id = 0;
     for (auto const& t : v.tokens) max_id = std::max(max_id, t.id);
     if (max_id > (1u << 24)) return bad(fmt::format("token id {} is implausibly large", max_id));
-    e.by_id_.assign(std::size_t{max_id} + 1, span{});
-    e.by_bytes_.reset(e.data_.get(), v.tokens.size());
+    e.by_bytes_.reset(e.data_.get(), v.tokens.size(), max_id + 1);
     std::vector<std::uint64_t> hashes(v.tokens.size());
     for (std::size_t i = 0; i < v.tokens.size(); ++i) hashes[i] = detail::hash_bytes(v.tokens[i].bytes);
     constexpr std::size_t ahead = 16;
@@ -74,11 +73,8 @@ class encoding {
       if (i + ahead < hashes.size()) e.by_bytes_.prefetch(hashes[i + ahead]);
       auto const& t = v.tokens[i];
       if (t.bytes.empty()) return bad(fmt::format("token {} is empty", t.id));
-      if (e.by_id_[t.id].length != 0) return bad(fmt::format("token id {} appears twice", t.id));
-      auto const length = static_cast<std::uint32_t>(t.bytes.size());
-      if (!e.by_bytes_.add(offset_of(t.bytes), length, t.id, hashes[i]))
-        return bad(fmt::format("token {} repeats another token's bytes", t.id));
-      e.by_id_[t.id] = {offset_of(t.bytes), length};
+      if (!e.by_bytes_.add(offset_of(t.bytes), static_cast<std::uint32_t>(t.bytes.size()), t.id, hashes[i]))
+        return bad(fmt::format("token {} repeats another token's id or bytes", t.id));
     }
     for (unsigned b = 0; b < 256; ++b) {
       char const c = static_cast<char>(b);
@@ -93,6 +89,21 @@ class encoding {
         if (e.token_bytes(m.left).empty() || e.token_bytes(m.right).empty() || e.token_bytes(m.result).empty())
           return bad(fmt::format("merge {} names an unknown token", r));
         e.pairs_.add(m.left, m.right, {static_cast<std::uint32_t>(r), m.result});
+      }
+    }
+    // Rules for two single bytes, where every merge starts: one array read instead of a lookup.
+    if (v.merges_by == merge_kind::tiktoken_ranks) {
+      for (auto const& t : v.tokens)
+        if (t.bytes.size() == 2)
+          e.byte_pairs_[static_cast<unsigned char>(t.bytes[0]) * 256u + static_cast<unsigned char>(t.bytes[1])] = {
+              t.id, t.id};
+    } else {
+      for (std::size_t r = 0; r < v.merges.size(); ++r) {
+        auto const left = e.token_bytes(v.merges[r].left);
+        auto const right = e.token_bytes(v.merges[r].right);
+        if (left.size() != 1 || right.size() != 1) continue;
+        auto& rule = e.byte_pairs_[static_cast<unsigned char>(left[0]) * 256u + static_cast<unsigned char>(right[0])];
+        if (rule.rank == no_token) rule = {static_cast<std::uint32_t>(r), v.merges[r].result};
       }
     }
     for (auto const& sp : v.specials) {
@@ -145,10 +156,7 @@ class encoding {
   }
 
   /// The bytes of an ordinary token; empty for special and unknown ids.
-  [[nodiscard]] std::string_view token_bytes(std::uint32_t id) const noexcept {
-    if (id >= by_id_.size() || by_id_[id].length == 0) return {};
-    return {data_.get() + by_id_[id].offset, by_id_[id].length};
-  }
+  [[nodiscard]] std::string_view token_bytes(std::uint32_t id) const noexcept { return by_bytes_.bytes_of(id); }
 
   /// The id of a control token such as "<|endoftext|>" or "<｜User｜>".
   [[nodiscard]] std::optional<std::uint32_t> special_token(std::string_view text) const noexcept {
@@ -183,10 +191,30 @@ class encoding {
     std::vector<entry> entries = std::vector<entry>(slots);
   };
 
+  /// Merge rules of recently asked pairs, per thread (64 KB): a long
+  /// pre-token asks about the same few thousand pairs again and again, and
+  /// this answers from cache instead of the vocabulary's megabytes.
+  struct pair_cache {
+    static constexpr std::size_t slots = 4096;
+    struct entry {
+      std::uint64_t serial = 0;  ///< 0 = empty
+      std::uint32_t left = 0;
+      std::uint32_t right = 0;
+      merge_rule rule{};
+    };
+    std::vector<entry> entries = std::vector<entry>(slots);
+  };
+
   template <class Emit>
   void each_token(std::string_view text, Emit&& emit) const {
     thread_local bpe_scratch scratch;
     thread_local piece_cache cache;
+    thread_local pair_cache pairs;
+    auto const remembered = [&](std::uint32_t left, std::uint32_t right, auto&& compute) {
+      auto& e = pairs.entries[detail::hash_u64(pair_table::key_of(left, right) ^ serial_) & (pair_cache::slots - 1)];
+      if (e.serial != serial_ || e.left != left || e.right != right) e = {serial_, left, right, compute()};
+      return e.rule;
+    };
     thread_local std::vector<std::uint32_t> merged;
     pretokenize(pre_, classes_, text, [&](std::string_view piece) {
       // tiktoken's shortcut: a pre-token that is itself a token is that token.
@@ -204,19 +232,23 @@ class encoding {
       merged.clear();
       auto const keep = [&](std::uint32_t id) { merged.push_back(id); };
       auto const byte_id = [&](unsigned char b) { return byte_ids_[b]; };
+      auto const byte_pair = [&](unsigned char a, unsigned char b) { return byte_pairs_[a * 256u + b]; };
       if (merges_by_ == merge_kind::tiktoken_ranks) {
         byte_pair_merge(
-            piece, scratch, byte_id,
-            [&](std::uint32_t left_start, std::uint32_t, std::uint32_t, std::uint32_t right_end, std::uint32_t) {
-              auto const id = by_bytes_.find(piece.substr(left_start, right_end - left_start));
-              return merge_rule{id, id};
+            piece, scratch, byte_id, byte_pair,
+            [&](std::uint32_t left_start, std::uint32_t left, std::uint32_t, std::uint32_t right_end,
+                std::uint32_t right) {
+              return remembered(left, right, [&] {
+                auto const id = by_bytes_.find(piece.substr(left_start, right_end - left_start));
+                return merge_rule{id, id};
+              });
             },
             keep);
       } else {
         byte_pair_merge(
-            piece, scratch, byte_id,
+            piece, scratch, byte_id, byte_pair,
             [&](std::uint32_t, std::uint32_t left, std::uint32_t, std::uint32_t, std::uint32_t right) {
-              return pairs_.find(left, right);
+              return remembered(left, right, [&] { return pairs_.find(left, right); });
             },
             keep);
       }
@@ -236,11 +268,6 @@ class encoding {
     return ++counter;
   }
 
-  struct span {
-    std::uint32_t offset = 0;
-    std::uint32_t length = 0;
-  };
-
   std::uint64_t serial_ = next_serial();  ///< this encoding's key in the piece cache
   std::string name_;
   std::string provenance_;
@@ -251,7 +278,7 @@ class encoding {
   pair_table pairs_;
   std::array<std::uint32_t, 256> byte_ids_{};
   std::unique_ptr<char[]> data_;  ///< the vocabulary file; a stable address the tables point into
-  std::vector<span> by_id_;       ///< id → the token's bytes in data_; length 0 = no such ordinary token
+  std::vector<merge_rule> byte_pairs_ = std::vector<merge_rule>(256 * 256);  ///< rules for two single bytes
   std::vector<std::pair<std::string, std::uint32_t>> specials_;
 };
 
