@@ -57,6 +57,18 @@
 //                     "max_key_bytes": 256},
 //     "review": {"enabled": false, "threshold": 0.7, "confidence_field": "confidence",
 //                "use_logprobs": true, "missing_is_low": true, "max_pending": 1000},
+//     "models": {"gpt-4.1": {"input_usd_per_million": 2.0},   change a built-in model (tokens/models.hpp)
+//                "my-llama": {"encoding": "cl100k_base", "context_window": 8192, "max_output_tokens": 2048,
+//                             "input_usd_per_million": 0.1, "output_usd_per_million": 0.2,
+//                             "format": "openai" | "deepseek" | "anthropic" | "gemini",
+//                             "exact_tokenizer": false}},
+//                                          or add one (a new model must set context_window)
+//     "budgets": {"per_call": {"max_tokens": 32000, "max_usd": 0.50},    absent = no cap
+//                 "tenants": {"cardiology": {"daily_usd": 200, "daily_tokens": 50000000}},
+//                 "default": {"daily_usd": 20}},
+//                                          per UTC day; "default" applies to each tenant not listed;
+//                                          an absent limit is no limit
+//     "context": {"policy": "refuse" | "drop_oldest" | "cut_middle"},    a prompt too long for the window
 //     "patient_key_secret_env": "MEDGATE_PATIENT_KEY_SECRET",
 //     "record_decisions": true
 //   }
@@ -73,6 +85,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
@@ -85,8 +98,10 @@
 
 #include "backoff.hpp"
 #include "breaker.hpp"
+#include "budget.hpp"
 #include "canary.hpp"
 #include "concurrency.hpp"
+#include "context_fit.hpp"
 #include "deadline.hpp"
 #include "engine_options.hpp"
 #include "field_error.hpp"
@@ -99,6 +114,7 @@
 #include "review.hpp"
 #include "route.hpp"
 #include "time.hpp"
+#include "tokens/models.hpp"
 
 namespace medgate {
 
@@ -462,6 +478,15 @@ inline constexpr std::array<enum_name<jitter_kind>, 4> jitter_kind_names{{{"none
                                                                           {"decorrelated", jitter_kind::decorrelated}}};
 inline constexpr std::array<enum_name<window_kind>, 2> window_kind_names{
     {{"count_based", window_kind::count_based}, {"time_based", window_kind::time_based}}};
+inline constexpr std::array<enum_name<tokens::chat_format>, 4> chat_format_names{
+    {{"openai", tokens::chat_format::openai},
+     {"deepseek", tokens::chat_format::deepseek},
+     {"anthropic", tokens::chat_format::anthropic},
+     {"gemini", tokens::chat_format::gemini}}};
+inline constexpr std::array<enum_name<context_policy>, 3> context_policy_names{
+    {{"refuse", context_policy::refuse},
+     {"drop_oldest", context_policy::drop_oldest},
+     {"cut_middle", context_policy::cut_middle}}};
 
 // ---- objects --------------------------------------------------------------------
 
@@ -886,9 +911,141 @@ inline problem read_review(json const& v, std::string const& at, review_options&
   return read_fields(v, at, fields, out);
 }
 
+/// A count of tokens: a non-negative integer that fits in int64.
+inline problem read_token_count(json const& v, std::string const& at, std::int64_t& out) {
+  std::uint64_t n = 0;
+  if (auto p = read_count(v, at, n)) return p;
+  if (n > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
+    return fmt::format("{} must be <= {}, got {}", at, std::numeric_limits<std::int64_t>::max(), n);
+  out = static_cast<std::int64_t>(n);
+  return std::nullopt;
+}
+
+template <class T, class Read>
+problem read_optional(json const& v, std::string const& at, std::optional<T>& out, Read read) {
+  T value{};
+  if (auto p = read(v, at, value)) return p;
+  out = std::move(value);
+  return std::nullopt;
+}
+
+/// A name given as an object key (model, tenant): refused when it looks like a secret.
+inline problem check_key_name(std::string_view name, std::string_view at) {
+  if (is_secret_name(name))
+    return can_show(name) ? secret_field_problem(member_path(at, name))
+                          : fmt::format("a field named like a key in {} is not allowed: {}", at, secret_hint);
+  if (name.empty()) return fmt::format("{} has an entry with an empty name", at);
+  if (looks_like_secret(name)) return secret_value_problem(at);
+  return std::nullopt;
+}
+
+inline problem read_model(json const& v, std::string const& at, tokens::model_override& out) {
+  using o = tokens::model_override;
+  static constexpr std::array<field<o>, 7> fields{{
+      {"encoding",
+       [](json const& j, std::string const& p, o& m) -> problem {
+         if (auto e = read_optional(j, p, m.encoding, read_name)) return e;
+         if (m.encoding->empty()) return fmt::format("{} must not be empty", p);
+         return std::nullopt;
+       }},
+      {"context_window", [](json const& j, std::string const& p,
+                            o& m) { return read_optional(j, p, m.context_window, read_token_count); }},
+      {"input_usd_per_million", [](json const& j, std::string const& p,
+                                   o& m) { return read_optional(j, p, m.input_usd_per_million, read_number); }},
+      {"output_usd_per_million", [](json const& j, std::string const& p,
+                                    o& m) { return read_optional(j, p, m.output_usd_per_million, read_number); }},
+      {"max_output_tokens", [](json const& j, std::string const& p,
+                               o& m) { return read_optional(j, p, m.max_output_tokens, read_token_count); }},
+      {"format",
+       [](json const& j, std::string const& p, o& m) -> problem {
+         tokens::chat_format f{};
+         if (auto e = read_enum(j, p, chat_format_names, f)) return e;
+         m.format = f;
+         return std::nullopt;
+       }},
+      {"exact_tokenizer",
+       [](json const& j, std::string const& p, o& m) { return read_optional(j, p, m.exact_tokenizer, read_bool); }},
+  }};
+  return read_fields(v, at, fields, out);
+}
+
+inline problem read_model_overrides(json const& v, std::string const& at, std::vector<tokens::model_override>& out) {
+  if (!v.is_object())
+    return fmt::format("{} must be an object mapping model names to settings, got {}", at, describe(v));
+  out.clear();
+  for (auto it = v.begin(); it != v.end(); ++it) {
+    auto const& name = it.key();
+    if (is_comment(name)) continue;
+    if (auto p = check_key_name(name, at)) return p;
+    tokens::model_override m;
+    m.name = name;
+    if (auto p = read_model(it.value(), member_path(at, name), m)) return p;
+    out.push_back(std::move(m));
+  }
+  return std::nullopt;
+}
+
+inline problem read_tenant_budget(json const& v, std::string const& at, tenant_budget& out) {
+  using o = tenant_budget;
+  static constexpr std::array<field<o>, 2> fields{{
+      {"daily_usd",
+       [](json const& j, std::string const& p, o& b) { return read_optional(j, p, b.daily_usd, read_number); }},
+      {"daily_tokens",
+       [](json const& j, std::string const& p, o& b) { return read_optional(j, p, b.daily_tokens, read_token_count); }},
+  }};
+  return read_fields(v, at, fields, out);
+}
+
+inline problem read_tenants(json const& v, std::string const& at,
+                            std::map<std::string, tenant_budget, std::less<>>& out) {
+  if (!v.is_object())
+    return fmt::format("{} must be an object mapping tenant names to budgets, got {}", at, describe(v));
+  out.clear();
+  for (auto it = v.begin(); it != v.end(); ++it) {
+    auto const& name = it.key();
+    if (is_comment(name)) continue;
+    if (auto p = check_key_name(name, at)) return p;
+    tenant_budget b;
+    if (auto p = read_tenant_budget(it.value(), member_path(at, name), b)) return p;
+    out.emplace(name, b);
+  }
+  return std::nullopt;
+}
+
+inline problem read_call_caps(json const& v, std::string const& at, call_caps& out) {
+  using o = call_caps;
+  static constexpr std::array<field<o>, 2> fields{{
+      {"max_tokens",
+       [](json const& j, std::string const& p, o& c) { return read_optional(j, p, c.max_tokens, read_token_count); }},
+      {"max_usd",
+       [](json const& j, std::string const& p, o& c) { return read_optional(j, p, c.max_usd, read_number); }},
+  }};
+  return read_fields(v, at, fields, out);
+}
+
+inline problem read_budgets(json const& v, std::string const& at, budget_options& out) {
+  using o = budget_options;
+  static constexpr std::array<field<o>, 3> fields{{
+      {"per_call", [](json const& j, std::string const& p, o& b) { return read_call_caps(j, p, b.per_call); }},
+      {"tenants", [](json const& j, std::string const& p, o& b) { return read_tenants(j, p, b.tenants); }},
+      {"default",
+       [](json const& j, std::string const& p, o& b) { return read_tenant_budget(j, p, b.default_tenant.emplace()); }},
+  }};
+  return read_fields(v, at, fields, out);
+}
+
+inline problem read_context(json const& v, std::string const& at, context_options& out) {
+  using o = context_options;
+  static constexpr std::array<field<o>, 1> fields{{
+      {"policy",
+       [](json const& j, std::string const& p, o& c) { return read_enum(j, p, context_policy_names, c.policy); }},
+  }};
+  return read_fields(v, at, fields, out);
+}
+
 inline problem read_engine(json const& v, engine_options& out) {
   using o = engine_options;
-  static constexpr std::array<field<o>, 9> fields{{
+  static constexpr std::array<field<o>, 12> fields{{
       {"providers",
        [](json const& j, std::string const& p, o& e) { return read_providers(j, p, e.routing.providers); }},
       {"routes", [](json const& j, std::string const& p, o& e) { return read_routes(j, p, e.routing.routes); }},
@@ -897,6 +1054,10 @@ inline problem read_engine(json const& v, engine_options& out) {
       {"hedge", [](json const& j, std::string const& p, o& e) { return read_hedge(j, p, e.hedge); }},
       {"idempotency", [](json const& j, std::string const& p, o& e) { return read_idempotency(j, p, e.idempotency); }},
       {"review", [](json const& j, std::string const& p, o& e) { return read_review(j, p, e.review); }},
+      {"models",
+       [](json const& j, std::string const& p, o& e) { return read_model_overrides(j, p, e.models.overrides); }},
+      {"budgets", [](json const& j, std::string const& p, o& e) { return read_budgets(j, p, e.budgets); }},
+      {"context", [](json const& j, std::string const& p, o& e) { return read_context(j, p, e.context); }},
       {"patient_key_secret_env",
        [](json const& j, std::string const& p, o& e) { return read_api_key_env(j, p, e.patient_key_secret_env); }},
       {"record_decisions",
@@ -1321,6 +1482,34 @@ inline config_json to_json(engine_options const& o) {
                               {"use_logprobs", rv.use_logprobs},
                               {"missing_is_low", rv.missing_is_low},
                               {"max_pending", rv.max_pending}};
+  config_json models = config_json::object();
+  for (auto const& m : o.models.overrides) {
+    config_json j = config_json::object();
+    if (m.encoding) j["encoding"] = *m.encoding;
+    if (m.context_window) j["context_window"] = *m.context_window;
+    if (m.input_usd_per_million) j["input_usd_per_million"] = *m.input_usd_per_million;
+    if (m.output_usd_per_million) j["output_usd_per_million"] = *m.output_usd_per_million;
+    if (m.max_output_tokens) j["max_output_tokens"] = *m.max_output_tokens;
+    if (m.format) j["format"] = c::name_of(c::chat_format_names, *m.format);
+    if (m.exact_tokenizer) j["exact_tokenizer"] = *m.exact_tokenizer;
+    models[m.name] = std::move(j);
+  }
+  out["models"] = std::move(models);
+  auto tenant_json = [](tenant_budget const& b) {
+    config_json j = config_json::object();
+    if (b.daily_usd) j["daily_usd"] = *b.daily_usd;
+    if (b.daily_tokens) j["daily_tokens"] = *b.daily_tokens;
+    return j;
+  };
+  auto const& bo = o.budgets;
+  config_json per_call = config_json::object();
+  if (bo.per_call.max_tokens) per_call["max_tokens"] = *bo.per_call.max_tokens;
+  if (bo.per_call.max_usd) per_call["max_usd"] = *bo.per_call.max_usd;
+  config_json tenants = config_json::object();
+  for (auto const& [name, b] : bo.tenants) tenants[name] = tenant_json(b);
+  out["budgets"] = config_json{{"per_call", std::move(per_call)}, {"tenants", std::move(tenants)}};
+  if (bo.default_tenant) out["budgets"]["default"] = tenant_json(*bo.default_tenant);
+  out["context"] = config_json{{"policy", c::name_of(c::context_policy_names, o.context.policy)}};
   out["patient_key_secret_env"] = o.patient_key_secret_env;
   out["record_decisions"] = o.record_decisions;
   return out;

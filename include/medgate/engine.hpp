@@ -17,9 +17,16 @@
 //   admit    the patient key is hashed at once and the raw key dropped; an
 //            idempotency key (the caller's, or derived from the request and
 //            the patient hash) joins a call in flight or answers from cache;
+//   budget   the prompt is counted for the chain's first model (its exact
+//            encoding when the host gave one with `set_counter`, else bytes
+//            / 4), fitted into that model's context window by the context
+//            policy, checked against the per-call caps, and its cost
+//            reserved against the tenant's daily budget;
 //   route    a route with a canary picks the arm by the patient's keyed
 //            bucket; the arm's chain is tried in order;
-//   attempt  per target: the breaker must admit it, the bulkhead must have
+//   attempt  per target: the prompt must fit the target model's own
+//            context window (a smaller fallback is skipped, not sent), the
+//            breaker must admit it, the bulkhead must have
 //            room, the rate limiter must have capacity for the call's
 //            priority (else wait, or skip when the wait would pass the
 //            deadline); the attempt's timeout is cut from the deadline; once
@@ -31,8 +38,10 @@
 //   again    backoff (or the server's Retry-After) and retry while attempts,
 //            the provider's retry budget and the deadline allow; otherwise
 //            fall back to the next target;
-//   respond  an answer whose confidence is below the review threshold is
-//            held for a reviewer (`done` says pending_review), else delivered;
+//   respond  the tenant's reservation is settled with the provider's usage
+//            and the model's prices (`done.tokens`); an answer whose
+//            confidence is below the review threshold is held for a
+//            reviewer (`done` says pending_review), else delivered;
 //   audit    one hash-chained record per call (and per review decision),
 //            holding hashes and decisions but no content.
 #pragma once
@@ -41,6 +50,7 @@
 #include <array>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
@@ -57,8 +67,10 @@
 #include "audit.hpp"
 #include "backoff.hpp"
 #include "breaker.hpp"
+#include "budget.hpp"
 #include "canary.hpp"
 #include "concurrency.hpp"
+#include "context_fit.hpp"
 #include "deadline.hpp"
 #include "engine_options.hpp"
 #include "hash.hpp"
@@ -75,6 +87,9 @@
 #include "review.hpp"
 #include "route.hpp"
 #include "time.hpp"
+#include "tokens/chat_count.hpp"
+#include "tokens/counter.hpp"
+#include "tokens/models.hpp"
 
 namespace medgate {
 
@@ -124,6 +139,8 @@ enum class call_error_code : std::uint8_t {
   throttled,           ///< our own rate or concurrency limits refused every target; nothing was sent
   invalid_request,     ///< the call's context is unusable (e.g. an over-long idempotency key)
   review_queue_full,   ///< the answer needed review but the review queue is full
+  budget_exceeded,     ///< a per-call cap or the tenant's daily budget refused the call; nothing was sent
+  context_too_long,    ///< the prompt does not fit the model's context window under the context policy
 };
 
 constexpr std::string_view to_string(call_error_code c) noexcept {
@@ -144,6 +161,10 @@ constexpr std::string_view to_string(call_error_code c) noexcept {
       return "invalid_request";
     case call_error_code::review_queue_full:
       return "review_queue_full";
+    case call_error_code::budget_exceeded:
+      return "budget_exceeded";
+    case call_error_code::context_too_long:
+      return "context_too_long";
   }
   return "unknown";
 }
@@ -231,6 +252,17 @@ struct review_hold {
   std::string source;  ///< where the confidence was read from
 };
 
+/// A call's tokens and what it cost.
+struct call_tokens {
+  std::int64_t counted_prompt = 0;    ///< counted at submit for the chain's first model, framing included
+  std::int64_t requested_output = 0;  ///< output set aside: max_tokens, else that model's max_output_tokens
+  bool exact = false;                 ///< counted with the model's own tokenizer (else an estimate)
+  std::int64_t prompt = 0;            ///< charged: the provider's usage, else our own count for the model that answered
+  std::int64_t completion = 0;
+  bool usage_reported = false;       ///< `prompt` and `completion` are the provider's usage (else our counts)
+  std::optional<double> cost_usd{};  ///< at the answering model's prices; absent when the model has none
+};
+
 /// The call is over. Exactly one of `response`, `error` and a pending
 /// `review` describes how: an answer, a failure, or an answer held for a
 /// reviewer (its draft is delivered later by a `reviewed` effect).
@@ -247,6 +279,7 @@ struct done {
   std::optional<review_hold> review;  ///< set when the review step ran
   std::string idempotency;            ///< "", "lead", "join" or "cached"
   std::string canary_arm;             ///< "", "control" or "canary"
+  call_tokens tokens{};               ///< counted, used and paid (zero for a call that never reached the budget step)
 };
 
 /// A reviewer decided on a held answer. `response` is the approved or edited
@@ -297,7 +330,9 @@ class engine {
         rng_{s},
         hedge_{options_.hedge},
         idempotency_{options_.idempotency},
-        reviews_{options_.review} {
+        reviews_{options_.review},
+        models_{options_.models.registry()},
+        ledger_{options_.budgets} {
     providers_.reserve(options_.routing.providers.size());
     for (auto const& p : options_.routing.providers)
       providers_.push_back({p, breaker{p.breaker}, retry_budget{options_.retry.budget}, rate_limiter{p.rate_limit},
@@ -315,6 +350,21 @@ class engine {
   /// records' timestamps. Tests leave it at the Unix epoch.
   void set_wall_clock(wall_time at_instant_zero) noexcept { wall_origin_ = at_instant_zero; }
 
+  /// Counts text of `encoding` ("cl100k_base", "o200k_base", "deepseek_v3")
+  /// exactly from now on; models of an encoding without a counter are
+  /// counted with `tokens::estimate_tokens` and reported as not exact.
+  void set_counter(std::string encoding, tokens::text_counter count) {
+    counters_[std::move(encoding)] = std::move(count);
+  }
+
+  /// The model registry: built-in models with the config's overrides.
+  [[nodiscard]] tokens::model_registry const& models() const noexcept { return models_; }
+
+  /// A tenant's spending today (UTC day of the wall clock at `now`).
+  [[nodiscard]] tenant_usage budget_usage(std::string_view tenant, instant now) const {
+    return ledger_.usage(tenant, wall_at(now));
+  }
+
   /// Continues an existing audit log: the next record chains to `head`.
   void resume_audit(std::string head, std::uint64_t next_sequence) {
     audit_chain_ = audit_chain{std::move(head), next_sequence};
@@ -329,7 +379,6 @@ class engine {
     c.dl = deadline::after(now, request.timeout.value_or(options_.deadlines.timeout));
     if (!request.patient_key.empty()) c.patient_hash = patient_hash(request.patient_key);
     c.route_name = request.chat.model;
-    c.estimated_tokens = estimate_tokens(request.chat);
     c.request = std::move(request);
     std::string const patient_key = std::exchange(c.request.patient_key, std::string{});
     if (c.request.request_id.empty()) c.request.request_id = fmt::format("call-{}", id);
@@ -342,6 +391,7 @@ class engine {
       return id;
     }
     if (!admit_idempotent(c, now)) return id;
+    if (!budget_step(c, now)) return id;
     start_attempt(c, now);
     return id;
   }
@@ -528,7 +578,10 @@ class engine {
     std::string idempotency_role;
     deadline dl;
     instant submitted{};
-    std::uint64_t estimated_tokens = 0;
+    /// Prompt tokens of the (fitted) request by model name, each counted once for its model's format.
+    std::map<std::string, std::int64_t, std::less<>> prompt_tokens_by_model;
+    call_tokens tokens;
+    std::optional<budget_reservation> reservation;  ///< held against the tenant's budget until settled or released
     std::vector<target> chain;
     std::size_t target_index = 0;
     std::uint32_t attempts_on_target = 0;
@@ -569,14 +622,7 @@ class engine {
     return key;
   }
 
-  /// Tokens the call may consume, for tokens-per-minute limits: prompt bytes
-  /// / 4 rounded up plus `max_tokens`. A stand-in until exact counting
-  /// lands; the limiter is corrected with the response's real usage.
-  static std::uint64_t estimate_tokens(openai::chat_request const& chat) {
-    std::uint64_t bytes = 0;
-    for (auto const& m : chat.messages) bytes += m.content.size();
-    return (bytes + 3) / 4 + static_cast<std::uint64_t>(std::max<std::int64_t>(chat.max_tokens.value_or(0), 0));
-  }
+  [[nodiscard]] wall_time wall_at(instant t) const { return wall_origin_ + duration{to_us(t)}; }
 
   [[nodiscard]] std::int64_t wall_ms(instant t) const {
     return saturating_add(
@@ -717,7 +763,140 @@ class engine {
     c.idempotency_role = "lead";
     c.state = phase::waiting;
     note(c, "the call this one joined was cancelled: attempting it now");
+    if (!budget_step(c, now)) return;
     start_attempt(c, now);
+  }
+
+  // ---- budget -------------------------------------------------------------
+
+  /// The registry's entry for `model`, or nullptr when it knows none: such a
+  /// model is counted with the openai rule on the estimate, has no window to
+  /// check and no price (it costs $0 against budgets).
+  [[nodiscard]] tokens::model_info const* known_model(std::string_view model) const { return models_.find(model); }
+
+  [[nodiscard]] tokens::model_info const& model_or_unknown(std::string_view model) const {
+    auto const* m = known_model(model);
+    return m != nullptr ? *m : unknown_model_;
+  }
+
+  /// The counter for the model's encoding (empty: the estimate), and whether its count is exact.
+  [[nodiscard]] std::pair<tokens::text_counter const*, bool> counter_for(tokens::model_info const& m) const {
+    auto it = counters_.find(m.encoding);
+    if (it != counters_.end() && it->second) return {&it->second, m.exact_tokenizer};
+    return {&no_counter_, false};
+  }
+
+  /// The (fitted) request's prompt tokens for `model`, counted once per call and model.
+  std::int64_t prompt_tokens_for(call_state& c, std::string const& model) {
+    if (auto it = c.prompt_tokens_by_model.find(model); it != c.prompt_tokens_by_model.end()) return it->second;
+    auto const& m = model_or_unknown(model);
+    auto const n = tokens::count_prompt(c.request.chat, m.format, *counter_for(m).first);
+    c.prompt_tokens_by_model.emplace(model, n);
+    return n;
+  }
+
+  /// Tokens a call to `model` counts against tokens-per-minute limits: its
+  /// prompt plus the request's max_tokens (the limiter is corrected with the
+  /// real usage when the answer comes).
+  std::uint64_t limiter_tokens(call_state& c, std::string const& model) {
+    return static_cast<std::uint64_t>(
+        std::max<std::int64_t>(saturating_add(prompt_tokens_for(c, model), c.request.chat.max_tokens.value_or(0)), 0));
+  }
+
+  /// Why the call cannot go to `model`: its prompt and output do not fit that model's window.
+  std::optional<std::string> window_problem(call_state& c, std::string const& model) {
+    auto const* m = known_model(model);
+    if (m == nullptr) return std::nullopt;
+    auto const need =
+        saturating_add(prompt_tokens_for(c, model), c.request.chat.max_tokens.value_or(m->max_output_tokens));
+    if (need <= m->context_window) return std::nullopt;
+    return fmt::format("context window too small ({} > {} tokens)", need, m->context_window);
+  }
+
+  /// The budget step: count the prompt for the chain's first model, fit it
+  /// into that model's window, apply the per-call caps, reserve the tenant's
+  /// budget. false when the call was refused (and finished).
+  bool budget_step(call_state& c, instant now) {
+    auto const& first = c.chain.front().model;
+    auto const* known = known_model(first);
+    auto const& m = model_or_unknown(first);
+    auto const counter = counter_for(m);
+    c.tokens.exact = counter.second;
+    std::int64_t output = c.request.chat.max_tokens.value_or(m.max_output_tokens);
+    c.prompt_tokens_by_model.clear();
+    std::int64_t prompt = prompt_tokens_for(c, first);
+    c.tokens.counted_prompt = prompt;
+    c.tokens.requested_output = output;
+    if (known != nullptr && saturating_add(prompt, output) > m.context_window) {
+      auto fitted = fit_context(c.request.chat, m, output, *counter.first, options_.context.policy);
+      if (!fitted) {
+        finish_error(c, call_error_code::context_too_long, fitted.error_message(), now);
+        return false;
+      }
+      c.request.chat = std::move(fitted->request);
+      c.prompt_tokens_by_model.clear();
+      prompt = fitted->prompt_tokens;
+      c.prompt_tokens_by_model.emplace(first, prompt);
+      note(c, fitted->what);
+    }
+    auto const price = [&](std::int64_t out) { return known != nullptr ? tokens::cost_usd(m, prompt, out) : 0.0; };
+    auto const& caps = options_.budgets.per_call;
+    if (caps.any() && !c.request.chat.max_tokens) {
+      // No max_tokens asked for: ask for no more output than the caps allow.
+      auto most = max_output_within(caps, prompt, known != nullptr ? m.input_usd_per_million : 0.0,
+                                    known != nullptr ? m.output_usd_per_million : 0.0);
+      if (most >= 1 && most < output) {
+        while (most > 1 && over_call_caps(caps, prompt, most, price(most))) --most;  // rounding at the edge
+        output = most;
+        c.request.chat.max_tokens = most;
+        note(c, fmt::format("max_tokens set to {} to keep the call within the per-call cap", most));
+      }
+    }
+    c.tokens.counted_prompt = prompt;
+    c.tokens.requested_output = output;
+    if (auto why = over_call_caps(caps, prompt, output, price(output))) {
+      finish_error(c, call_error_code::budget_exceeded, std::move(*why), now);
+      return false;
+    }
+    auto reserved = ledger_.reserve(c.request.tenant, saturating_add(prompt, output), price(output), wall_at(now));
+    if (!reserved) {
+      finish_error(c, call_error_code::budget_exceeded, reserved.error_message(), now);
+      return false;
+    }
+    if (reserved->tracked) c.reservation = std::move(*reserved);
+    return true;
+  }
+
+  /// Records what the answer used and cost, and settles the tenant's reservation with it.
+  void account_usage(call_state& c, openai::chat_response const& response, target const& by, instant now) {
+    auto& t = c.tokens;
+    auto const* m = known_model(by.model);
+    if (response.usage_info) {
+      t.prompt = response.usage_info->prompt_tokens;
+      t.completion = response.usage_info->completion_tokens;
+      t.usage_reported = true;
+    } else {
+      // No usage reported (a stream without include_usage): our own counts for the model that answered.
+      auto const& count = *counter_for(model_or_unknown(by.model)).first;
+      t.prompt = prompt_tokens_for(c, by.model);
+      t.completion = 0;
+      for (auto const& choice : response.choices)
+        t.completion =
+            saturating_add(t.completion, static_cast<std::int64_t>(tokens::count_text(count, choice.message.content)));
+      t.usage_reported = false;
+    }
+    if (m != nullptr) t.cost_usd = tokens::cost_usd(*m, t.prompt, t.completion);
+    if (c.reservation) {
+      ledger_.settle(*c.reservation, t.prompt, t.completion, t.cost_usd.value_or(0.0), wall_at(now));
+      c.reservation.reset();
+    }
+  }
+
+  /// Gives back an unsettled reservation: the call ends with nothing billed that we know of.
+  void release_reservation(call_state& c, instant now) {
+    if (!c.reservation) return;
+    ledger_.release(*c.reservation, wall_at(now));
+    c.reservation.reset();
   }
 
   // ---- attempt -----------------------------------------------------------
@@ -784,6 +963,7 @@ class engine {
   /// limiter all admit it now; takes nothing when one of them does not.
   launch_result launch(call_state& c, std::size_t index, duration timeout, bool hedge, instant now) {
     auto const& t = c.chain[index];
+    if (auto too_long = window_problem(c, t.model)) return refused{std::move(*too_long)};
     auto& p = provider_of(t);
     auto const permit = p.breaker_state.try_acquire_permit(now);
     emit_breaker_events(p);
@@ -793,7 +973,7 @@ class engine {
       return refused{fmt::format("bulkhead full ({} in flight, limit {})", p.bulkhead.in_flight(), p.bulkhead.limit()),
                      true};
     }
-    auto const rate = p.limiter.try_acquire(c.request.priority_class, c.estimated_tokens, now, c.dl.end);
+    auto const rate = p.limiter.try_acquire(c.request.priority_class, limiter_tokens(c, t.model), now, c.dl.end);
     if (rate.what != rate_decision::kind::admitted) {
       p.bulkhead.release_ignored(now);
       p.breaker_state.release(permit, now);
@@ -1017,7 +1197,7 @@ class engine {
       if (response && response->usage_info)
         provider_of(t).limiter.adjust_tokens(
             c.request.priority_class,
-            response->usage_info->total_tokens - static_cast<std::int64_t>(c.estimated_tokens), now);
+            response->usage_info->total_tokens - static_cast<std::int64_t>(limiter_tokens(c, t.model)), now);
       if (!c.flights.empty()) {
         note(c, fmt::format("{} answered first; cancel the other attempt", label(t)));
         abandon_flights(c, transport_failure::cancelled, "lost the hedge race", now);
@@ -1172,6 +1352,7 @@ class engine {
   }
 
   void finish_ok(call_state& c, openai::chat_response response, target const& by, instant now) {
+    account_usage(c, response, by, now);
     record_canary(c, true, label(by), now);
     shared_outcome outcome{response, std::nullopt, by.provider, by.model};
     auto const joined = release_key(c, outcome, now);
@@ -1190,9 +1371,13 @@ class engine {
       record.prompt_tokens = response.usage_info->prompt_tokens;
       record.completion_tokens = response.usage_info->completion_tokens;
     }
+    // The cost goes into the audit record when budgets are configured (the
+    // record then says what the tenant was charged).
+    if (options_.budgets.enabled()) record.cost_usd = c.tokens.cost_usd;
     done d{c.id,  std::nullopt,          std::nullopt,         provider,
            model, std::move(c.attempts), std::move(c.skipped), c.submitted,
            now,   std::nullopt,          c.idempotency_role,   record.canary_arm};
+    d.tokens = c.tokens;
     auto const& ro = options_.review;
     if (ro.enabled) {
       auto reading = read_confidence(response.body, ro);
@@ -1228,8 +1413,12 @@ class engine {
   }
 
   void finish_error(call_state& c, call_error_code code, std::string message, instant now) {
-    bool const counts_against_arm = code != call_error_code::cancelled && code != call_error_code::invalid_request;
+    // Refusals before anything was sent say nothing about the arm's targets.
+    bool const counts_against_arm = code != call_error_code::cancelled && code != call_error_code::invalid_request &&
+                                    code != call_error_code::budget_exceeded &&
+                                    code != call_error_code::context_too_long;
     if (counts_against_arm) record_canary(c, false, "", now);
+    release_reservation(c, now);
     std::optional<openai::classification> last;
     if (!c.attempts.empty()) last = c.attempts.back().verdict;
     call_error err{code, std::move(message), std::move(last)};
@@ -1239,6 +1428,7 @@ class engine {
     done d{c.id, std::nullopt,          std::move(err),       {},
            {},   std::move(c.attempts), std::move(c.skipped), c.submitted,
            now,  std::nullopt,          c.idempotency_role,   record.canary_arm};
+    d.tokens = c.tokens;
     finish(c, std::move(record), std::move(d));
     answer_joined(joined, outcome, now);
   }
@@ -1315,6 +1505,12 @@ class engine {
   hedge_policy hedge_;
   idempotency_cache<shared_outcome, call_id> idempotency_;
   review_queue<openai::chat_response, call_id> reviews_;
+  tokens::model_registry models_;
+  budget_ledger ledger_;
+  std::map<std::string, tokens::text_counter, std::less<>> counters_;  ///< by encoding name
+  tokens::text_counter no_counter_{};                                  ///< empty: the bytes / 4 estimate
+  /// What a model the registry does not know is counted as: openai framing, no window, no price.
+  tokens::model_info unknown_model_{"", "", 0, 0, 0, tokens::chat_format::openai, false, 0};
   std::map<call_id, audit_record> held_;  ///< the record of each call awaiting review, for the decision's record
   std::map<std::string, canary, std::less<>> canaries_;
   audit_chain audit_chain_{};

@@ -9,6 +9,8 @@
 #include <string>
 
 #include "backoff.hpp"
+#include "budget.hpp"
+#include "context_fit.hpp"
 #include "deadline.hpp"
 #include "field_error.hpp"
 #include "hedge.hpp"
@@ -17,6 +19,7 @@
 #include "review.hpp"
 #include "route.hpp"
 #include "time.hpp"
+#include "tokens/models.hpp"
 
 namespace medgate {
 
@@ -45,6 +48,9 @@ struct engine_options {
   hedge_options hedge{};              ///< a second attempt after the target's latency percentile
   idempotency_options idempotency{};  ///< duplicate calls join the one in flight or get the cached answer
   review_options review{};            ///< low-confidence answers are held for a clinical reviewer
+  tokens::model_options models{};     ///< overrides of and additions to the model registry (windows, prices)
+  budget_options budgets{};           ///< per-call caps and per-tenant daily budgets
+  context_options context{};          ///< what to do with a prompt too long for the model's context window
   /// Key for the keyed hashes of patient keys (canary buckets, audit records,
   /// derived idempotency keys). Hosts read it from a secret store or an
   /// environment variable (see `patient_key_secret_env` in the config); it is
@@ -65,6 +71,9 @@ struct engine_options {
     if (auto e = hedge.validate()) return e->within("hedge");
     if (auto e = idempotency.validate()) return e->within("idempotency");
     if (auto e = review.validate()) return e->within("review");
+    if (auto e = models.validate()) return e->within("models");
+    if (auto e = budgets.validate()) return e->within("budgets");
+    if (auto e = context.validate()) return e->within("context");
     return std::nullopt;
   }
 };

@@ -63,6 +63,7 @@ inline std::string quoted(std::string_view s) { return nlohmann::json(std::strin
 
 /// One human-readable line for an effect. Times are absolute (the host's
 /// epoch). No request or response content ever appears: these lines go to logs.
+/// An audit line shows the tokens used and, when the record has it, the cost.
 inline std::string describe(effect const& e) {
   struct visitor {
     std::string operator()(send const& s) const {
@@ -96,6 +97,7 @@ inline std::string describe(effect const& e) {
       if (!r.provider.empty()) out += fmt::format(" by={}/{}", r.provider, r.model);
       if (r.prompt_tokens && r.completion_tokens)
         out += fmt::format(" tokens={}+{}", *r.prompt_tokens, *r.completion_tokens);
+      if (r.cost_usd) out += " cost=" + format_usd(*r.cost_usd);
       if (!r.canary_arm.empty()) out += " arm=" + r.canary_arm;
       if (!r.idempotency.empty()) out += " idempotency=" + r.idempotency;
       if (r.confidence) out += fmt::format(" confidence={:.2f}", *r.confidence);
