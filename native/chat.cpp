@@ -26,6 +26,7 @@
 #include "medgate/client.hpp"
 #include "medgate/config.hpp"
 #include "medgate/trace.hpp"
+#include "token_data.hpp"
 
 namespace medgate::cli {
 
@@ -189,6 +190,7 @@ int run_chat(args a) {
   }
 
   transport::httplib_options transport;
+  transport.token_counters = token_counters("medgate chat");
   std::optional<native::audit_log> audit_file;
   if (arguments.audit_path) {
     auto log = native::audit_log::open(*arguments.audit_path);

@@ -28,6 +28,7 @@
 #include "medgate/config.hpp"
 #include "medgate/transport/httplib.hpp"
 #include "simulator.hpp"
+#include "token_data.hpp"
 
 namespace medgate::cli {
 namespace {
@@ -205,6 +206,7 @@ int run_demo(args a) {
     return static_cast<int>(std::chrono::duration_cast<std::chrono::seconds>(when - start).count());
   };
   transport::httplib_options topt;
+  topt.token_counters = token_counters("medgate demo");
   topt.workers = static_cast<std::size_t>(std::max(16, s.rate * 4));
   topt.observer = [&](effect const& e) {
     if (auto const* b = std::get_if<breaker_changed>(&e)) {

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <vector>
@@ -52,6 +53,21 @@ result<std::shared_ptr<tokens::encoding const>> load_encoding(std::string_view n
       "no vocabulary file for {}; looked for:{}\nThe build makes them (cmake target medgate_token_data, from npm "
       "packages); point MEDGATE_TOKENS_DIR or --vocabularies at the folder that holds them.",
       name, tried)};
+}
+
+std::vector<std::pair<std::string, tokens::text_counter>> token_counters(std::string_view program) {
+  std::vector<std::pair<std::string, tokens::text_counter>> out;
+  for (auto const name : known_encodings) {
+    auto enc = load_encoding(name);
+    if (!enc) {
+      std::fprintf(stderr, "%.*s: token counts for %.*s are estimates (bytes/4): %s\n",
+                   static_cast<int>(program.size()), program.data(), static_cast<int>(name.size()), name.data(),
+                   enc.error_message().c_str());
+      continue;
+    }
+    out.emplace_back(std::string{name}, [e = *enc](std::string_view text) { return e->count(text); });
+  }
+  return out;
 }
 
 }  // namespace medgate::cli

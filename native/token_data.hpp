@@ -10,8 +10,11 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "medgate/result.hpp"
+#include "medgate/tokens/counter.hpp"
 #include "medgate/tokens/encoding.hpp"
 
 namespace medgate::cli {
@@ -22,5 +25,10 @@ inline constexpr std::string_view known_encodings[] = {"cl100k_base", "o200k_bas
 /// Loads the encoding `name`; `directory` empty means the default search.
 /// The error lists where it looked and how to make the files.
 result<std::shared_ptr<tokens::encoding const>> load_encoding(std::string_view name, std::string const& directory = {});
+
+/// Exact counters for every encoding whose vocabulary is found, for
+/// `httplib_options::token_counters`. Missing ones are reported once on
+/// stderr by `program` ("medgate chat: ...") and then estimated.
+std::vector<std::pair<std::string, tokens::text_counter>> token_counters(std::string_view program);
 
 }  // namespace medgate::cli

@@ -71,6 +71,10 @@ struct httplib_options {
   /// Continue an existing audit log: the engine's first record chains to
   /// this head hash with this sequence number (see native/audit_log.hpp).
   std::optional<std::pair<std::string, std::uint64_t>> resume_audit;
+  /// Exact token counters by encoding name ("o200k_base", ...), handed to
+  /// the engine (`engine::set_counter`); models whose encoding has none are
+  /// counted with the bytes/4 estimate. Called on the owner thread.
+  std::vector<std::pair<std::string, tokens::text_counter>> token_counters;
 
   [[nodiscard]] validation validate() const {
     if (workers < 1 || workers > 4096) return invalid("workers", "must be between 1 and 4096, got {}", workers);
@@ -213,6 +217,7 @@ class httplib_driver {
     if (!options_.key_lookup) options_.key_lookup = detail::environment_key;
     engine_.set_wall_clock(std::chrono::time_point_cast<std::chrono::microseconds>(std::chrono::system_clock::now()));
     if (options_.resume_audit) engine_.resume_audit(options_.resume_audit->first, options_.resume_audit->second);
+    for (auto const& [name, count] : options_.token_counters) engine_.set_counter(name, count);
     workers_.reserve(options_.workers);
     for (std::size_t i = 0; i < options_.workers; ++i) workers_.push_back(std::make_unique<worker>());
     for (auto& slot : workers_) slot->thread = std::thread{[this, w = slot.get()] { run_worker(*w); }};
