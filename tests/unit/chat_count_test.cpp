@@ -11,6 +11,8 @@
 #include <string_view>
 #include <vector>
 
+#include "word_counter.hpp"
+
 using medgate::openai::chat_request;
 using medgate::openai::make_chat_request;
 using medgate::openai::parse_chat_request;
@@ -20,18 +22,9 @@ using medgate::tokens::count_prompt;
 using medgate::tokens::model_registry;
 using medgate::tokens::text_counter;
 
-namespace {
+using medgate::testing::words;
 
-std::size_t words(std::string_view s) {
-  std::size_t n = 0;
-  bool in_word = false;
-  for (char c : s) {
-    bool const space = c == ' ' || c == '\n' || c == '\t' || c == '\r';
-    if (!space && !in_word) ++n;
-    in_word = !space;
-  }
-  return n;
-}
+namespace {
 
 text_counter const word_counter = [](std::string_view s) { return words(s); };
 

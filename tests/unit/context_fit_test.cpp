@@ -9,24 +9,17 @@
 #include <string>
 #include <string_view>
 
+#include "word_counter.hpp"
+
 using namespace medgate;
 using medgate::openai::chat_request;
 using medgate::openai::make_chat_request;
 using medgate::tokens::model_info;
 using medgate::tokens::text_counter;
 
-namespace {
+using medgate::testing::words;
 
-std::size_t words(std::string_view s) {
-  std::size_t n = 0;
-  bool in_word = false;
-  for (char c : s) {
-    bool const space = c == ' ' || c == '\n' || c == '\t';
-    if (!space && !in_word) ++n;
-    in_word = !space;
-  }
-  return n;
-}
+namespace {
 
 text_counter const word_counter = [](std::string_view s) { return words(s); };
 

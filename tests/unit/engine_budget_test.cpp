@@ -15,21 +15,14 @@
 #include "medgate/engine.hpp"
 #include "medgate/trace.hpp"
 
+#include "word_counter.hpp"
+
 using namespace medgate;
 using namespace std::chrono_literals;
 
-namespace {
+using medgate::testing::words;
 
-std::size_t words(std::string_view s) {
-  std::size_t n = 0;
-  bool in_word = false;
-  for (char c : s) {
-    bool const space = c == ' ' || c == '\n' || c == '\t';
-    if (!space && !in_word) ++n;
-    in_word = !space;
-  }
-  return n;
-}
+namespace {
 
 /// "prefix0 prefix1 ... prefix(n-1)"
 std::string numbered(std::string_view prefix, int n) {
