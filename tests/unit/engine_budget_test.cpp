@@ -520,7 +520,8 @@ TEST_CASE("config: models, budgets and context parse to what they say") {
     "models": {"gpt-4.1": {"encoding": "cl100k_base", "context_window": 100000, "input_usd_per_million": 1.25,
                            "output_usd_per_million": 2, "max_output_tokens": 1000, "format": "deepseek",
                            "exact_tokenizer": false}}})");
-  auto const& m = *every.models.registry().find("gpt-4.1");
+  auto const models = every.models.registry();  // find() points into it: keep it alive
+  auto const& m = *models.find("gpt-4.1");
   CHECK(m.encoding == "cl100k_base");
   CHECK(m.context_window == 100'000);
   CHECK(m.input_usd_per_million == 1.25);
