@@ -95,13 +95,23 @@ TEST_CASE("tiktoken-style merges equal the naive reference on short and long pre
   for (auto const& [t, rank] : ranks) v.tokens.emplace_back(rank, t);
   auto const enc = load(v);
 
-  for (std::size_t n : {1u, 2u, 3u, 7u, 40u, 127u, 128u, 129u, 300u, 1000u}) {
+  for (std::size_t n : {1u, 2u, 3u, 7u, 31u, 32u, 33u, 40u, 128u, 300u, 1000u, 1500u}) {
     for (int k = 0; k < 20; ++k) {
       std::string const w = random_word(r, n, "abcd");  // one letter run: one pre-token
       CAPTURE(w);
       CHECK(enc.encode(w) == naive_ranks(w, ranks));
     }
   }
+  // Two letters: long runs of overlapping pairs of equal rank, where the leftmost must go first.
+  for (std::size_t n : {33u, 200u, 2000u}) {
+    for (int k = 0; k < 10; ++k) {
+      std::string const w = random_word(r, n, "ab");
+      CAPTURE(w);
+      CHECK(enc.encode(w) == naive_ranks(w, ranks));
+    }
+  }
+  std::string const same(1000, 'a');
+  CHECK(enc.encode(same) == naive_ranks(same, ranks));
 }
 
 TEST_CASE("merge-list merges equal the naive reference, including pairs whose join is a token by another route") {
@@ -133,9 +143,9 @@ TEST_CASE("merge-list merges equal the naive reference, including pairs whose jo
   for (auto const& [a, b] : merges) v.merges.push_back({ids.at(a), ids.at(b), ids.at(a + b)});
   auto const enc = load(v);
 
-  for (std::size_t n : {1u, 2u, 5u, 64u, 128u, 129u, 500u}) {
+  for (std::size_t n : {1u, 2u, 5u, 32u, 33u, 64u, 129u, 500u, 600u}) {
     for (int k = 0; k < 10; ++k) {
-      std::string const w = random_word(r, n, "abcd");
+      std::string const w = random_word(r, n, k % 2 ? "abcd" : "ab");
       CAPTURE(w);
       CHECK(enc.encode(w) == naive_merges(w, ids, merges));
     }

@@ -224,20 +224,32 @@ struct bpe_scratch {
   std::vector<part> parts;
   std::vector<std::uint32_t> next;
   std::vector<std::uint32_t> prev;
-  std::vector<std::uint64_t> heap;  ///< rank << 32 | start of the left part
+  /// The long path's queue: one bucket of left-part starts per rank in use,
+  /// and a two-level bitmap of the ranks that have a bucket.
+  struct bucket {
+    std::uint32_t rank = 0;
+    std::uint32_t cursor = 0;  ///< starts before it are done
+    bool sorted = true;        ///< starts from the cursor on are in order
+    std::vector<std::uint32_t> starts;
+  };
+  std::vector<bucket> buckets;
+  std::vector<std::uint32_t> bucket_of_rank;  ///< rank → bucket index + 1; 0 = none
+  std::vector<std::uint64_t> ranks_used;      ///< bit per rank with a bucket
+  std::vector<std::uint64_t> words_used;      ///< bit per nonzero word of ranks_used
 };
 
 /// Pre-tokens up to this many bytes use the rescanning merge.
 inline constexpr std::size_t bpe_rescan_limit = 32;
 
-/// Merges one pre-token of `piece.size()` >= 1 bytes. `byte_id(b)` is the id
+/// Merges one pre-token of `piece.size()` >= 1 bytes; every rank is below
+/// `rank_limit` (a rule with a higher rank is treated as no rule). `byte_id(b)` is the id
 /// of the single byte `b`; `byte_pair(a, b)` the rule for two single bytes;
 /// `rule(left_start, left_id, right_start, right_end, right_id)` says
 /// whether two parts can merge. Calls `emit(id)` for each final part, left
 /// to right.
 template <class ByteId, class BytePair, class Rule, class Emit>
-void byte_pair_merge(std::string_view piece, bpe_scratch& scratch, ByteId&& byte_id, BytePair&& byte_pair, Rule&& rule,
-                     Emit&& emit) {
+void byte_pair_merge(std::string_view piece, std::uint32_t rank_limit, bpe_scratch& scratch, ByteId&& byte_id,
+                     BytePair&& byte_pair, Rule&& rule, Emit&& emit) {
   auto& v = scratch.parts;
   auto const n = static_cast<std::uint32_t>(piece.size());
   auto const byte = [&](std::uint32_t i) { return static_cast<unsigned char>(piece[i]); };
@@ -276,10 +288,14 @@ void byte_pair_merge(std::string_view piece, bpe_scratch& scratch, ByteId&& byte
     return;
   }
 
-  // Long pre-token: parts indexed by their start byte, linked both ways, and
-  // a min-heap of (rank, start). A part only ever grows to the right, so an
-  // entry is current exactly when its part is alive and still has that rank:
-  // a changed neighbour means a different pair, hence a different rank.
+  // Long pre-token: parts indexed by their start byte and linked both ways;
+  // candidate merges in buckets by rank, found through a two-level bitmap.
+  // The lowest rank's bucket is worked left to right — the reference's
+  // order: lowest rank, then leftmost — until a merge creates a pair of a
+  // lower rank, which goes first. A merge of rank r never creates another
+  // pair of rank r (the new pairs hold a different, longer token), and a
+  // part only grows to the right, so an entry is current exactly when its
+  // part is alive and still has that rank.
   auto& next = scratch.next;
   auto& prev = scratch.prev;
   next.resize(n + 1);
@@ -288,37 +304,86 @@ void byte_pair_merge(std::string_view piece, bpe_scratch& scratch, ByteId&& byte
     next[i] = i + 1;
     prev[i] = i - 1;  // prev[0] wraps; never read
   }
-  auto& heap = scratch.heap;
-  heap.clear();
-  auto const key = [](std::uint32_t rank, std::uint32_t start) { return (std::uint64_t{rank} << 32) | start; };
-  for (std::uint32_t i = 0; i + 1 < n; ++i)
-    if (v[i].rank != no_token) heap.push_back(key(v[i].rank, i));
-  std::make_heap(heap.begin(), heap.end(), std::greater<>{});
+  auto& buckets = scratch.buckets;
+  auto& bucket_of = scratch.bucket_of_rank;
+  auto& used = scratch.ranks_used;
+  auto& words = scratch.words_used;
+  if (bucket_of.size() < rank_limit) {
+    bucket_of.assign(rank_limit, 0);
+    used.assign(rank_limit / 64 + 1, 0);
+    words.assign(used.size() / 64 + 1, 0);
+  }
+  std::size_t live = 0;  // buckets[0, live) are in use
+  std::uint32_t lowest_pushed = no_token;
+  auto const push = [&](std::uint32_t rank, std::uint32_t start) {
+    if (rank >= rank_limit) return;  // no_token, or a rule outside the vocabulary's ranks
+    lowest_pushed = std::min(lowest_pushed, rank);
+    std::uint32_t& b = bucket_of[rank];
+    if (b == 0) {
+      if (live == buckets.size()) buckets.emplace_back();
+      auto& fresh = buckets[live];
+      fresh.rank = rank;
+      fresh.cursor = 0;
+      fresh.sorted = true;
+      fresh.starts.clear();
+      b = static_cast<std::uint32_t>(++live);
+      used[rank / 64] |= std::uint64_t{1} << (rank % 64);
+      words[rank / 4096] |= std::uint64_t{1} << (rank / 64 % 64);
+    }
+    auto& bk = buckets[b - 1];
+    if (bk.starts.size() > bk.cursor && bk.starts.back() > start) bk.sorted = false;
+    bk.starts.push_back(start);
+  };
+  auto const lowest_rank = [&]() -> std::uint32_t {
+    for (std::size_t w = 0; w < words.size(); ++w)
+      if (words[w] != 0) {
+        std::size_t const u = w * 64 + static_cast<std::size_t>(__builtin_ctzll(words[w]));
+        return static_cast<std::uint32_t>(u * 64 + static_cast<std::size_t>(__builtin_ctzll(used[u])));
+      }
+    return no_token;
+  };
+  auto const retire = [&](std::uint32_t rank) {  // the bucket is done: free it, clear its bits
+    std::uint32_t const b = bucket_of[rank] - 1;
+    bucket_of[rank] = 0;
+    used[rank / 64] &= ~(std::uint64_t{1} << (rank % 64));
+    if (used[rank / 64] == 0) words[rank / 4096] &= ~(std::uint64_t{1} << (rank / 64 % 64));
+    --live;
+    if (b != live) {  // move the last bucket into the hole
+      std::swap(buckets[b], buckets[live]);
+      bucket_of[buckets[b].rank] = b + 1;
+    }
+  };
   auto const re_rate = [&](std::uint32_t i) {
     std::uint32_t const j = next[i];
     merge_rule const r = j < n ? rule(i, v[i].id, j, next[j], v[j].id) : merge_rule{};
     v[i].rank = r.rank;
     v[i].result = r.result;
-    if (r.rank != no_token) {
-      heap.push_back(key(r.rank, i));
-      std::push_heap(heap.begin(), heap.end(), std::greater<>{});
-    }
+    push(r.rank, i);
   };
-  while (!heap.empty()) {
-    std::pop_heap(heap.begin(), heap.end(), std::greater<>{});
-    std::uint64_t const top = heap.back();
-    heap.pop_back();
-    auto const i = static_cast<std::uint32_t>(top);
-    auto const rank = static_cast<std::uint32_t>(top >> 32);
-    if (v[i].rank != rank || v[i].start == no_token) continue;  // stale
-    std::uint32_t const j = next[i];
-    v[i].id = v[i].result;
-    v[j].start = no_token;  // absorbed
-    v[j].rank = no_token;
-    next[i] = next[j];
-    prev[next[j]] = i;
-    re_rate(i);
-    if (i > 0) re_rate(prev[i]);
+  for (std::uint32_t i = 0; i + 1 < n; ++i) push(v[i].rank, i);
+  for (std::uint32_t rank = lowest_rank(); rank != no_token; rank = lowest_rank()) {
+    lowest_pushed = no_token;
+    while (lowest_pushed >= rank) {
+      auto& bk = buckets[bucket_of[rank] - 1];
+      if (!bk.sorted) {
+        std::sort(bk.starts.begin() + bk.cursor, bk.starts.end());
+        bk.sorted = true;
+      }
+      if (bk.cursor == bk.starts.size()) {
+        retire(rank);
+        break;
+      }
+      std::uint32_t const i = bk.starts[bk.cursor++];
+      if (v[i].start == no_token || v[i].rank != rank) continue;  // stale
+      std::uint32_t const j = next[i];
+      v[i].id = v[i].result;
+      v[j].start = no_token;  // absorbed
+      v[j].rank = no_token;
+      next[i] = next[j];
+      prev[next[j]] = i;
+      re_rate(i);
+      if (i > 0) re_rate(prev[i]);
+    }
   }
   for (std::uint32_t i = 0; i < n; i = next[i]) emit(v[i].id);
 }

@@ -66,6 +66,8 @@ class encoding {
     for (auto const& t : v.tokens) max_id = std::max(max_id, t.id);
     if (max_id > (1u << 24)) return bad(fmt::format("token id {} is implausibly large", max_id));
     e.by_bytes_.reset(e.data_.get(), v.tokens.size(), max_id + 1);
+    e.rank_limit_ =
+        v.merges_by == merge_kind::tiktoken_ranks ? max_id + 1 : static_cast<std::uint32_t>(v.merges.size());
     std::vector<std::uint64_t> hashes(v.tokens.size());
     for (std::size_t i = 0; i < v.tokens.size(); ++i) hashes[i] = detail::hash_bytes(v.tokens[i].bytes);
     constexpr std::size_t ahead = 16;
@@ -235,7 +237,7 @@ class encoding {
       auto const byte_pair = [&](unsigned char a, unsigned char b) { return byte_pairs_[a * 256u + b]; };
       if (merges_by_ == merge_kind::tiktoken_ranks) {
         byte_pair_merge(
-            piece, scratch, byte_id, byte_pair,
+            piece, rank_limit_, scratch, byte_id, byte_pair,
             [&](std::uint32_t left_start, std::uint32_t left, std::uint32_t, std::uint32_t right_end,
                 std::uint32_t right) {
               return remembered(left, right, [&] {
@@ -246,7 +248,7 @@ class encoding {
             keep);
       } else {
         byte_pair_merge(
-            piece, scratch, byte_id, byte_pair,
+            piece, rank_limit_, scratch, byte_id, byte_pair,
             [&](std::uint32_t, std::uint32_t left, std::uint32_t, std::uint32_t, std::uint32_t right) {
               return remembered(left, right, [&] { return pairs_.find(left, right); });
             },
@@ -268,6 +270,7 @@ class encoding {
     return ++counter;
   }
 
+  std::uint32_t rank_limit_ = 0;          ///< every merge rank is below it
   std::uint64_t serial_ = next_serial();  ///< this encoding's key in the piece cache
   std::string name_;
   std::string provenance_;
