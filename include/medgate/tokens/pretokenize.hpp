@@ -90,6 +90,20 @@ class scan_text {
     return i;
   }
 
+  /// ` ?X+` followed by a run of `tail` characters, at `i`: the end of the
+  /// match, or 0 when there is none. X is "not space, letter or number" for
+  /// the OpenAI patterns and "punctuation or symbol" for DeepSeek's.
+  template <class X, class Tail>
+  [[nodiscard]] std::size_t spaced_run(std::size_t i, X x, Tail tail) const noexcept {
+    auto const c0 = at(i);
+    std::size_t start = i;
+    if (c0.cp == ' ' && x(at(i + 1)))
+      start = i + 1;
+    else if (!x(c0))
+      return 0;
+    return run_if(run_if(start, x), tail);
+  }
+
   /// (?i:'s|'t|'re|'ve|'m|'ll|'d) at `i`: its length, or 0. Case folding is
   /// Unicode's simple folding, under which only `s` has a non-ASCII twin
   /// (U+017F LATIN SMALL LETTER LONG S).
@@ -148,12 +162,7 @@ inline std::size_t next_cl100k(scan_text const& t, std::size_t i) noexcept {
     return t.run(i + c0.length, cls::letter);
   if (c0.mask & cls::number) return t.run_at_most(i, cls::number, 3);
   auto const punct = [](scan_text::ch c) { return c.length != 0 && !(c.mask & (space | cls::letter | cls::number)); };
-  std::size_t start = i;
-  if (c0.cp == ' ' && punct(t.at(i + 1))) start = i + 1;
-  if (start != i || punct(c0)) {
-    std::size_t const j = t.run_if(start, punct);
-    return t.run_if(j, [](scan_text::ch c) { return is_newline(c.cp); });
-  }
+  if (auto const e = t.spaced_run(i, punct, [](scan_text::ch c) { return is_newline(c.cp); })) return e;
   return t.white_space(i, space);
 }
 
@@ -194,12 +203,7 @@ inline std::size_t next_o200k(scan_text const& t, std::size_t i) noexcept {
 
   if (c0.mask & cls::number) return t.run_at_most(i, cls::number, 3);
   auto const punct = [](scan_text::ch c) { return c.length != 0 && !(c.mask & (space | cls::letter | cls::number)); };
-  std::size_t start = i;
-  if (c0.cp == ' ' && punct(t.at(i + 1))) start = i + 1;
-  if (start != i || punct(c0)) {
-    std::size_t const j = t.run_if(start, punct);
-    return t.run_if(j, [](scan_text::ch c) { return is_newline(c.cp) || c.cp == '/'; });
-  }
+  if (auto const e = t.spaced_run(i, punct, [](scan_text::ch c) { return is_newline(c.cp) || c.cp == '/'; })) return e;
   return t.white_space(i, space);
 }
 
@@ -216,13 +220,8 @@ inline std::size_t next_deepseek_word(scan_text const& t, std::size_t i) noexcep
       (t.at(i + c0.length).mask & letter_or_mark))
     return t.run(i + c0.length, letter_or_mark);
   if (c0.mask & letter_or_mark) return t.run(i, letter_or_mark);
-  constexpr std::uint16_t punct_or_symbol = cls::punctuation | cls::symbol;
-  std::size_t start = i;
-  if (c0.cp == ' ' && (t.at(i + 1).mask & punct_or_symbol)) start = i + 1;
-  if (start != i || (c0.mask & punct_or_symbol)) {
-    std::size_t const j = t.run(start, punct_or_symbol);
-    return t.run_if(j, [](scan_text::ch c) { return is_newline(c.cp); });
-  }
+  auto const punct_or_symbol = [](scan_text::ch c) { return (c.mask & (cls::punctuation | cls::symbol)) != 0; };
+  if (auto const e = t.spaced_run(i, punct_or_symbol, [](scan_text::ch c) { return is_newline(c.cp); })) return e;
   if (c0.mask & space) return t.white_space(i, space);
   return i;
 }
