@@ -14,9 +14,10 @@
 //
 // Short pre-tokens (nearly all of them) use tiktoken's own scheme: rescan the
 // pair ranks for the minimum after each merge, O(n²) but tiny n and no heap.
-// Long ones (a 100 KB word, a base64 blob with no break) use a min-heap over
-// a linked list of parts, O(n log n): the reference's quadratic loop would
-// take seconds there. The two give identical merges (tested).
+// Long ones (a 100 KB word, a base64 blob with no break) keep a linked list
+// of parts in buckets by rank, found through a two-level bitmap: the
+// reference's quadratic loop would take seconds there. The two give
+// identical merges (tested).
 #pragma once
 
 #include <algorithm>
@@ -27,6 +28,8 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "hash_filter.hpp"
 
 namespace medgate::tokens {
 
@@ -77,6 +80,7 @@ class byte_table {
     base_ = base;
     count_ = 0;
     slots_.assign(detail::table_size_for(n), slot{});
+    filter_.reset(n);
     by_id_.assign(id_limit, span{});
     max_length_ = 0;
   }
@@ -94,6 +98,7 @@ class byte_table {
     for (; slots_[s].length != 0; s = (s + 1) & mask)
       if (same(slots_[s], bytes, prefix_of(bytes))) return false;
     slots_[s] = {prefix_of(bytes), length, id};
+    filter_.add(h);
     by_id_[id] = {offset, length};
     max_length_ = std::max<std::size_t>(max_length_, length);
     ++count_;
@@ -106,9 +111,14 @@ class byte_table {
 
   [[nodiscard]] std::uint32_t find(std::string_view bytes) const noexcept {
     if (bytes.size() > max_length_ || bytes.empty()) return no_token;
+    return find(bytes, detail::hash_bytes(bytes));
+  }
+  /// The same, with the bytes' `hash_bytes` computed ahead.
+  [[nodiscard]] std::uint32_t find(std::string_view bytes, std::uint64_t h) const noexcept {
+    if (bytes.size() > max_length_ || bytes.empty() || !filter_.may_contain(h)) return no_token;
     std::uint64_t const prefix = prefix_of(bytes);
     std::size_t const mask = slots_.size() - 1;
-    for (std::size_t s = detail::hash_bytes(bytes) & mask;; s = (s + 1) & mask) {
+    for (std::size_t s = h & mask;; s = (s + 1) & mask) {
       auto const& sl = slots_[s];
       if (sl.length == 0) return no_token;
       if (same(sl, bytes, prefix)) return sl.id;
@@ -146,6 +156,7 @@ class byte_table {
 
   char const* base_ = nullptr;
   std::vector<slot> slots_{1};
+  hash_filter filter_;  ///< of the tokens' hashes: most absent byte strings end here
   std::vector<span> by_id_;
   std::size_t count_ = 0;
   std::size_t max_length_ = 0;
@@ -163,6 +174,7 @@ class pair_table {
   void reserve(std::size_t n) {
     keys_.assign(detail::table_size_for(n), empty);
     rules_.assign(keys_.size(), {});
+    filter_.reset(n);
   }
   [[nodiscard]] static std::uint64_t key_of(std::uint32_t left, std::uint32_t right) noexcept {
     return (std::uint64_t{left} << 32) | right;
@@ -175,21 +187,25 @@ class pair_table {
   void add(std::uint32_t left, std::uint32_t right, merge_rule rule) {
     if (count_ * 2 >= keys_.size()) grow();
     std::uint64_t const key = key_of(left, right);
+    std::uint64_t const h = detail::hash_u64(key);
     std::size_t const mask = keys_.size() - 1;
-    std::size_t s = detail::hash_u64(key) & mask;
+    std::size_t s = h & mask;
     while (keys_[s] != empty) {
       if (keys_[s] == key) return;
       s = (s + 1) & mask;
     }
+    filter_.add(h);
     keys_[s] = key;
     rules_[s] = rule;
     ++count_;
   }
   [[nodiscard]] merge_rule find(std::uint32_t left, std::uint32_t right) const noexcept {
     if (keys_.empty()) return {};
-    std::uint64_t const key = (std::uint64_t{left} << 32) | right;
+    std::uint64_t const key = key_of(left, right);
+    std::uint64_t const h = detail::hash_u64(key);
+    if (!filter_.may_contain(h)) return {};
     std::size_t const mask = keys_.size() - 1;
-    for (std::size_t s = detail::hash_u64(key) & mask;; s = (s + 1) & mask) {
+    for (std::size_t s = h & mask;; s = (s + 1) & mask) {
       if (keys_[s] == key) return rules_[s];
       if (keys_[s] == empty) return {};
     }
@@ -209,6 +225,7 @@ class pair_table {
   }
   std::vector<std::uint64_t> keys_;
   std::vector<merge_rule> rules_;
+  hash_filter filter_;  ///< of the keys' hashes, as in byte_table
   std::size_t count_ = 0;
 };
 
@@ -352,9 +369,11 @@ void byte_pair_merge(std::string_view piece, std::uint32_t rank_limit, bpe_scrat
       bucket_of[buckets[b].rank] = b + 1;
     }
   };
-  auto const re_rate = [&](std::uint32_t i) {
+  auto const rate = [&](std::uint32_t i) {
     std::uint32_t const j = next[i];
-    merge_rule const r = j < n ? rule(i, v[i].id, j, next[j], v[j].id) : merge_rule{};
+    return j < n ? rule(i, v[i].id, j, next[j], v[j].id) : merge_rule{};
+  };
+  auto const set_rate = [&](std::uint32_t i, merge_rule r) {
     v[i].rank = r.rank;
     v[i].result = r.result;
     push(r.rank, i);
@@ -372,6 +391,8 @@ void byte_pair_merge(std::string_view piece, std::uint32_t rank_limit, bpe_scrat
         retire(rank);
         break;
       }
+      // The bucket's parts lie far apart in a large piece: ask for one a few entries ahead.
+      if (bk.cursor + 8 < bk.starts.size()) __builtin_prefetch(&v[bk.starts[bk.cursor + 8]]);
       std::uint32_t const i = bk.starts[bk.cursor++];
       if (v[i].start == no_token || v[i].rank != rank) continue;  // stale
       std::uint32_t const j = next[i];
@@ -380,8 +401,12 @@ void byte_pair_merge(std::string_view piece, std::uint32_t rank_limit, bpe_scrat
       v[j].rank = no_token;
       next[i] = next[j];
       prev[next[j]] = i;
-      re_rate(i);
-      if (i > 0) re_rate(prev[i]);
+      // Both new pairs are looked up before either is queued, so the two lookups overlap.
+      std::uint32_t const p = i > 0 ? prev[i] : no_token;
+      merge_rule const right_rule = rate(i);
+      merge_rule const left_rule = p != no_token ? rate(p) : merge_rule{};
+      set_rate(i, right_rule);
+      if (p != no_token) set_rate(p, left_rule);
     }
   }
   for (std::uint32_t i = 0; i < n; i = next[i]) emit(v[i].id);

@@ -36,6 +36,7 @@
 
 #include "../result.hpp"
 #include "bpe.hpp"
+#include "piece_cache.hpp"
 #include "pretokenize.hpp"
 #include "unicode.hpp"
 #include "vocabulary_file.hpp"
@@ -174,63 +175,22 @@ class encoding {
   }
 
  private:
-  /// Merged pre-tokens remembered per thread: clinical text repeats its words,
-  /// and a merge costs a few hash lookups per byte where a hit costs one.
-  /// Direct-mapped and bounded (4096 entries of pieces up to 46 bytes and 15
-  /// ids, about 0.5 MB per thread); entries carry the encoding's serial
-  /// number, so a new encoding at a recycled address never reads an old one's.
-  struct piece_cache {
-    static constexpr std::size_t slots = 4096;
-    static constexpr std::size_t max_bytes = 126;
-    static constexpr std::size_t max_ids = 40;
-    struct entry {
-      std::uint64_t serial = 0;  ///< 0 = empty
-      std::uint8_t length = 0;
-      std::uint8_t count = 0;
-      std::array<char, max_bytes> bytes{};
-      std::array<std::uint32_t, max_ids> ids{};
-    };
-    std::vector<entry> entries = std::vector<entry>(slots);
-  };
-
-  /// Merge rules of recently asked pairs, per thread (64 KB): a long
-  /// pre-token asks about the same few thousand pairs again and again, and
-  /// this answers from cache instead of the vocabulary's megabytes.
-  struct pair_cache {
-    static constexpr std::size_t slots = 4096;
-    struct entry {
-      std::uint64_t serial = 0;  ///< 0 = empty
-      std::uint32_t left = 0;
-      std::uint32_t right = 0;
-      merge_rule rule{};
-    };
-    std::vector<entry> entries = std::vector<entry>(slots);
-  };
-
   template <class Emit>
   void each_token(std::string_view text, Emit&& emit) const {
     thread_local bpe_scratch scratch;
     thread_local piece_cache cache;
-    thread_local pair_cache pairs;
-    auto const remembered = [&](std::uint32_t left, std::uint32_t right, auto&& compute) {
-      auto& e = pairs.entries[detail::hash_u64(pair_table::key_of(left, right) ^ serial_) & (pair_cache::slots - 1)];
-      if (e.serial != serial_ || e.left != left || e.right != right) e = {serial_, left, right, compute()};
-      return e.rule;
-    };
     thread_local std::vector<std::uint32_t> merged;
     pretokenize(pre_, classes_, text, [&](std::string_view piece) {
+      std::uint64_t const hash = detail::hash_bytes(piece);
       // tiktoken's shortcut: a pre-token that is itself a token is that token.
       if (merges_by_ == merge_kind::tiktoken_ranks)
-        if (auto const id = by_bytes_.find(piece); id != no_token) return emit(id);
-      piece_cache::entry* slot = nullptr;
-      if (piece.size() <= piece_cache::max_bytes) {
-        slot = &cache.entries[detail::hash_bytes(piece) & (piece_cache::slots - 1)];
-        if (slot->serial == serial_ && slot->length == piece.size() &&
-            std::memcmp(slot->bytes.data(), piece.data(), piece.size()) == 0) {
-          for (std::size_t k = 0; k < slot->count; ++k) emit(slot->ids[k]);
+        if (auto const id = by_bytes_.find(piece, hash); id != no_token) return emit(id);
+      bool const cacheable = piece_cache::fits(piece);
+      if (cacheable)
+        if (auto const ids = cache.find(serial_, hash, piece); !ids.empty()) {
+          for (auto const id : ids) emit(id);
           return;
         }
-      }
       merged.clear();
       auto const keep = [&](std::uint32_t id) { merged.push_back(id); };
       auto const byte_id = [&](unsigned char b) { return byte_ids_[b]; };
@@ -238,30 +198,21 @@ class encoding {
       if (merges_by_ == merge_kind::tiktoken_ranks) {
         byte_pair_merge(
             piece, rank_limit_, scratch, byte_id, byte_pair,
-            [&](std::uint32_t left_start, std::uint32_t left, std::uint32_t, std::uint32_t right_end,
-                std::uint32_t right) {
-              return remembered(left, right, [&] {
-                auto const id = by_bytes_.find(piece.substr(left_start, right_end - left_start));
-                return merge_rule{id, id};
-              });
+            [&](std::uint32_t left_start, std::uint32_t, std::uint32_t, std::uint32_t right_end, std::uint32_t) {
+              auto const id = by_bytes_.find(piece.substr(left_start, right_end - left_start));
+              return merge_rule{id, id};
             },
             keep);
       } else {
         byte_pair_merge(
             piece, rank_limit_, scratch, byte_id, byte_pair,
             [&](std::uint32_t, std::uint32_t left, std::uint32_t, std::uint32_t, std::uint32_t right) {
-              return remembered(left, right, [&] { return pairs_.find(left, right); });
+              return pairs_.find(left, right);
             },
             keep);
       }
       for (auto const id : merged) emit(id);
-      if (slot != nullptr && merged.size() <= piece_cache::max_ids) {
-        slot->serial = serial_;
-        slot->length = static_cast<std::uint8_t>(piece.size());
-        slot->count = static_cast<std::uint8_t>(merged.size());
-        std::memcpy(slot->bytes.data(), piece.data(), piece.size());
-        std::copy(merged.begin(), merged.end(), slot->ids.begin());
-      }
+      if (cacheable) cache.put(serial_, hash, piece, merged);
     });
   }
 

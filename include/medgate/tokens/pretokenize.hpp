@@ -52,7 +52,7 @@ class scan_text {
 
   [[nodiscard]] std::size_t size() const noexcept { return text_.size(); }
 
-  [[nodiscard]] ch at(std::size_t i) const noexcept {
+  [[nodiscard, gnu::always_inline]] ch at(std::size_t i) const noexcept {
     if (i >= text_.size()) return {};
     auto const c = static_cast<unsigned char>(text_[i]);
     if (c < 0x80) return {c, ascii_[c], 1};
