@@ -53,13 +53,13 @@ using clock_type = std::chrono::steady_clock;
 
 constexpr std::size_t min_text_bytes = 8'000'000;
 constexpr std::size_t long_piece_bytes = 100'000;
-constexpr char const* default_encodings[] = {"cl100k_base", "o200k_base", "deepseek_v3"};
+constexpr char const* default_encodings[] = {"cl100k_base", "o200k_base", "deepseek_v3", "llama3"};
 
 constexpr char const* usage_text =
     "usage: bench_tokens --data DIR --corpus DIR [--encoding NAME]... [--json] [--write-texts DIR] [--runs N]\n"
     "  --data DIR         folder of the <encoding>.mgtok files (the build's tokens/)\n"
     "  --corpus DIR       folder of the parity corpus (*.txt; tests/tokens/corpus)\n"
-    "  --encoding NAME    measure only NAME (repeatable; default cl100k_base, o200k_base, deepseek_v3)\n"
+    "  --encoding NAME    measure only NAME (repeatable; default: all four)\n"
     "  --json             one JSON object per encoding and line, for bench/tokens.mjs\n"
     "  --write-texts DIR  also write the benchmark texts to DIR (corpus.txt, clinical.txt, word.txt, base64.txt)\n"
     "  --runs N           runs per throughput measurement, best taken (default 3)\n";

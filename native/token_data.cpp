@@ -10,6 +10,7 @@
 #include <vector>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "files.hpp"
 
@@ -34,7 +35,7 @@ std::vector<std::filesystem::path> search_path(std::string const& directory) {
 
 result<std::shared_ptr<tokens::encoding const>> load_encoding(std::string_view name, std::string const& directory) {
   if (std::find(std::begin(known_encodings), std::end(known_encodings), name) == std::end(known_encodings))
-    return error{fmt::format("unknown encoding '{}': known are cl100k_base, o200k_base, deepseek_v3", name)};
+    return error{fmt::format("unknown encoding '{}': known are {}", name, fmt::join(known_encodings, ", "))};
   std::string tried;
   for (auto const& dir : search_path(directory)) {
     auto const file = dir / fmt::format("{}.mgtok", name);

@@ -20,7 +20,7 @@
 namespace medgate::cli {
 
 /// The encodings the build converts.
-inline constexpr std::string_view known_encodings[] = {"cl100k_base", "o200k_base", "deepseek_v3"};
+inline constexpr std::string_view known_encodings[] = {"cl100k_base", "o200k_base", "deepseek_v3", "llama3"};
 
 /// Loads the encoding `name`; `directory` empty means the default search.
 /// The error lists where it looked and how to make the files.

@@ -25,7 +25,7 @@ constexpr char const* usage_text =
     "usage: medgate tokens --encoding NAME [--ids | --pieces] [--vocabularies DIR] [FILE | -]\n"
     "       medgate tokens --info [--vocabularies DIR]\n"
     "Counts the tokens of FILE (or standard input) exactly as the reference tokenizer does.\n"
-    "  --encoding NAME      cl100k_base, o200k_base or deepseek_v3\n"
+    "  --encoding NAME      cl100k_base, o200k_base, deepseek_v3 or llama3\n"
     "  --ids                print the token ids, one per line, instead of the count\n"
     "  --pieces             print the pre-tokens, one JSON string per line\n"
     "  --vocabularies DIR   where the .mgtok files are (default: $MEDGATE_TOKENS_DIR, the install, the build)\n"

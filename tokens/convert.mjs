@@ -185,6 +185,27 @@ function parseHuggingFace(bytes, label) {
   return { tokens, merges, specials };
 }
 
+// Llama 3's tokenizer.json is a tiktoken vocabulary written out for Hugging Face: its ids are tiktoken ranks,
+// and `ignore_merges` restores tiktoken's whole-word rule. Such a file is converted as ranks (merge kind 0),
+// which is exactly Meta's own tokenizer; this checks that the file still is one, with the expected pattern.
+function checkTiktokenExport(bytes, entry, label) {
+  const json = JSON.parse(bytes.toString('utf8'));
+  if (json.normalizer) fail(`${label}: has a normalizer; a tiktoken export has none`);
+  if (json.model.ignore_merges !== true) fail(`${label}: model.ignore_merges is not true; not a tiktoken export`);
+  const steps = json.pre_tokenizer?.type === 'Sequence' ? json.pre_tokenizer.pretokenizers : [json.pre_tokenizer];
+  const split = steps.find((p) => p?.type === 'Split');
+  const byteLevel = steps.find((p) => p?.type === 'ByteLevel');
+  if (steps.length !== 2 || !split || !byteLevel || byteLevel.use_regex !== false || split.behavior !== 'Isolated') {
+    fail(`${label}: pre_tokenizer is not one Isolated Split followed by ByteLevel without its own regex`);
+  }
+  if (split.pattern?.Regex !== entry.pattern) {
+    fail(`${label}: the Split pattern ${JSON.stringify(split.pattern?.Regex)} is not the manifest's ` +
+         `${JSON.stringify(entry.pattern)}`);
+  }
+  const ids = Object.values(json.model.vocab).sort((a, b) => a - b);
+  if (ids.some((id, i) => id !== i)) fail(`${label}: vocab ids are not 0..${ids.length - 1}, so they are not ranks`);
+}
+
 // ---- Unicode class table ------------------------------------------------------------------------------------
 
 export function unicodeRanges() {
@@ -278,6 +299,10 @@ function convertOne(entry, modules, ranges) {
     const specials = tiktokenSpecials(meta, `${entry.specials.package} ${entry.specials.file}`, new Set(tokens.map((t) => t.id)));
     provenance.specials = { package: entry.specials.package, version: entry.specials.version, file: entry.specials.file,
                             sha256: entry.specials.sha256, licence: entry.specials.licence };
+    parsed = { mergeKind: MERGE_KIND.tiktoken_ranks, tokens, merges: [], specials };
+  } else if (entry.format === 'huggingface' && entry.merging === 'ranks') {
+    const { tokens, specials } = parseHuggingFace(bytes, label);
+    checkTiktokenExport(bytes, entry, label);
     parsed = { mergeKind: MERGE_KIND.tiktoken_ranks, tokens, merges: [], specials };
   } else if (entry.format === 'huggingface') {
     parsed = { mergeKind: MERGE_KIND.merge_list, ...parseHuggingFace(bytes, label) };

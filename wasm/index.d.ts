@@ -2,7 +2,7 @@
 // tokens.mjs and tokens_binding.cpp.
 
 /** The names of the encodings the build converts (tokens/manifest.json). Other names load if their file exists. */
-export type EncodingName = 'cl100k_base' | 'o200k_base' | 'deepseek_v3' | (string & {});
+export type EncodingName = 'cl100k_base' | 'o200k_base' | 'deepseek_v3' | 'llama3' | (string & {});
 
 /** Where a vocabulary came from (the `.mgtok` provenance). */
 export interface Provenance {

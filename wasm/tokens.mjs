@@ -1,4 +1,4 @@
-// wasm/tokens.mjs — medgate's exact tokenizer (cl100k_base, o200k_base, deepseek_v3) for browsers and node.
+// wasm/tokens.mjs — medgate's exact tokenizer (cl100k_base, o200k_base, deepseek_v3, llama3) for browsers and node.
 //
 // Why: token budgets must be exact where the text is written, in the clinician's browser too, and must be the
 // same number the server counts. This wraps the embind class `Encoding` of medgate.mjs (the same C++ core as
@@ -150,7 +150,7 @@ class Encoding {
 }
 
 /**
- * Loads the vocabulary `name` ("cl100k_base", "o200k_base", "deepseek_v3") from { bytes } or { url }.
+ * Loads the vocabulary `name` ("cl100k_base", "o200k_base", "deepseek_v3", "llama3") from { bytes } or { url }.
  * Throws an Error saying what was wrong (missing file, HTTP status, corrupt or mismatched vocabulary).
  */
 export async function loadEncoding(name, { url, bytes, module } = {}) {

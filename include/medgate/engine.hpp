@@ -350,7 +350,7 @@ class engine {
   /// records' timestamps. Tests leave it at the Unix epoch.
   void set_wall_clock(wall_time at_instant_zero) noexcept { wall_origin_ = at_instant_zero; }
 
-  /// Counts text of `encoding` ("cl100k_base", "o200k_base", "deepseek_v3")
+  /// Counts text of `encoding` ("cl100k_base", "o200k_base", "deepseek_v3", "llama3")
   /// exactly from now on; models of an encoding without a counter are
   /// counted with `tokens::estimate_tokens` and reported as not exact.
   void set_counter(std::string encoding, tokens::text_counter count) {

@@ -33,7 +33,7 @@ std::string slurp(fs::path const& p) {
 
 TEST_CASE("medgate tokens prints the reference ids and the count of a clinical note") {
   auto const note = fs::path{MEDGATE_TOKEN_CORPUS_DIR} / "clinical_note.txt";
-  for (auto const* name : {"cl100k_base", "o200k_base", "deepseek_v3"}) {
+  for (auto const* name : {"cl100k_base", "o200k_base", "deepseek_v3", "llama3"}) {
     CAPTURE(name);
     auto const reference =
         nlohmann::json::parse(slurp(fs::path{MEDGATE_TOKEN_REFERENCE_DIR} / (std::string{name} + ".json")));
@@ -64,7 +64,7 @@ TEST_CASE("medgate tokens: pieces, provenance, and clear errors") {
 
   auto const unknown = run_medgate("tokens --encoding p50k_base < /dev/null");
   CHECK(unknown.exit_code == 2);
-  CHECK(unknown.err.find("unknown encoding 'p50k_base': known are cl100k_base, o200k_base, deepseek_v3") !=
+  CHECK(unknown.err.find("unknown encoding 'p50k_base': known are cl100k_base, o200k_base, deepseek_v3, llama3") !=
         std::string::npos);
   auto const missing = run_medgate("tokens --encoding o200k_base --vocabularies /nonexistent < /dev/null");
   CHECK(missing.exit_code == 2);

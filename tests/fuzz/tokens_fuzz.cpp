@@ -28,7 +28,7 @@ namespace {
 std::vector<medgate::tokens::encoding> const& encodings() {
   static std::vector<medgate::tokens::encoding> const all = [] {
     std::vector<medgate::tokens::encoding> out;
-    for (auto const* name : {"cl100k_base", "o200k_base", "deepseek_v3"}) {
+    for (auto const* name : {"cl100k_base", "o200k_base", "deepseek_v3", "llama3"}) {
       std::ifstream in{std::string{MEDGATE_TOKEN_DATA_DIR} + "/" + name + ".mgtok", std::ios::binary};
       std::string const bytes{std::istreambuf_iterator<char>{in}, std::istreambuf_iterator<char>{}};
       auto e = medgate::tokens::encoding::load(bytes);

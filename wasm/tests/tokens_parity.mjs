@@ -64,7 +64,7 @@ const files = readdirSync(args.corpus).filter((f) => f.endsWith('.txt')).sort();
 const encodings = readdirSync(args.reference).filter((f) => f.endsWith('.json') && f !== 'peers.json')
   .map((f) => f.slice(0, -'.json'.length)).sort();
 check(files.length > 0, `no corpus files in ${args.corpus}`);
-check(encodings.length >= 3, `expected the reference ids of 3 encodings in ${args.reference}, found ${encodings.length}`);
+check(encodings.length >= 4, `expected the reference ids of 4 encodings in ${args.reference}, found ${encodings.length}`);
 
 for (const name of encodings) {
   const reference = JSON.parse(readFileSync(join(args.reference, `${name}.json`), 'utf8'));
@@ -102,7 +102,7 @@ for (const name of encodings) {
   fromBytes.free();
 
   // Special-token text is ordinary text; control tokens are looked up by text.
-  const special = name === 'deepseek_v3' ? '<｜end▁of▁sentence｜>' : '<|endoftext|>';
+  const special = { deepseek_v3: '<｜end▁of▁sentence｜>', llama3: '<|end_of_text|>' }[name] ?? '<|endoftext|>';
   const id = enc.specialToken(special);
   check(Number.isInteger(id), `${name}: no special token ${special}`);
   check(!Array.from(enc.encode(`note ${special} end`)).includes(id), `${name}: special-token text became the control token`);

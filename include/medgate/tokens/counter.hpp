@@ -3,7 +3,7 @@
 // Budgets, context windows and tokens-per-minute limits only need counts, so
 // they are written against `text_counter` rather than a tokenizer type. A host
 // that has loaded an exact encoding (tokens/encoding.hpp) hands the engine a
-// counter per encoding name ("cl100k_base", "o200k_base", "deepseek_v3");
+// counter per encoding name ("cl100k_base", "o200k_base", "deepseek_v3", "llama3");
 // until then, and for encodings it has not loaded, `estimate_tokens` stands in.
 // The stand-in is approximate — one token per 4 bytes is wrong by 20–50 % on
 // clinical notes, numbers and non-English text — and everything counted with

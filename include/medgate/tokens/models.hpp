@@ -55,8 +55,8 @@ inline std::optional<chat_format> parse_chat_format(std::string_view s) noexcept
 }
 
 struct model_info {
-  std::string name;                   ///< e.g. "gpt-4.1"; also the prefix dated snapshots resolve by
-  std::string encoding;               ///< "cl100k_base", "o200k_base", "deepseek_v3" (a stand-in when not exact)
+  std::string name;      ///< e.g. "gpt-4.1"; also the prefix dated snapshots resolve by
+  std::string encoding;  ///< "cl100k_base", "o200k_base", "deepseek_v3", "llama3" (a stand-in when not exact)
   std::int64_t context_window = 0;    ///< prompt + output tokens the model accepts
   double input_usd_per_million = 0;   ///< list price of prompt tokens
   double output_usd_per_million = 0;  ///< list price of completion tokens
