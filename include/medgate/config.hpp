@@ -60,7 +60,7 @@
 //     "models": {"gpt-4.1": {"input_usd_per_million": 2.0},   change a built-in model (tokens/models.hpp)
 //                "my-llama": {"encoding": "cl100k_base", "context_window": 8192, "max_output_tokens": 2048,
 //                             "input_usd_per_million": 0.1, "output_usd_per_million": 0.2,
-//                             "format": "openai" | "deepseek" | "anthropic" | "gemini",
+//                             "format": "openai" | "deepseek" | "anthropic" | "gemini" | "llama3",
 //                             "exact_tokenizer": false}},
 //                                          or add one (a new model must set context_window)
 //     "budgets": {"per_call": {"max_tokens": 32000, "max_usd": 0.50},    absent = no cap
@@ -478,11 +478,12 @@ inline constexpr std::array<enum_name<jitter_kind>, 4> jitter_kind_names{{{"none
                                                                           {"decorrelated", jitter_kind::decorrelated}}};
 inline constexpr std::array<enum_name<window_kind>, 2> window_kind_names{
     {{"count_based", window_kind::count_based}, {"time_based", window_kind::time_based}}};
-inline constexpr std::array<enum_name<tokens::chat_format>, 4> chat_format_names{
+inline constexpr std::array<enum_name<tokens::chat_format>, 5> chat_format_names{
     {{"openai", tokens::chat_format::openai},
      {"deepseek", tokens::chat_format::deepseek},
      {"anthropic", tokens::chat_format::anthropic},
-     {"gemini", tokens::chat_format::gemini}}};
+     {"gemini", tokens::chat_format::gemini},
+     {"llama3", tokens::chat_format::llama3}}};
 inline constexpr std::array<enum_name<context_policy>, 3> context_policy_names{
     {{"refuse", context_policy::refuse},
      {"drop_oldest", context_policy::drop_oldest},

@@ -1,10 +1,14 @@
 // Parity: for every corpus file and every encoding, our token ids equal the
 // reference ids that tiktoken (cl100k_base, o200k_base) and
 // @lenml/tokenizers (deepseek_v3) produced in node at build time
-// (tests/tokens/reference.mjs). The same test runs natively, under
+// (tests/tokens/reference.mjs), and llama3's equal tiktoken's on Llama 3's
+// ranks. Chat counts equal the token counts of the prompts that DeepSeek V3's
+// and Llama 3's own chat templates render. The same test runs natively, under
 // ASan/UBSan, and compiled to WebAssembly under node.
 #include <doctest/doctest.h>
 
+#include <medgate/openai/chat.hpp>
+#include <medgate/tokens/chat_count.hpp>
 #include <medgate/tokens/encoding.hpp>
 
 #include <filesystem>
@@ -65,6 +69,25 @@ TEST_CASE("cl100k_base ids equal tiktoken's on the whole corpus") { check_encodi
 TEST_CASE("o200k_base ids equal tiktoken's on the whole corpus") { check_encoding("o200k_base"); }
 TEST_CASE("deepseek_v3 ids equal @lenml/tokenizers' on the whole corpus") { check_encoding("deepseek_v3"); }
 TEST_CASE("llama3 ids equal tiktoken's on Llama 3's ranks on the whole corpus") { check_encoding("llama3"); }
+
+TEST_CASE("chat counts equal the tokens of the prompts the models' own chat templates render") {
+  auto const chats = nlohmann::json::parse(slurp(std::filesystem::path{MEDGATE_TOKEN_REFERENCE_DIR} / "chats.json"));
+  REQUIRE(chats.size() >= 5);
+  for (auto const& model :
+       {std::pair{"deepseek_v3", tokens::chat_format::deepseek}, std::pair{"llama3", tokens::chat_format::llama3}}) {
+    std::string const encoding = model.first;  // no structured binding: INFO's lambda can't see one in clang 14
+    auto const format = model.second;
+    auto const enc = load(encoding);
+    tokens::text_counter const counter = [&enc](std::string_view text) { return enc.count(text); };
+    for (auto const& chat : chats) {
+      std::string const body = nlohmann::json{{"model", "m"}, {"messages", chat.at("messages")}}.dump();
+      auto const request = openai::parse_chat_request(body);
+      REQUIRE_MESSAGE(request.ok(), body);
+      INFO(encoding << ": " << body);
+      CHECK(tokens::count_prompt(*request, format, counter) == chat.at(encoding).get<std::int64_t>());
+    }
+  }
+}
 
 TEST_CASE("the vocabularies know their control tokens") {
   CHECK(load("cl100k_base").special_token("<|endoftext|>") == 100257u);

@@ -19,6 +19,8 @@
 //
 // Usage: node reference.mjs CORPUS_DIR OUT_DIR [--modules DIR]
 // Writes OUT_DIR/<encoding>.json = {"<file>": [ids...], ...} and OUT_DIR/peers.json; prints a summary.
+// Also OUT_DIR/chats.json: for each chat of chats.json (next to this script), the token count of the prompt
+// that DeepSeek V3's and Llama 3's own chat templates render (add_generation_prompt), for chat_count.hpp.
 
 import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
@@ -198,11 +200,20 @@ function main() {
     llamaReport[f] = at === -1 ? 'agree' : { first_difference_at: at };
   }
   llama.free();
+
+  // ---- chat templates: the rendered prompt's tokens, by the models' own templates ---------------------
+  const chats = JSON.parse(readFileSync(join(here, 'chats.json'), 'utf8')).chats;
+  const templated = (tokenizer, messages) =>
+    tokenizer.apply_chat_template(messages, { add_generation_prompt: true, tokenize: true, return_tensor: false }).length;
+  const chatCounts = chats.map((messages) => ({
+    messages, deepseek_v3: templated(deepseek, messages), llama3: templated(llamaHf, messages),
+  }));
   peers.peers.llama3 = { [`@lenml/tokenizers@${version('@lenml/tokenizers')} (Hugging Face's algorithm)`]: llamaReport };
 
   mkdirSync(outDir, { recursive: true });
   for (const [name, byFile] of Object.entries(results)) writeIds(join(outDir, `${name}.json`), byFile);
   writeFileSync(join(outDir, 'peers.json'), `${JSON.stringify(peers, null, 2)}\n`);
+  writeFileSync(join(outDir, 'chats.json'), `${JSON.stringify(chatCounts, null, 1)}\n`);
 
   // ---- summary ----------------------------------------------------------------------------------------
   const pad = (s, n) => String(s).padEnd(n);
@@ -222,7 +233,7 @@ function main() {
                 `${num(results.deepseek_v3[f].length, 9)}${num(results.llama3[f].length, 8)}${num((chars / results.cl100k_base[f].length).toFixed(2), 10)}` +
                 `  ${disagree.join(', ') || '-'}`);
   }
-  console.log(`wrote ${Object.keys(results).map((n) => `${n}.json`).join(', ')}, peers.json to ${outDir} ` +
+  console.log(`wrote ${Object.keys(results).map((n) => `${n}.json`).join(', ')}, peers.json, chats.json to ${outDir} ` +
               `in ${(performance.now() - started).toFixed(0)} ms`);
 }
 

@@ -99,11 +99,12 @@ TEST_CASE("deepseek: BOS, system text, <｜User｜>/<｜Assistant｜> turns, the
   CHECK(count_prompt(r, chat_format::openai, word_counter) == 3 + 5 * 4 + 10);
 }
 
-TEST_CASE("deepseek: earlier reasoning is dropped, tool results are wrapped") {
+TEST_CASE("deepseek: assistant turns end with end-of-sentence, tool results are wrapped") {
   auto const thinking = make_chat_request(
       "deepseek-chat", {{"user", "q"}, {"assistant", "<think> long chain of thought </think> answer"}, {"user", "r"}});
-  // BOS + User + Assistant + EOS + User + Assistant = 6; text q, " answer", r = 3
-  CHECK(count_prompt(thinking, chat_format::deepseek, word_counter) == 9);
+  // BOS + User + Assistant + EOS + User + Assistant = 6; text q, the assistant's 7 words (kept, as V3's template
+  // keeps them), r = 9
+  CHECK(count_prompt(thinking, chat_format::deepseek, word_counter) == 15);
 
   auto const tools = parsed(R"({"model": "deepseek-chat", "messages": [
       {"role": "user", "content": "a"},

@@ -532,6 +532,17 @@ TEST_CASE("config: models, budgets and context parse to what they say") {
   auto const every_text = to_json(every).dump();
   CHECK(to_json(config(every_text)).dump() == every_text);
   CHECK(to_json(every)["models"]["gpt-4.1"]["format"] == "deepseek");
+
+  // The README's Llama 3 entry: a wholly new model with its own encoding and chat format.
+  auto const llama = config(R"({"providers": [{"name": "p", "base_url": "http://127.0.0.1:1/v1"}],
+    "models": {"llama-3.3-70b": {"encoding": "llama3", "format": "llama3", "context_window": 131072,
+                                 "input_usd_per_million": 0.59, "output_usd_per_million": 0.79}}})");
+  auto const with_llama = llama.models.registry();
+  auto const* l = with_llama.find("llama-3.3-70b");
+  REQUIRE(l != nullptr);
+  CHECK(l->encoding == "llama3");
+  CHECK(l->format == tokens::chat_format::llama3);
+  CHECK(l->context_window == 131'072);
 }
 
 TEST_CASE("config: errors in the new sections name the JSON path") {
@@ -544,7 +555,7 @@ TEST_CASE("config: errors in the new sections name the JSON path") {
   CHECK(error_of(R"("models": {"gpt-4.1": {"contxt_window": 5}})") ==
         R"(config: unknown field "contxt_window" in models.gpt-4.1 (did you mean "context_window"?))");
   CHECK(error_of(R"("models": {"gpt-4.1": {"format": "llama"}})") ==
-        R"(config: models.gpt-4.1.format must be one of openai, deepseek, anthropic, gemini, got "llama")");
+        R"(config: models.gpt-4.1.format must be one of openai, deepseek, anthropic, gemini, llama3, got "llama")");
   CHECK(error_of(R"("models": {"gpt-4.1": {"context_window": -1}})") ==
         "config: models.gpt-4.1.context_window must be >= 0, got -1");
   CHECK(error_of(R"("models": {"gpt-4.1": {"max_output_tokens": 200000}})") ==

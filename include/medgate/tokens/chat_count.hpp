@@ -15,12 +15,23 @@
 //   deepseek   DeepSeek V3's chat template: `<｜begin▁of▁sentence｜>` once,
 //              the system messages' text (joined by a blank line), then each
 //              user turn as `<｜User｜>` + content, each assistant turn as
-//              `<｜Assistant｜>` + content + `<｜end▁of▁sentence｜>` (text
-//              after the last `</think>` only), tool results between
-//              `<｜tool▁output▁begin｜>`/`<｜tool▁output▁end｜>`, and the final
-//              `<｜Assistant｜>`. Special tokens count 1 each and their text is
-//              never fed to the counter; the text between two specials is
-//              counted as one piece, as the tokenizer sees it.
+//              `<｜Assistant｜>` + content + `<｜end▁of▁sentence｜>`, tool
+//              results between `<｜tool▁output▁begin｜>`/`<｜tool▁output▁end｜>`,
+//              and the final `<｜Assistant｜>`. Special tokens count 1 each and
+//              their text is never fed to the counter; the text between two
+//              specials is counted as one piece, as the tokenizer sees it.
+//              Checked against the template itself (tests/tokens/chats.json).
+//              V3.1 and V3.2's templates differ slightly: they drop earlier
+//              turns' text before `</think>` and add `</think>` after the
+//              final `<｜Assistant｜>` (one token more); content carrying old
+//              reasoning is counted in full here, an overestimate.
+//   llama3     Llama 3's chat template: `<|begin_of_text|>`, then each
+//              message as `<|start_header_id|>` role `<|end_header_id|>`
+//              "\n\n" + its content trimmed + `<|eot_id|>`, and the reply's
+//              header `<|start_header_id|>assistant<|end_header_id|>\n\n`.
+//              (Llama 3.1–3.3's templates also write a dated "Cutting
+//              Knowledge Date" preamble into the system turn, about 20 tokens,
+//              which is not counted.) Tool definitions and calls: their JSON.
 //   anthropic, gemini  no published framing or tokenizer: openai's rule on the
 //              stand-in encoding (see models.hpp), an estimate.
 #pragma once
@@ -100,12 +111,6 @@ inline std::int64_t openai_prompt_tokens(openai::chat_request const& r, text_cou
   return saturating_add(total, tool_definition_tokens(r, count));
 }
 
-/// Text after the last "</think>": DeepSeek's template drops the reasoning of earlier turns.
-inline std::string_view after_reasoning(std::string_view content) {
-  auto const at = content.rfind("</think>");
-  return at == std::string_view::npos ? content : content.substr(at + 8);
-}
-
 inline std::int64_t deepseek_prompt_tokens(openai::chat_request const& r, text_counter const& count) {
   std::int64_t specials = 1;  // <｜begin▁of▁sentence｜>
   std::int64_t text = 0;
@@ -129,7 +134,7 @@ inline std::int64_t deepseek_prompt_tokens(openai::chat_request const& r, text_c
       // After tool outputs, <｜tool▁outputs▁end｜> takes the place of <｜Assistant｜>.
       ++specials;
       in_tool_outputs = false;
-      add_text(after_reasoning(m.content));
+      add_text(m.content);
       if (calls != nullptr && calls->is_array() && !calls->empty()) {
         ++specials;  // <｜tool▁calls▁begin｜>
         bool first = true;
@@ -155,6 +160,28 @@ inline std::int64_t deepseek_prompt_tokens(openai::chat_request const& r, text_c
   return saturating_add(saturating_add(specials, text), tool_definition_tokens(r, count));
 }
 
+/// Leading and trailing white space removed, as the templates' Jinja `trim` does (ASCII white space).
+inline std::string_view trimmed(std::string_view s) {
+  constexpr std::string_view space = " \t\n\r\f\v";
+  auto const first = s.find_first_not_of(space);
+  if (first == std::string_view::npos) return {};
+  return s.substr(first, s.find_last_not_of(space) - first + 1);
+}
+
+inline std::int64_t llama3_prompt_tokens(openai::chat_request const& r, text_counter const& count) {
+  std::int64_t total = 1;  // <|begin_of_text|>
+  for (std::size_t i = 0; i < r.messages.size(); ++i) {
+    auto const& m = r.messages[i];
+    // <|start_header_id|> role <|end_header_id|> "\n\n" content <|eot_id|>: three specials, two texts.
+    std::int64_t n = 3 + count_of(count, m.role) + count_of(count, "\n\n" + std::string{trimmed(m.content)});
+    n = saturating_add(n, json_member_tokens(count, body_message(r, i), "tool_calls"));
+    total = saturating_add(total, n);
+  }
+  // <|start_header_id|> assistant <|end_header_id|> "\n\n"
+  total = saturating_add(total, 2 + count_of(count, "assistant") + count_of(count, "\n\n"));
+  return saturating_add(total, tool_definition_tokens(r, count));
+}
+
 }  // namespace detail
 
 /// The rendered prompt's tokens of `request` in `format`, counting text with `count`
@@ -163,6 +190,8 @@ inline std::int64_t count_prompt(openai::chat_request const& request, chat_forma
   switch (format) {
     case chat_format::deepseek:
       return detail::deepseek_prompt_tokens(request, count);
+    case chat_format::llama3:
+      return detail::llama3_prompt_tokens(request, count);
     case chat_format::openai:
     case chat_format::anthropic:
     case chat_format::gemini:

@@ -32,7 +32,7 @@
 namespace medgate::tokens {
 
 /// How a model family frames a chat into tokens (see chat_count.hpp).
-enum class chat_format : std::uint8_t { openai, deepseek, anthropic, gemini };
+enum class chat_format : std::uint8_t { openai, deepseek, anthropic, gemini, llama3 };
 
 constexpr std::string_view to_string(chat_format f) noexcept {
   switch (f) {
@@ -44,12 +44,15 @@ constexpr std::string_view to_string(chat_format f) noexcept {
       return "anthropic";
     case chat_format::gemini:
       return "gemini";
+    case chat_format::llama3:
+      return "llama3";
   }
   return "unknown";
 }
 
 inline std::optional<chat_format> parse_chat_format(std::string_view s) noexcept {
-  for (auto f : {chat_format::openai, chat_format::deepseek, chat_format::anthropic, chat_format::gemini})
+  for (auto f :
+       {chat_format::openai, chat_format::deepseek, chat_format::anthropic, chat_format::gemini, chat_format::llama3})
     if (to_string(f) == s) return f;
   return std::nullopt;
 }
