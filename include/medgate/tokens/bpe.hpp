@@ -232,22 +232,30 @@ class pair_table {
 /// Reused buffers, so encoding allocates only while they grow.
 struct bpe_scratch {
   struct part {
+    /// The rescanning path: this part's start byte. The long path indexes
+    /// parts by start byte and keeps here the start of the next live part,
+    /// so following a link reads the cache line it will read next anyway.
     std::uint32_t start = 0;
     std::uint32_t id = 0;
     std::uint32_t rank = no_token;  ///< of merging this part with the next
     std::uint32_t result = no_token;
   };
   std::vector<part> parts;
-  std::vector<std::uint32_t> next;
   std::vector<std::uint32_t> prev;
   /// The long path's queue: one bucket of left-part starts per rank in use,
-  /// and a two-level bitmap of the ranks that have a bucket.
+  /// and a two-level bitmap of the ranks that have a bucket. A bucket's
+  /// first entries (the byte pairs the piece starts with) lie in one shared
+  /// array, grouped by bucket and in order; entries pushed while merging go
+  /// to the bucket's own `later` list. Both stay allocated between calls.
   struct bucket {
     std::uint32_t rank = 0;
-    std::uint32_t cursor = 0;  ///< starts before it are done
-    bool sorted = true;        ///< starts from the cursor on are in order
-    std::vector<std::uint32_t> starts;
+    std::uint32_t first = 0;  ///< the next initial entry: initial[first, last)
+    std::uint32_t last = 0;
+    std::uint32_t cursor = 0;  ///< later entries before it are done
+    bool sorted = true;        ///< later entries from the cursor on are in order
+    std::vector<std::uint32_t> later;
   };
+  std::vector<std::uint32_t> initial;
   std::vector<bucket> buckets;
   std::vector<std::uint32_t> bucket_of_rank;  ///< rank → bucket index + 1; 0 = none
   std::vector<std::uint64_t> ranks_used;      ///< bit per rank with a bucket
@@ -311,15 +319,14 @@ void byte_pair_merge(std::string_view piece, std::uint32_t rank_limit, bpe_scrat
   // lower rank, which goes first. A merge of rank r never creates another
   // pair of rank r (the new pairs hold a different, longer token), and a
   // part only grows to the right, so an entry is current exactly when its
-  // part is alive and still has that rank.
-  auto& next = scratch.next;
+  // part is alive and still has that rank (an absorbed part has none).
   auto& prev = scratch.prev;
-  next.resize(n + 1);
   prev.resize(n + 1);
   for (std::uint32_t i = 0; i <= n; ++i) {
-    next[i] = i + 1;
-    prev[i] = i - 1;  // prev[0] wraps; never read
+    v[i].start = i + 1;  // from here on: the next live part
+    prev[i] = i - 1;     // prev[0] wraps; never read
   }
+  auto const next = [&v](std::uint32_t i) { return v[i].start; };
   auto& buckets = scratch.buckets;
   auto& bucket_of = scratch.bucket_of_rank;
   auto& used = scratch.ranks_used;
@@ -331,24 +338,27 @@ void byte_pair_merge(std::string_view piece, std::uint32_t rank_limit, bpe_scrat
   }
   std::size_t live = 0;  // buckets[0, live) are in use
   std::uint32_t lowest_pushed = no_token;
-  auto const push = [&](std::uint32_t rank, std::uint32_t start) {
-    if (rank >= rank_limit) return;  // no_token, or a rule outside the vocabulary's ranks
-    lowest_pushed = std::min(lowest_pushed, rank);
+  auto const bucket_for = [&](std::uint32_t rank) -> bpe_scratch::bucket& {
     std::uint32_t& b = bucket_of[rank];
     if (b == 0) {
       if (live == buckets.size()) buckets.emplace_back();
       auto& fresh = buckets[live];
       fresh.rank = rank;
-      fresh.cursor = 0;
+      fresh.first = fresh.last = fresh.cursor = 0;
       fresh.sorted = true;
-      fresh.starts.clear();
+      fresh.later.clear();
       b = static_cast<std::uint32_t>(++live);
       used[rank / 64] |= std::uint64_t{1} << (rank % 64);
       words[rank / 4096] |= std::uint64_t{1} << (rank / 64 % 64);
     }
-    auto& bk = buckets[b - 1];
-    if (bk.starts.size() > bk.cursor && bk.starts.back() > start) bk.sorted = false;
-    bk.starts.push_back(start);
+    return buckets[b - 1];
+  };
+  auto const push = [&](std::uint32_t rank, std::uint32_t start) {
+    if (rank >= rank_limit) return;  // no_token, or a rule outside the vocabulary's ranks
+    lowest_pushed = std::min(lowest_pushed, rank);
+    auto& bk = bucket_for(rank);
+    if (bk.later.size() > bk.cursor && bk.later.back() > start) bk.sorted = false;
+    bk.later.push_back(start);
   };
   auto const lowest_rank = [&]() -> std::uint32_t {
     for (std::size_t w = 0; w < words.size(); ++w)
@@ -370,37 +380,54 @@ void byte_pair_merge(std::string_view piece, std::uint32_t rank_limit, bpe_scrat
     }
   };
   auto const rate = [&](std::uint32_t i) {
-    std::uint32_t const j = next[i];
-    return j < n ? rule(i, v[i].id, j, next[j], v[j].id) : merge_rule{};
+    std::uint32_t const j = next(i);
+    return j < n ? rule(i, v[i].id, j, next(j), v[j].id) : merge_rule{};
   };
   auto const set_rate = [&](std::uint32_t i, merge_rule r) {
     v[i].rank = r.rank;
     v[i].result = r.result;
     push(r.rank, i);
   };
-  for (std::uint32_t i = 0; i + 1 < n; ++i) push(v[i].rank, i);
+  // The initial entries, by a counting sort: count per bucket, place the groups, fill them in order.
+  for (std::uint32_t i = 0; i + 1 < n; ++i)
+    if (v[i].rank < rank_limit) ++bucket_for(v[i].rank).last;
+  std::uint32_t offset = 0;
+  for (std::size_t b = 0; b < live; ++b) {
+    auto& bk = buckets[b];
+    bk.first = offset;
+    offset += bk.last;
+    bk.last = bk.first;
+  }
+  auto& initial = scratch.initial;
+  if (initial.size() < offset) initial.resize(offset);
+  for (std::uint32_t i = 0; i + 1 < n; ++i)
+    if (v[i].rank < rank_limit) initial[buckets[bucket_of[v[i].rank] - 1].last++] = i;
   for (std::uint32_t rank = lowest_rank(); rank != no_token; rank = lowest_rank()) {
     lowest_pushed = no_token;
     while (lowest_pushed >= rank) {
       auto& bk = buckets[bucket_of[rank] - 1];
       if (!bk.sorted) {
-        std::sort(bk.starts.begin() + bk.cursor, bk.starts.end());
+        std::sort(bk.later.begin() + bk.cursor, bk.later.end());
         bk.sorted = true;
       }
-      if (bk.cursor == bk.starts.size()) {
+      bool const has_initial = bk.first < bk.last;
+      bool const has_later = bk.cursor < bk.later.size();
+      if (!has_initial && !has_later) {
         retire(rank);
         break;
       }
       // The bucket's parts lie far apart in a large piece: ask for one a few entries ahead.
-      if (bk.cursor + 8 < bk.starts.size()) __builtin_prefetch(&v[bk.starts[bk.cursor + 8]]);
-      std::uint32_t const i = bk.starts[bk.cursor++];
-      if (v[i].start == no_token || v[i].rank != rank) continue;  // stale
-      std::uint32_t const j = next[i];
+      if (bk.first + 8 < bk.last) __builtin_prefetch(&v[initial[bk.first + 8]]);
+      // The leftmost of the two lists' next entries.
+      std::uint32_t const i = has_later && (!has_initial || bk.later[bk.cursor] < initial[bk.first])
+                                  ? bk.later[bk.cursor++]
+                                  : initial[bk.first++];
+      if (v[i].rank != rank) continue;  // stale
+      std::uint32_t const j = next(i);
       v[i].id = v[i].result;
-      v[j].start = no_token;  // absorbed
-      v[j].rank = no_token;
-      next[i] = next[j];
-      prev[next[j]] = i;
+      v[j].rank = no_token;  // absorbed
+      v[i].start = next(j);
+      prev[next(j)] = i;
       // Both new pairs are looked up before either is queued, so the two lookups overlap.
       std::uint32_t const p = i > 0 ? prev[i] : no_token;
       merge_rule const right_rule = rate(i);
@@ -409,7 +436,7 @@ void byte_pair_merge(std::string_view piece, std::uint32_t rank_limit, bpe_scrat
       if (p != no_token) set_rate(p, left_rule);
     }
   }
-  for (std::uint32_t i = 0; i < n; i = next[i]) emit(v[i].id);
+  for (std::uint32_t i = 0; i < n; i = next(i)) emit(v[i].id);
 }
 
 }  // namespace medgate::tokens
