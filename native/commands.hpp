@@ -13,5 +13,6 @@ int run_chat(args a);
 int run_demo(args a);
 int run_audit(args a);
 int run_tokens(args a);
+int run_serve(args a);
 
 }  // namespace medgate::cli

@@ -15,6 +15,8 @@ struct command {
 constexpr command commands[] = {
     {"demo", "start two simulated providers and watch the policies handle a slow, failing, recovering primary",
      medgate::cli::run_demo},
+    {"serve", "the OpenAI-compatible gateway: point a client's base URL here and every call gets every policy",
+     medgate::cli::run_serve},
     {"chat", "send one chat call through the engine and print the answer (--trace shows every decision)",
      medgate::cli::run_chat},
     {"simulate", "run the fault-injecting OpenAI-compatible provider simulator", medgate::cli::run_simulate},

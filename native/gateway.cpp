@@ -1,0 +1,279 @@
+// gateway.cpp — HTTP in, `call_request` to the engine, `done` back out as HTTP (see gateway.hpp).
+#include "gateway.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <future>
+#include <mutex>
+#include <string_view>
+#include <thread>
+#include <utility>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "arguments.hpp"
+#include "medgate/client.hpp"
+#include "medgate/openai/chat.hpp"
+#include "medgate/rate_limit.hpp"
+
+namespace medgate::gateway {
+
+namespace {
+
+using json = nlohmann::json;
+
+/// An OpenAI-shaped error body. `message` must never carry request content.
+std::string error_body(std::string_view message, std::string_view type, std::string_view code) {
+  return json{{"error", {{"message", message}, {"type", type}, {"param", nullptr}, {"code", code}}}}.dump();
+}
+
+void send_error(httplib::Response& res, int status, std::string_view message, std::string_view type,
+                std::string_view code) {
+  res.status = status;
+  res.set_content(error_body(message, type, code), "application/json");
+}
+
+/// Compares without an early exit, so response timing does not reveal how much of a token matched.
+bool same_secret(std::string_view presented, std::string_view expected) {
+  std::size_t diff = presented.size() ^ expected.size();
+  for (std::size_t i = 0; i < presented.size(); ++i)
+    diff |=
+        static_cast<unsigned char>(presented[i]) ^ static_cast<unsigned char>(i < expected.size() ? expected[i] : '\0');
+  return diff == 0 && !expected.empty();
+}
+
+struct http_error {
+  int status;
+  std::string_view type;
+  std::string_view code;
+};
+
+/// How a failed call is told to an OpenAI client: the status its SDK expects for that kind of failure.
+http_error status_of(call_error_code code) {
+  switch (code) {
+    case call_error_code::no_route:
+      return {404, "invalid_request_error", "model_not_found"};
+    case call_error_code::invalid_request:
+      return {400, "invalid_request_error", "invalid_request"};
+    case call_error_code::rejected:
+      return {400, "invalid_request_error", "rejected_by_provider"};
+    case call_error_code::context_too_long:
+      return {400, "invalid_request_error", "context_length_exceeded"};
+    case call_error_code::budget_exceeded:
+      return {429, "insufficient_quota", "budget_exceeded"};
+    case call_error_code::throttled:
+      return {429, "rate_limit_error", "rate_limit_exceeded"};
+    case call_error_code::deadline_exceeded:
+      return {504, "timeout_error", "deadline_exceeded"};
+    case call_error_code::all_targets_failed:
+      return {502, "upstream_error", "all_targets_failed"};
+    case call_error_code::review_queue_full:
+      return {503, "server_error", "review_queue_full"};
+    case call_error_code::cancelled:
+      return {503, "server_error", "cancelled"};
+  }
+  return {500, "server_error", "internal"};
+}
+
+/// The clinical context of a request from its headers; an error names the header and never repeats its value.
+result<call_request> context_of(httplib::Request const& req, openai::chat_request chat) {
+  call_request call;
+  call.chat = std::move(chat);
+  call.patient_key = req.get_header_value("X-Medgate-Patient");
+  call.tenant = req.get_header_value("X-Medgate-Tenant");
+  call.idempotency_key = req.get_header_value("Idempotency-Key");
+  call.request_id = req.get_header_value("X-Request-Id");
+  if (req.has_header("X-Medgate-Priority")) {
+    auto const p = parse_priority(req.get_header_value("X-Medgate-Priority"));
+    if (!p) return error{"X-Medgate-Priority must be urgent, normal or batch"};
+    call.priority_class = *p;
+  }
+  if (req.has_header("X-Medgate-Deadline-Ms")) {
+    auto const ms = cli::parse_integer<std::int64_t>(req.get_header_value("X-Medgate-Deadline-Ms"));
+    if (!ms || *ms <= 0 || *ms > 86'400'000)
+      return error{"X-Medgate-Deadline-Ms must be a whole number of milliseconds from 1 to 86400000"};
+    call.timeout = std::chrono::milliseconds{*ms};
+  }
+  return call;
+}
+
+}  // namespace
+
+std::optional<std::string> gateway_options::validate() const {
+  if (host.empty()) return std::string{"listen: the host must not be empty"};
+  if (port < 0 || port > 65535) return fmt::format("listen: the port must be from 0 to 65535, got {}", port);
+  if (token.size() < 16)
+    return std::string{"the gateway token must be at least 16 characters (clients send it as Authorization: Bearer)"};
+  if (max_body_bytes < 1024) return std::string{"max_body_bytes must be at least 1024"};
+  if (threads < 1 || threads > 1024) return fmt::format("threads must be from 1 to 1024, got {}", threads);
+  return std::nullopt;
+}
+
+struct server::impl {
+  impl(client c, gateway_options o, std::vector<std::string> aliases)
+      : engine{std::move(c)}, options{std::move(o)}, routes{std::move(aliases)} {}
+
+  client engine;
+  gateway_options options;
+  std::vector<std::string> routes;  ///< the model aliases clients may ask for
+  httplib::Server http;
+  std::mutex lifecycle;
+  bool started = false;
+  bool stopped = false;
+  std::atomic<int> bound_port{0};
+  std::thread listener;
+  std::future<void> listener_done;
+
+  [[nodiscard]] bool authorized(httplib::Request const& req) const {
+    auto const header = req.get_header_value("Authorization");
+    constexpr std::string_view scheme = "Bearer ";
+    if (header.size() <= scheme.size() || std::string_view{header}.substr(0, scheme.size()) != scheme) return false;
+    return same_secret(std::string_view{header}.substr(scheme.size()), options.token);
+  }
+
+  /// Answers 401 and returns false unless the request carries the gateway token.
+  bool check_token(httplib::Request const& req, httplib::Response& res) const {
+    if (authorized(req)) return true;
+    send_error(res, 401, "missing or wrong gateway token: send Authorization: Bearer <token>", "invalid_request_error",
+               "invalid_api_key");
+    return false;
+  }
+
+  void chat_completions(httplib::Request const& req, httplib::Response& res) {
+    if (!check_token(req, res)) return;
+    auto chat = openai::parse_chat_request(req.body);
+    if (!chat) return send_error(res, 400, chat.error_message(), "invalid_request_error", "invalid_request");
+    if (chat->stream)
+      return send_error(res, 400, "stream: true is not supported by this gateway yet; ask without streaming",
+                        "invalid_request_error", "stream_unsupported");
+    auto call = context_of(req, std::move(*chat));
+    if (!call) return send_error(res, 400, call.error_message(), "invalid_request_error", "invalid_header");
+
+    done const d = engine.chat(std::move(*call));
+    res.set_header("X-Medgate-Attempts", std::to_string(d.attempts.size()));
+    if (!d.provider.empty()) res.set_header("X-Medgate-Target", d.provider + "/" + d.model);
+    if (d.review && d.review->state == review_state::pending_review) {
+      res.status = 202;
+      res.set_header("X-Medgate-Review", "pending_review");
+      json held{{"object", "medgate.review"}, {"status", "pending_review"}, {"call", d.call}};
+      if (d.review->confidence) held["confidence"] = *d.review->confidence;
+      res.set_content(held.dump(), "application/json");
+      return;
+    }
+    if (d.response) {
+      res.status = 200;
+      res.set_content(d.response->body.dump(), "application/json");
+      return;
+    }
+    auto const e = d.error ? status_of(d.error->code) : http_error{500, "server_error", "internal"};
+    send_error(res, e.status, d.error ? d.error->message : "the call ended without an answer", e.type, e.code);
+  }
+
+  void models(httplib::Request const& req, httplib::Response& res) const {
+    if (!check_token(req, res)) return;
+    json data = json::array();
+    for (auto const& name : routes)
+      data.push_back({{"id", name}, {"object", "model"}, {"created", 0}, {"owned_by", "medgate"}});
+    res.set_content(json{{"object", "list"}, {"data", std::move(data)}}.dump(), "application/json");
+  }
+
+  void readiness(httplib::Response& res) {
+    std::string open;
+    bool any_ready = false;
+    for (auto const& p : engine.providers()) {
+      auto const s = p.breaker_metrics.state;
+      if (s == breaker_state::open || s == breaker_state::forced_open)
+        open += (open.empty() ? "" : ", ") + p.name;
+      else
+        any_ready = true;
+    }
+    if (any_ready) {
+      res.set_content("ready\n", "text/plain");
+      return;
+    }
+    res.status = 503;
+    res.set_content(fmt::format("not ready: every provider's breaker is open ({})\n", open), "text/plain");
+  }
+
+  void install_routes() {
+    http.new_task_queue = [threads = options.threads] { return new httplib::ThreadPool(threads); };
+    http.set_payload_max_length(options.max_body_bytes);
+    http.Post("/v1/chat/completions",
+              [this](httplib::Request const& req, httplib::Response& res) { chat_completions(req, res); });
+    http.Get("/v1/models", [this](httplib::Request const& req, httplib::Response& res) { models(req, res); });
+    http.Get("/livez", [](httplib::Request const&, httplib::Response& res) { res.set_content("ok\n", "text/plain"); });
+    http.Get("/readyz", [this](httplib::Request const&, httplib::Response& res) { readiness(res); });
+    // httplib's own refusals (413 over the size limit, 404, 405) get an OpenAI-shaped body too.
+    http.set_error_handler([limit = options.max_body_bytes](httplib::Request const&, httplib::Response& res) {
+      if (!res.body.empty()) return;
+      if (res.status == 413)
+        send_error(res, 413, fmt::format("request body larger than the gateway's limit of {} bytes", limit),
+                   "invalid_request_error", "request_too_large");
+      else if (res.status == 404)
+        send_error(res, 404, "no such endpoint", "invalid_request_error", "not_found");
+      else
+        send_error(res, res.status, "the request could not be served", "invalid_request_error", "http_error");
+    });
+  }
+};
+
+server::server(std::unique_ptr<impl> i) : impl_{std::move(i)} {}
+
+server::~server() { stop(); }
+
+result<std::unique_ptr<server>> server::create(engine_options engine, gateway_options options,
+                                               transport::httplib_options transport, std::optional<seed> jitter_seed) {
+  if (auto bad = options.validate()) return error{"gateway: " + *bad};
+  std::vector<std::string> aliases;
+  for (auto const& r : engine.routing.routes) aliases.push_back(r.name);
+  auto c = client::create(std::move(engine), std::move(transport), jitter_seed);
+  if (!c) return error{c.error_message()};
+  return std::unique_ptr<server>{new server{std::make_unique<impl>(std::move(*c), std::move(options), aliases)}};
+}
+
+result<int> server::start() {
+  impl& s = *impl_;
+  std::lock_guard lock{s.lifecycle};
+  if (s.started) return error{"gateway: already started (a gateway starts once)"};
+  s.install_routes();
+  int port = s.options.port;
+  if (port == 0)
+    port = s.http.bind_to_any_port(s.options.host);
+  else if (!s.http.bind_to_port(s.options.host, port))
+    port = -1;
+  if (port <= 0)
+    return error{fmt::format("gateway: cannot listen on {}:{} (is the address valid and the port free?)",
+                             s.options.host, s.options.port)};
+  s.bound_port = port;
+  s.started = true;
+  std::packaged_task<void()> serve{[&http = s.http] { http.listen_after_bind(); }};
+  s.listener_done = serve.get_future();
+  s.listener = std::thread{std::move(serve)};
+  while (!s.http.is_running() &&
+         s.listener_done.wait_for(std::chrono::milliseconds{1}) == std::future_status::timeout) {
+  }
+  return port;
+}
+
+void server::stop() {
+  if (!impl_) return;
+  impl& s = *impl_;
+  std::lock_guard lock{s.lifecycle};
+  if (!s.started || s.stopped) return;
+  s.stopped = true;
+  s.http.stop();  // httplib finishes the requests in flight before listen returns
+  s.listener.join();
+}
+
+int server::port() const { return impl_->bound_port.load(); }
+
+std::string server::base_url() const {
+  auto const& host = impl_->options.host;
+  bool const v6 = host.find(':') != std::string::npos;
+  return fmt::format("http://{}{}{}:{}/v1", v6 ? "[" : "", host == "0.0.0.0" ? "127.0.0.1" : host, v6 ? "]" : "",
+                     impl_->bound_port.load());
+}
+
+}  // namespace medgate::gateway

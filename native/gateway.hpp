@@ -1,0 +1,75 @@
+// gateway.hpp — the OpenAI-compatible sidecar behind `medgate serve`.
+//
+// Applications change one base URL and every call they make goes through the
+// engine: breakers, retries within budget, fallbacks, deadlines, canaries,
+// rate limits with clinical priorities, idempotency, budgets and review. The
+// gateway itself holds no policy; it turns HTTP into a `call_request` and the
+// call's `done` back into HTTP:
+//
+//   POST /v1/chat/completions  the provider's answer as received (JSON);
+//                              X-Medgate-Target (provider/model) and
+//                              X-Medgate-Attempts say how it was obtained.
+//                              A held answer is 202 with X-Medgate-Review:
+//                              pending_review (see README, "medgate serve").
+//   GET  /v1/models            the route aliases, as OpenAI's model list
+//   GET  /livez                the process answers
+//   GET  /readyz               503 while no provider's breaker lets calls through
+//
+// Clinical context rides on headers: X-Medgate-Patient, X-Medgate-Priority
+// (urgent, normal, batch), X-Medgate-Tenant, Idempotency-Key,
+// X-Medgate-Deadline-Ms, X-Request-Id. Every /v1 request must carry
+// `Authorization: Bearer <gateway token>`; the provider keys stay with the
+// gateway (api_key_env) and are never taken from or shown to clients.
+// Errors are OpenAI-shaped ({"error": {"message", "type", "code"}}) and never
+// repeat request content.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "medgate/engine_options.hpp"
+#include "medgate/random.hpp"
+#include "medgate/result.hpp"
+#include "medgate/transport/httplib.hpp"
+
+namespace medgate::gateway {
+
+struct gateway_options {
+  std::string host = "127.0.0.1";  ///< loopback unless told otherwise
+  int port = 8080;                 ///< 0: any free port
+  std::string token;               ///< what clients present as `Authorization: Bearer`; required
+  std::size_t max_body_bytes = std::size_t{4} << 20;
+  int threads = 32;  ///< HTTP workers; each waits for its call's answer
+
+  /// The first problem, naming the option, or nothing.
+  [[nodiscard]] std::optional<std::string> validate() const;
+};
+
+class server {
+ public:
+  /// Checks the options and starts the engine's driver (not yet the listener).
+  static result<std::unique_ptr<server>> create(engine_options engine, gateway_options options,
+                                                transport::httplib_options transport = {},
+                                                std::optional<seed> jitter_seed = std::nullopt);
+  ~server();  ///< stops
+  server(server const&) = delete;
+  server& operator=(server const&) = delete;
+
+  /// Binds and serves on a background thread; returns the port.
+  result<int> start();
+  /// Stops accepting, lets requests in flight finish, then stops. Idempotent.
+  void stop();
+
+  [[nodiscard]] int port() const;
+  /// `http://HOST:PORT/v1`, the base URL an OpenAI client takes.
+  [[nodiscard]] std::string base_url() const;
+
+ private:
+  struct impl;
+  explicit server(std::unique_ptr<impl> i);
+  std::unique_ptr<impl> impl_;
+};
+
+}  // namespace medgate::gateway

@@ -1,0 +1,166 @@
+// serve.cpp — `medgate serve`: the OpenAI-compatible sidecar (native/gateway.hpp) as a program.
+//
+// SIGINT and SIGTERM are blocked before the gateway starts (its threads
+// inherit the mask) and awaited with sigwait() here; then the gateway stops
+// accepting and lets the calls in flight finish.
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <fmt/format.h>
+
+#include "arguments.hpp"
+#include "commands.hpp"
+#include "files.hpp"
+#include "gateway.hpp"
+#include "medgate/config.hpp"
+#include "token_data.hpp"
+
+namespace medgate::cli {
+
+namespace {
+
+constexpr std::string_view serve_usage =
+    "usage: medgate serve [options]\n"
+    "\n"
+    "An OpenAI-compatible gateway: point a client's base URL at http://HOST:PORT/v1 and every\n"
+    "call goes through the engine's policies. Clients authenticate with the gateway token,\n"
+    "read from the environment variable named by --token-env, as `Authorization: Bearer TOKEN`.\n"
+    "\n"
+    "options:\n"
+    "  --config FILE          engine configuration (JSON); default: the built-in demo\n"
+    "                         (providers primary and fallback on the simulator at 127.0.0.1:8900)\n"
+    "  --listen HOST:PORT     where to listen (default 127.0.0.1:8080; port 0 picks a free one)\n"
+    "  --token-env NAME       environment variable holding the gateway token, at least 16\n"
+    "                         characters (default MEDGATE_GATEWAY_TOKEN)\n"
+    "  --max-body-bytes N     largest request body accepted (default 4194304)\n"
+    "  --threads N            HTTP workers, each waiting for one call (default 32)\n"
+    "\n"
+    "endpoints: POST /v1/chat/completions, GET /v1/models, GET /livez, GET /readyz\n"
+    "request headers: X-Medgate-Patient, X-Medgate-Priority (urgent|normal|batch), X-Medgate-Tenant,\n"
+    "  Idempotency-Key, X-Medgate-Deadline-Ms, X-Request-Id\n"
+    "response headers: X-Medgate-Target (provider/model), X-Medgate-Attempts, X-Medgate-Review\n";
+
+struct serve_arguments {
+  std::optional<std::string> config_path;
+  gateway::gateway_options gateway;
+  std::string token_env = "MEDGATE_GATEWAY_TOKEN";
+  bool help = false;
+};
+
+result<serve_arguments> parse_arguments(args a) {
+  serve_arguments out;
+  option_cursor in{a};
+  while (auto item = in.next()) {
+    if (item->positional) return error{fmt::format("unexpected argument \"{}\"", item->text)};
+    std::string_view const name = item->text;
+    if (name == "--help") {
+      out.help = true;
+      continue;
+    }
+    auto v = in.value();
+    if (!v) return error{v.error_message()};
+    if (name == "--config") {
+      out.config_path = std::move(*v);
+    } else if (name == "--listen") {
+      auto const colon = v->rfind(':');
+      auto const port = colon == std::string::npos ? std::nullopt : parse_integer<int>(v->substr(colon + 1));
+      if (!port || colon == 0 || *port < 0 || *port > 65535)
+        return error{fmt::format("--listen must be HOST:PORT with a port from 0 to 65535, got \"{}\"", *v)};
+      std::string host = v->substr(0, colon);
+      if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+      out.gateway.host = std::move(host);
+      out.gateway.port = *port;
+    } else if (name == "--token-env") {
+      if (v->empty()) return error{"--token-env must name an environment variable"};
+      out.token_env = std::move(*v);
+    } else if (name == "--max-body-bytes") {
+      auto const n = parse_integer<std::size_t>(*v);
+      if (!n) return error{fmt::format("--max-body-bytes must be a whole number, got \"{}\"", *v)};
+      out.gateway.max_body_bytes = *n;
+    } else if (name == "--threads") {
+      auto const n = parse_integer<int>(*v);
+      if (!n) return error{fmt::format("--threads must be a whole number, got \"{}\"", *v)};
+      out.gateway.threads = *n;
+    } else {
+      return error{fmt::format("unknown option {}", name)};
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+int run_serve(args a) {
+  auto parsed = parse_arguments(a);
+  if (!parsed) {
+    fmt::print(stderr, "medgate serve: {}\n(`medgate serve --help` lists the options)\n", parsed.error_message());
+    return 2;
+  }
+  auto& arguments = *parsed;
+  if (arguments.help) {
+    std::fwrite(serve_usage.data(), 1, serve_usage.size(), stdout);
+    return 0;
+  }
+  char const* token = std::getenv(arguments.token_env.c_str());
+  if (token == nullptr || *token == '\0') {
+    fmt::print(stderr, "medgate serve: set the gateway token in {} (clients send it as Authorization: Bearer)\n",
+               arguments.token_env);
+    return 2;
+  }
+  arguments.gateway.token = token;
+
+  engine_options options = default_options();
+  if (arguments.config_path) {
+    auto text = read_file(*arguments.config_path);
+    if (!text) {
+      fmt::print(stderr, "medgate serve: {}\n", text.error_message());
+      return 2;
+    }
+    auto loaded = parse_config(*text);
+    if (!loaded) {
+      fmt::print(stderr, "medgate serve: {}: {}\n", *arguments.config_path, loaded.error_message());
+      return 2;
+    }
+    options = std::move(*loaded);
+  }
+
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  sigset_t previous;
+  pthread_sigmask(SIG_BLOCK, &stop_signals, &previous);
+  std::signal(SIGPIPE, SIG_IGN);  // a client that vanished must not end the process
+
+  transport::httplib_options transport;
+  transport.token_counters = token_counters("medgate serve");
+  auto gw = gateway::server::create(std::move(options), arguments.gateway, std::move(transport));
+  if (!gw) {
+    fmt::print(stderr, "medgate serve: {}\n", gw.error_message());
+    pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+    return 2;
+  }
+  auto const port = (*gw)->start();
+  if (!port) {
+    fmt::print(stderr, "medgate serve: {}\n", port.error_message());
+    pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+    return 1;
+  }
+  fmt::print("medgate serve: OpenAI-compatible gateway at {} (token from {}); Ctrl-C stops.\n", (*gw)->base_url(),
+             arguments.token_env);
+  std::fflush(stdout);
+
+  int received = 0;
+  sigwait(&stop_signals, &received);
+  fmt::print(stderr, "medgate serve: {}, finishing the calls in flight\n",
+             received == SIGINT ? "interrupted" : "terminated");
+  (*gw)->stop();
+  pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+  return 0;
+}
+
+}  // namespace medgate::cli

@@ -1,0 +1,232 @@
+// gateway_test.cpp — `medgate serve` end to end: the provider simulator and the gateway in-process, real
+// HTTP over loopback from cpp-httplib's client and from the official openai npm client.
+#include <doctest/doctest.h>
+
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include <fmt/format.h>
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+
+#include "fault_profile.hpp"
+#include "gateway.hpp"
+#include "medgate/config.hpp"
+#include "simulator.hpp"
+
+namespace {
+
+using json = nlohmann::json;
+constexpr char const* token = "gateway-token-for-tests-0001";
+
+/// The simulator with providers primary and fallback, and the gateway in front of it with the default
+/// route (clinical-summary: primary, then fallback).
+struct stack {
+  medgate::sim::simulator sim{{.host = "127.0.0.1", .port = 0, .providers = {{"primary"}, {"fallback"}}, .seed = 5}};
+  std::unique_ptr<medgate::gateway::server> gateway;
+  std::unique_ptr<httplib::Client> http;
+
+  explicit stack(std::size_t max_body_bytes = std::size_t{4} << 20) {
+    auto const port = sim.start();
+    REQUIRE_MESSAGE(port.ok(), (port.ok() ? "" : port.error_message()));
+    auto options = medgate::default_options();
+    for (auto& p : options.routing.providers) p.base_url = sim.base_url(p.name);
+    options.retry.max_attempts_per_target = 1;
+    auto gw = medgate::gateway::server::create(
+        std::move(options), {.host = "127.0.0.1", .port = 0, .token = token, .max_body_bytes = max_body_bytes}, {},
+        medgate::seed{9});
+    REQUIRE_MESSAGE(gw.ok(), (gw.ok() ? "" : gw.error_message()));
+    gateway = std::move(*gw);
+    auto const gw_port = gateway->start();
+    REQUIRE_MESSAGE(gw_port.ok(), (gw_port.ok() ? "" : gw_port.error_message()));
+    http = std::make_unique<httplib::Client>("127.0.0.1", *gw_port);
+    http->set_read_timeout(20, 0);
+  }
+
+  httplib::Result post(std::string const& body, httplib::Headers headers = {}) {
+    headers.emplace("Authorization", fmt::format("Bearer {}", token));
+    return http->Post("/v1/chat/completions", headers, body, "application/json");
+  }
+};
+
+std::string ask(std::string const& content, std::string const& model = "clinical-summary") {
+  return json{{"model", model}, {"messages", {{{"role", "user"}, {"content", content}}}}}.dump();
+}
+
+/// The error object of an OpenAI-shaped error body.
+json error_of(httplib::Result const& r) {
+  auto const body = json::parse(r->body, nullptr, false);
+  REQUIRE_MESSAGE(body.is_object(), r->body);
+  REQUIRE(body.contains("error"));
+  return body["error"];
+}
+
+}  // namespace
+
+TEST_CASE("gateway: a chat completion is the provider's answer, with headers saying how it was obtained") {
+  stack s;
+  auto const r = s.post(ask("Summarise: BP 150/95, HR 88."));
+  REQUIRE(r);
+  CHECK(r->status == 200);
+  auto const body = json::parse(r->body);
+  CHECK(body["object"] == "chat.completion");
+  CHECK(body["choices"][0]["message"]["content"].get<std::string>().find("[primary/gpt-4o-mini]") == 0);
+  CHECK(r->get_header_value("X-Medgate-Target") == "primary/gpt-4o-mini");
+  CHECK(r->get_header_value("X-Medgate-Attempts") == "1");
+  // The provider saw the request with the gateway's key handling, not the client's token.
+  auto const seen = s.sim.received("primary");
+  REQUIRE(seen.size() == 1);
+  CHECK(seen[0]["messages"][0]["content"] == "Summarise: BP 150/95, HR 88.");
+}
+
+TEST_CASE("gateway: a failing primary is served by the fallback, and readiness follows the breakers") {
+  stack s;
+  s.sim.set_faults("primary", medgate::testing::profile(R"({"errors": {"503": 1.0}})"));
+  auto const r = s.post(ask("Discharge summary please."));
+  REQUIRE(r);
+  CHECK(r->status == 200);
+  CHECK(r->get_header_value("X-Medgate-Target") == "fallback/gpt-4o-mini");
+  CHECK(r->get_header_value("X-Medgate-Attempts") == "2");
+  CHECK(s.http->Get("/readyz")->status == 200);
+
+  // Both providers down: calls fail as 502, and once every breaker is open the gateway is not ready.
+  s.sim.set_faults("fallback", medgate::testing::profile(R"({"errors": {"503": 1.0}})"));
+  int failed = 0;
+  for (int i = 0; i < 40 && s.http->Get("/readyz")->status == 200; ++i) {
+    auto const f = s.post(ask(fmt::format("call {}", i)));
+    REQUIRE(f);
+    if (f->status == 502 || f->status == 503) ++failed;
+    CHECK(f->status != 200);
+  }
+  CHECK(failed > 0);
+  auto const ready = s.http->Get("/readyz");
+  CHECK(ready->status == 503);
+  CHECK(ready->body.find("primary") != std::string::npos);
+  CHECK(s.http->Get("/livez")->status == 200);
+}
+
+TEST_CASE("gateway: clients must present the gateway token, and it is never repeated back") {
+  stack s;
+  auto const none = s.http->Post("/v1/chat/completions", ask("x"), "application/json");
+  REQUIRE(none);
+  CHECK(none->status == 401);
+  CHECK(error_of(none)["code"] == "invalid_api_key");
+  httplib::Headers wrong{{"Authorization", "Bearer wrong-token-CANARY-4471"}};
+  auto const bad = s.http->Post("/v1/chat/completions", wrong, ask("x"), "application/json");
+  REQUIRE(bad);
+  CHECK(bad->status == 401);
+  CHECK(bad->body.find("CANARY-4471") == std::string::npos);
+  // A token that is a prefix of the right one, or the right one with more after it, is wrong too.
+  for (std::string const& t : {std::string{token}.substr(0, 10), std::string{token} + "x", std::string{}}) {
+    httplib::Headers h{{"Authorization", "Bearer " + t}};
+    CHECK(s.http->Post("/v1/chat/completions", h, ask("x"), "application/json")->status == 401);
+  }
+  CHECK(s.http->Get("/v1/models")->status == 401);
+  CHECK(s.sim.received("primary").empty());  // nothing unauthenticated reached a provider
+}
+
+TEST_CASE("gateway: bad requests get a 400 that says what was wrong, without repeating the content") {
+  stack s;
+  auto const truncated = s.post(R"({"model": "clinical-summary", "messages": [{"role": "user", "content": "CANARY)");
+  REQUIRE(truncated);
+  CHECK(truncated->status == 400);
+  auto const message = error_of(truncated)["message"].get<std::string>();
+  CHECK(message.find("not valid JSON") != std::string::npos);
+  CHECK(message.find("CANARY") == std::string::npos);
+
+  auto const invalid_utf8 = s.post(
+      "{\"model\": \"clinical-summary\", \"messages\": [{\"role\": \"user\", \"content\": \"fever \xff\xfe\"}]}");
+  REQUIRE(invalid_utf8);
+  CHECK(invalid_utf8->status == 400);
+  CHECK(error_of(invalid_utf8)["message"].get<std::string>().find("not valid UTF-8 at byte") != std::string::npos);
+
+  auto const no_messages = s.post(R"({"model": "clinical-summary", "messages": []})");
+  CHECK(no_messages->status == 400);
+
+  auto const streaming =
+      s.post(R"({"model": "clinical-summary", "stream": true, "messages": [{"role": "user", "content": "x"}]})");
+  CHECK(streaming->status == 400);
+  CHECK(error_of(streaming)["code"] == "stream_unsupported");
+
+  auto const unknown = s.post(ask("x", "no-such-model"));
+  CHECK(unknown->status == 404);
+  CHECK(error_of(unknown)["code"] == "model_not_found");
+
+  auto const priority = s.post(ask("x"), {{"X-Medgate-Priority", "CANARY-asap"}});
+  CHECK(priority->status == 400);
+  CHECK(priority->body.find("CANARY") == std::string::npos);
+  auto const deadline = s.post(ask("x"), {{"X-Medgate-Deadline-Ms", "soon"}});
+  CHECK(deadline->status == 400);
+  CHECK(error_of(deadline)["message"].get<std::string>().find("X-Medgate-Deadline-Ms") != std::string::npos);
+  CHECK(s.sim.received("primary").empty());
+}
+
+TEST_CASE("gateway: a body over the size limit is refused with 413 before it reaches the engine") {
+  stack s{4096};
+  auto const big = s.post(ask(std::string(8000, 'a')));
+  REQUIRE(big);
+  CHECK(big->status == 413);
+  CHECK(error_of(big)["code"] == "request_too_large");
+  CHECK(s.post(ask("small"))->status == 200);
+  CHECK(s.sim.received("primary").size() == 1);
+}
+
+TEST_CASE("gateway: clinical context headers reach the engine") {
+  stack s;
+  // A deadline too short for a slow provider ends the call as 504.
+  s.sim.set_faults("primary", medgate::testing::profile(R"({"latency": {"kind": "fixed", "ms": 1500}})"));
+  s.sim.set_faults("fallback", medgate::testing::profile(R"({"latency": {"kind": "fixed", "ms": 1500}})"));
+  auto const late = s.post(ask("x"), {{"X-Medgate-Deadline-Ms", "200"}});
+  REQUIRE(late);
+  CHECK(late->status == 504);
+  CHECK(error_of(late)["code"] == "deadline_exceeded");
+
+  // The same Idempotency-Key twice: one send to the provider.
+  s.sim.set_faults("primary", {});
+  s.sim.set_faults("fallback", {});
+  s.sim.reset_stats();
+  auto const before = s.sim.received("primary").size();
+  for (int i = 0; i < 2; ++i)
+    CHECK(s.post(ask("Order potassium recheck."), {{"Idempotency-Key", "order-7"}, {"X-Medgate-Priority", "urgent"}})
+              ->status == 200);
+  CHECK(s.sim.received("primary").size() == before + 1);
+}
+
+TEST_CASE("gateway: the model list is the route aliases") {
+  stack s;
+  auto const r = s.http->Get("/v1/models", {{"Authorization", fmt::format("Bearer {}", token)}});
+  REQUIRE(r);
+  CHECK(r->status == 200);
+  auto const body = json::parse(r->body);
+  CHECK(body["object"] == "list");
+  REQUIRE(body["data"].size() == 1);
+  CHECK(body["data"][0]["id"] == "clinical-summary");
+}
+
+TEST_CASE("gateway: options are checked, naming the problem") {
+  auto const make = [](medgate::gateway::gateway_options o) {
+    auto gw = medgate::gateway::server::create(medgate::default_options(), std::move(o));
+    return gw.ok() ? std::string{} : gw.error_message();
+  };
+  CHECK(make({.token = "short"}).find("at least 16 characters") != std::string::npos);
+  CHECK(make({.port = 70000, .token = token}).find("port") != std::string::npos);
+  CHECK(make({.token = token, .max_body_bytes = 10}).find("max_body_bytes") != std::string::npos);
+}
+
+#ifdef MEDGATE_OPENAI_CLIENT_SCRIPT
+TEST_CASE("gateway: the official openai npm client works against it (chat, headers, models, typed errors)") {
+  stack s;
+  auto const command =
+      fmt::format("{} {} {} {} 2>&1", MEDGATE_NODE_PATH, MEDGATE_OPENAI_CLIENT_SCRIPT, s.gateway->base_url(), token);
+  FILE* pipe = ::popen(command.c_str(), "r");
+  REQUIRE(pipe != nullptr);
+  std::string out;
+  char buffer[4096];
+  for (std::size_t n = 0; (n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0;) out.append(buffer, n);
+  int const status = ::pclose(pipe);
+  INFO(out);
+  CHECK(status == 0);
+  CHECK(out.find("all checks passed") != std::string::npos);
+}
+#endif
