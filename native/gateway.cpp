@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "arguments.hpp"
+#include "gateway_metrics.hpp"
 #include "medgate/client.hpp"
 #include "medgate/openai/chat.hpp"
 #include "medgate/rate_limit.hpp"
@@ -113,11 +114,12 @@ std::optional<std::string> gateway_options::validate() const {
 
 struct server::impl {
   impl(client c, gateway_options o, std::vector<std::string> aliases)
-      : engine{std::move(c)}, options{std::move(o)}, routes{std::move(aliases)} {}
+      : engine{std::move(c)}, options{std::move(o)}, routes{std::move(aliases)}, metrics{routes} {}
 
   client engine;
   gateway_options options;
   std::vector<std::string> routes;  ///< the model aliases clients may ask for
+  gateway_metrics metrics;
   httplib::Server http;
   std::mutex lifecycle;
   bool started = false;
@@ -151,7 +153,9 @@ struct server::impl {
     auto call = context_of(req, std::move(*chat));
     if (!call) return send_error(res, 400, call.error_message(), "invalid_request_error", "invalid_header");
 
+    std::string const route = call->chat.model;
     done const d = engine.chat(std::move(*call));
+    metrics.record_call(route, d);
     res.set_header("X-Medgate-Attempts", std::to_string(d.attempts.size()));
     if (!d.provider.empty()) res.set_header("X-Medgate-Target", d.provider + "/" + d.model);
     if (d.review && d.review->state == review_state::pending_review) {
@@ -200,13 +204,20 @@ struct server::impl {
   void install_routes() {
     http.new_task_queue = [threads = options.threads] { return new httplib::ThreadPool(threads); };
     http.set_payload_max_length(options.max_body_bytes);
-    http.Post("/v1/chat/completions",
-              [this](httplib::Request const& req, httplib::Response& res) { chat_completions(req, res); });
+    http.set_keep_alive_max_count(1000);  // applications keep their connection to the sidecar open
+    http.Post("/v1/chat/completions", [this](httplib::Request const& req, httplib::Response& res) {
+      chat_completions(req, res);
+      metrics.record_response(res.status);
+    });
+    http.Get("/metrics", [this](httplib::Request const&, httplib::Response& res) {
+      res.set_content(metrics.exposition(engine.providers()), "text/plain; version=0.0.4");
+    });
     http.Get("/v1/models", [this](httplib::Request const& req, httplib::Response& res) { models(req, res); });
     http.Get("/livez", [](httplib::Request const&, httplib::Response& res) { res.set_content("ok\n", "text/plain"); });
     http.Get("/readyz", [this](httplib::Request const&, httplib::Response& res) { readiness(res); });
     // httplib's own refusals (413 over the size limit, 404, 405) get an OpenAI-shaped body too.
-    http.set_error_handler([limit = options.max_body_bytes](httplib::Request const&, httplib::Response& res) {
+    http.set_error_handler([this, limit = options.max_body_bytes](httplib::Request const& req, httplib::Response& res) {
+      if (req.path == "/v1/chat/completions" && res.status == 413) metrics.record_response(413);
       if (!res.body.empty()) return;
       if (res.status == 413)
         send_error(res, 413, fmt::format("request body larger than the gateway's limit of {} bytes", limit),

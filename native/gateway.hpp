@@ -14,6 +14,7 @@
 //   GET  /v1/models            the route aliases, as OpenAI's model list
 //   GET  /livez                the process answers
 //   GET  /readyz               503 while no provider's breaker lets calls through
+//   GET  /metrics              Prometheus text format (gateway_metrics.hpp)
 //
 // Clinical context rides on headers: X-Medgate-Patient, X-Medgate-Priority
 // (urgent, normal, batch), X-Medgate-Tenant, Idempotency-Key,

@@ -2,7 +2,9 @@
 // HTTP over loopback from cpp-httplib's client and from the official openai npm client.
 #include <doctest/doctest.h>
 
+#include <cctype>
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <string>
 
@@ -212,6 +214,71 @@ TEST_CASE("gateway: options are checked, naming the problem") {
   CHECK(make({.token = "short"}).find("at least 16 characters") != std::string::npos);
   CHECK(make({.port = 70000, .token = token}).find("port") != std::string::npos);
   CHECK(make({.token = token, .max_body_bytes = 10}).find("max_body_bytes") != std::string::npos);
+}
+
+namespace {
+
+/// Whether every sample line of a Prometheus text exposition is `name{labels} value` with a number value.
+bool well_formed(std::string const& text) {
+  std::size_t start = 0;
+  while (start < text.size()) {
+    auto const end = text.find('\n', start);
+    if (end == std::string::npos) return false;  // the format ends every line, the last one too
+    std::string const line = text.substr(start, end - start);
+    start = end + 1;
+    if (line.empty() || line[0] == '#') continue;
+    std::size_t i = 0;
+    while (i < line.size() && (std::isalnum(static_cast<unsigned char>(line[i])) || line[i] == '_' || line[i] == ':'))
+      ++i;
+    if (i == 0) return false;
+    if (i < line.size() && line[i] == '{') {
+      auto const close = line.find("} ", i);
+      if (close == std::string::npos) return false;
+      i = close + 1;
+    }
+    if (i >= line.size() || line[i] != ' ') return false;
+    std::string const value = line.substr(i + 1);
+    char* parsed_end = nullptr;
+    std::strtod(value.c_str(), &parsed_end);
+    if (value.empty() || (parsed_end != value.c_str() + value.size() && value != "+Inf")) return false;
+  }
+  return true;
+}
+
+bool has_line(std::string const& text, std::string const& line) { return text.find(line + "\n") != std::string::npos; }
+
+}  // namespace
+
+TEST_CASE("gateway: /metrics counts calls, attempts, fallbacks and breakers, in the Prometheus text format") {
+  stack s;
+  CHECK(s.post(ask("Summarise the admission note."))->status == 200);
+  s.sim.set_faults("primary", medgate::testing::profile(R"({"errors": {"503": 1.0}})"));
+  CHECK(s.post(ask("Summarise the discharge note."))->status == 200);
+  CHECK(s.post(ask("x", "CANARY-MODEL-9912"))->status == 404);
+  CHECK(s.post("{broken", {{"X-Medgate-Patient", "CANARY-MRN-5521"}})->status == 400);
+
+  auto const r = s.http->Get("/metrics");
+  REQUIRE(r);
+  CHECK(r->status == 200);
+  auto const& m = r->body;
+  INFO(m);
+  CHECK(well_formed(m));
+  CHECK(has_line(m, R"(medgate_calls_total{route="clinical-summary",target="primary/gpt-4o-mini",outcome="ok"} 1)"));
+  CHECK(has_line(m, R"(medgate_calls_total{route="clinical-summary",target="fallback/gpt-4o-mini",outcome="ok"} 1)"));
+  CHECK(has_line(m, R"(medgate_calls_total{route="unknown",target="none",outcome="no_route"} 1)"));
+  CHECK(has_line(m, R"(medgate_fallbacks_total{route="clinical-summary"} 1)"));
+  CHECK(has_line(m, R"(medgate_attempts_total{provider="primary",model="gpt-4o-mini",verdict="retryable"} 1)"));
+  CHECK(has_line(m, R"(medgate_attempts_total{provider="fallback",model="gpt-4o-mini",verdict="success"} 1)"));
+  CHECK(has_line(m, R"(medgate_http_responses_total{code="200"} 2)"));
+  CHECK(has_line(m, R"(medgate_http_responses_total{code="400"} 1)"));
+  CHECK(has_line(m, R"(medgate_http_responses_total{code="404"} 1)"));
+  CHECK(has_line(m, R"(medgate_call_duration_seconds_count{route="clinical-summary"} 2)"));
+  CHECK(has_line(m, R"(medgate_call_duration_seconds_bucket{route="clinical-summary",le="+Inf"} 2)"));
+  CHECK(has_line(m, R"(medgate_breaker_state{provider="fallback",state="closed"} 1)"));
+  CHECK(m.find("medgate_tokens_total{route=\"clinical-summary\",kind=\"completion\"}") != std::string::npos);
+  // Neither the unknown model's name, nor a patient key, nor request text becomes a label.
+  CHECK(m.find("CANARY") == std::string::npos);
+  CHECK(m.find("discharge") == std::string::npos);
 }
 
 #ifdef MEDGATE_OPENAI_CLIENT_SCRIPT
