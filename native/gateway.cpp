@@ -4,16 +4,19 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
 #include <future>
 #include <mutex>
 #include <string_view>
 #include <thread>
 #include <utility>
+#include <variant>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "arguments.hpp"
+#include "audit_log.hpp"
 #include "gateway_metrics.hpp"
 #include "medgate/client.hpp"
 #include "medgate/openai/chat.hpp"
@@ -113,9 +116,14 @@ std::optional<std::string> gateway_options::validate() const {
 }
 
 struct server::impl {
-  impl(client c, gateway_options o, std::vector<std::string> aliases)
-      : engine{std::move(c)}, options{std::move(o)}, routes{std::move(aliases)}, metrics{routes} {}
+  impl(std::unique_ptr<native::audit_log> log, client c, gateway_options o, std::vector<std::string> aliases)
+      : audit{std::move(log)},
+        engine{std::move(c)},
+        options{std::move(o)},
+        routes{std::move(aliases)},
+        metrics{routes} {}
 
+  std::unique_ptr<native::audit_log> audit;  ///< written only on the driver's thread (the observer)
   client engine;
   gateway_options options;
   std::vector<std::string> routes;  ///< the model aliases clients may ask for
@@ -239,9 +247,23 @@ result<std::unique_ptr<server>> server::create(engine_options engine, gateway_op
   if (auto bad = options.validate()) return error{"gateway: " + *bad};
   std::vector<std::string> aliases;
   for (auto const& r : engine.routing.routes) aliases.push_back(r.name);
+  std::unique_ptr<native::audit_log> audit;
+  if (!options.audit_path.empty()) {
+    auto log = native::audit_log::open(options.audit_path);
+    if (!log) return error{"gateway: " + log.error_message()};
+    audit = std::make_unique<native::audit_log>(std::move(*log));
+    transport.resume_audit = std::pair{audit->head(), audit->next_sequence()};
+    transport.observer = [log = audit.get(), next = std::move(transport.observer)](effect const& e) {
+      if (next) next(e);
+      if (auto const* record = std::get_if<medgate::audit>(&e); record != nullptr)
+        if (auto written = log->write(record->record); !written)
+          std::fprintf(stderr, "medgate serve: audit: %s\n", written.error_message().c_str());
+    };
+  }
   auto c = client::create(std::move(engine), std::move(transport), jitter_seed);
   if (!c) return error{c.error_message()};
-  return std::unique_ptr<server>{new server{std::make_unique<impl>(std::move(*c), std::move(options), aliases)}};
+  return std::unique_ptr<server>{
+      new server{std::make_unique<impl>(std::move(audit), std::move(*c), std::move(options), aliases)}};
 }
 
 result<int> server::start() {

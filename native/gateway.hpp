@@ -21,6 +21,8 @@
 // X-Medgate-Deadline-Ms, X-Request-Id. Every /v1 request must carry
 // `Authorization: Bearer <gateway token>`; the provider keys stay with the
 // gateway (api_key_env) and are never taken from or shown to clients.
+// With an audit path, every call's sealed record is appended to that log
+// (resuming its chain; a broken chain refuses to start, as audit_log does).
 // Errors are OpenAI-shaped ({"error": {"message", "type", "code"}}) and never
 // repeat request content.
 #pragma once
@@ -40,9 +42,11 @@ namespace medgate::gateway {
 struct gateway_options {
   std::string host = "127.0.0.1";  ///< loopback unless told otherwise
   int port = 8080;                 ///< 0: any free port
-  std::string token;               ///< what clients present as `Authorization: Bearer`; required
+  std::string token{};             ///< what clients present as `Authorization: Bearer`; required
   std::size_t max_body_bytes = std::size_t{4} << 20;
   int threads = 32;  ///< HTTP workers; each waits for its call's answer
+  /// Where each call's hash-chained audit record is appended (JSONL, audit_log.hpp); empty: no audit log.
+  std::string audit_path{};
 
   /// The first problem, naming the option, or nothing.
   [[nodiscard]] std::optional<std::string> validate() const;

@@ -38,6 +38,8 @@ constexpr std::string_view serve_usage =
     "                         characters (default MEDGATE_GATEWAY_TOKEN)\n"
     "  --max-body-bytes N     largest request body accepted (default 4194304)\n"
     "  --threads N            HTTP workers, each waiting for one call (default 32)\n"
+    "  --audit FILE           append each call's hash-chained audit record to FILE (JSONL;\n"
+    "                         `medgate audit verify FILE` checks it)\n"
     "\n"
     "endpoints: POST /v1/chat/completions, GET /v1/models, GET /livez, GET /readyz\n"
     "request headers: X-Medgate-Patient, X-Medgate-Priority (urgent|normal|batch), X-Medgate-Tenant,\n"
@@ -74,6 +76,9 @@ result<serve_arguments> parse_arguments(args a) {
       if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
       out.gateway.host = std::move(host);
       out.gateway.port = *port;
+    } else if (name == "--audit") {
+      if (v->empty()) return error{"--audit must name a file"};
+      out.gateway.audit_path = std::move(*v);
     } else if (name == "--token-env") {
       if (v->empty()) return error{"--token-env must name an environment variable"};
       out.token_env = std::move(*v);

@@ -5,6 +5,9 @@
 #include <cctype>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <memory>
 #include <string>
 
@@ -12,6 +15,9 @@
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
+#include <unistd.h>
+
+#include "audit_log.hpp"
 #include "fault_profile.hpp"
 #include "gateway.hpp"
 #include "medgate/config.hpp"
@@ -29,15 +35,16 @@ struct stack {
   std::unique_ptr<medgate::gateway::server> gateway;
   std::unique_ptr<httplib::Client> http;
 
-  explicit stack(std::size_t max_body_bytes = std::size_t{4} << 20) {
+  explicit stack(std::size_t max_body_bytes = std::size_t{4} << 20, std::string audit_path = {}) {
     auto const port = sim.start();
     REQUIRE_MESSAGE(port.ok(), (port.ok() ? "" : port.error_message()));
     auto options = medgate::default_options();
     for (auto& p : options.routing.providers) p.base_url = sim.base_url(p.name);
     options.retry.max_attempts_per_target = 1;
     auto gw = medgate::gateway::server::create(
-        std::move(options), {.host = "127.0.0.1", .port = 0, .token = token, .max_body_bytes = max_body_bytes}, {},
-        medgate::seed{9});
+        std::move(options),
+        {.host = "127.0.0.1", .port = 0, .token = token, .max_body_bytes = max_body_bytes, .audit_path = audit_path},
+        {}, medgate::seed{9});
     REQUIRE_MESSAGE(gw.ok(), (gw.ok() ? "" : gw.error_message()));
     gateway = std::move(*gw);
     auto const gw_port = gateway->start();
@@ -214,6 +221,27 @@ TEST_CASE("gateway: options are checked, naming the problem") {
   CHECK(make({.token = "short"}).find("at least 16 characters") != std::string::npos);
   CHECK(make({.port = 70000, .token = token}).find("port") != std::string::npos);
   CHECK(make({.token = token, .max_body_bytes = 10}).find("max_body_bytes") != std::string::npos);
+}
+
+TEST_CASE("gateway: every call leaves a hash-chained audit record without PHI, across restarts") {
+  auto const path = std::filesystem::temp_directory_path() / fmt::format("medgate-gateway-audit-{}.jsonl", ::getpid());
+  std::filesystem::remove(path);
+  for (int run = 0; run < 2; ++run) {
+    stack s{std::size_t{4} << 20, path.string()};
+    CHECK(s.post(ask("Patient CANARY-NAME-Quillfeather, BP 150/95."), {{"X-Medgate-Patient", "CANARY-MRN-8830"}})
+              ->status == 200);
+    CHECK(s.post(ask("x", "no-such-model"))->status == 404);
+    s.gateway->stop();
+  }
+  auto const verified = medgate::native::verify_audit_file(path);
+  REQUIRE(verified.ok());
+  CHECK_MESSAGE(verified->ok, verified->problem);
+  CHECK(verified->records == 4);
+  std::ifstream in{path};
+  std::string const text{std::istreambuf_iterator<char>{in}, std::istreambuf_iterator<char>{}};
+  CHECK(text.find("CANARY") == std::string::npos);
+  CHECK(text.find("Quillfeather") == std::string::npos);
+  std::filesystem::remove(path);
 }
 
 namespace {
