@@ -1,8 +1,7 @@
 // serve.cpp — `medgate serve`: the OpenAI-compatible sidecar (native/gateway.hpp) as a program.
 //
-// SIGINT and SIGTERM are blocked before the gateway starts (its threads
-// inherit the mask) and awaited with sigwait() here; then the gateway stops
-// accepting and lets the calls in flight finish.
+// SIGINT or SIGTERM (stop_signals.hpp) stops it: the gateway stops accepting
+// and lets the calls in flight finish.
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -17,6 +16,7 @@
 #include "files.hpp"
 #include "gateway.hpp"
 #include "medgate/config.hpp"
+#include "stop_signals.hpp"
 #include "token_data.hpp"
 
 namespace medgate::cli {
@@ -133,38 +133,27 @@ int run_serve(args a) {
     options = std::move(*loaded);
   }
 
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  sigset_t previous;
-  pthread_sigmask(SIG_BLOCK, &stop_signals, &previous);
-  std::signal(SIGPIPE, SIG_IGN);  // a client that vanished must not end the process
-
+  stop_signals signals;
   transport::httplib_options transport;
   transport.token_counters = token_counters("medgate serve");
   auto gw = gateway::server::create(std::move(options), arguments.gateway, std::move(transport));
   if (!gw) {
     fmt::print(stderr, "medgate serve: {}\n", gw.error_message());
-    pthread_sigmask(SIG_SETMASK, &previous, nullptr);
     return 2;
   }
   auto const port = (*gw)->start();
   if (!port) {
     fmt::print(stderr, "medgate serve: {}\n", port.error_message());
-    pthread_sigmask(SIG_SETMASK, &previous, nullptr);
     return 1;
   }
   fmt::print("medgate serve: OpenAI-compatible gateway at {} (token from {}); Ctrl-C stops.\n", (*gw)->base_url(),
              arguments.token_env);
   std::fflush(stdout);
 
-  int received = 0;
-  sigwait(&stop_signals, &received);
+  int const received = signals.wait();
   fmt::print(stderr, "medgate serve: {}, finishing the calls in flight\n",
              received == SIGINT ? "interrupted" : "terminated");
   (*gw)->stop();
-  pthread_sigmask(SIG_SETMASK, &previous, nullptr);
   return 0;
 }
 

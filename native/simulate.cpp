@@ -1,11 +1,8 @@
 // simulate.cpp — `medgate simulate`: serve the fault-injecting provider simulator until interrupted.
 //
-// SIGINT and SIGTERM are blocked before the server starts (so its threads
-// inherit the mask) and then awaited with sigwait() on this thread: a signal
+// SIGINT and SIGTERM are awaited on this thread (stop_signals.hpp): a signal
 // handler may not call stop(), which locks and joins, but a thread that
 // receives the signal as an ordinary return value can.
-#include <pthread.h>
-
 #include <charconv>
 #include <csignal>
 #include <cstdio>
@@ -20,6 +17,7 @@
 #include "arguments.hpp"
 #include "commands.hpp"
 #include "simulator.hpp"
+#include "stop_signals.hpp"
 
 namespace medgate::cli {
 
@@ -154,19 +152,11 @@ int run_simulate(args a) {
     return 0;
   }
 
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  sigset_t previous;
-  pthread_sigmask(SIG_BLOCK, &stop_signals, &previous);
-  std::signal(SIGPIPE, SIG_IGN);  // a client that vanished must not end the process
-
+  stop_signals signals;
   sim::simulator simulator{line->options};
   const auto port = simulator.start();
   if (!port) {
     fmt::print(stderr, "medgate simulate: {}\n", port.error_message());
-    pthread_sigmask(SIG_SETMASK, &previous, nullptr);
     return 1;
   }
   fmt::print("medgate simulate: {} provider(s) on port {}, seed {}\n", line->options.providers.size(), *port,
@@ -182,11 +172,9 @@ int run_simulate(args a) {
   fmt::print("Ctrl-C stops.\n");
   std::fflush(stdout);
 
-  int received = 0;
-  sigwait(&stop_signals, &received);
+  int const received = signals.wait();
   fmt::print(stderr, "medgate simulate: {}, stopping\n", received == SIGINT ? "interrupted" : "terminated");
   simulator.stop();
-  pthread_sigmask(SIG_SETMASK, &previous, nullptr);
   return 0;
 }
 

@@ -1,0 +1,41 @@
+// stop_signals.hpp — SIGINT and SIGTERM for the long-running commands (simulate, serve).
+//
+// Constructed before any server thread starts, it blocks both signals, so the
+// threads started afterwards inherit the mask and none of them is interrupted;
+// `wait()` then receives the signal on this thread with sigwait(), as an
+// ordinary return value. SIGPIPE is ignored: a client that vanished must not end
+// the process. The destructor restores the previous mask.
+#pragma once
+
+#include <pthread.h>
+
+#include <csignal>
+
+namespace medgate::cli {
+
+class stop_signals {
+ public:
+  stop_signals() {
+    sigemptyset(&signals_);
+    sigaddset(&signals_, SIGINT);
+    sigaddset(&signals_, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &signals_, &previous_);
+    std::signal(SIGPIPE, SIG_IGN);
+  }
+  ~stop_signals() { pthread_sigmask(SIG_SETMASK, &previous_, nullptr); }
+  stop_signals(stop_signals const&) = delete;
+  stop_signals& operator=(stop_signals const&) = delete;
+
+  /// Blocks until SIGINT or SIGTERM arrives; returns which.
+  int wait() {
+    int received = 0;
+    sigwait(&signals_, &received);
+    return received;
+  }
+
+ private:
+  sigset_t signals_{};
+  sigset_t previous_{};
+};
+
+}  // namespace medgate::cli
