@@ -11,7 +11,7 @@
 //
 //   node tokens_parity.mjs --module BUILD/wasm/tokens.mjs --data BUILD/tokens --reference BUILD/tokens/reference
 //                          --corpus tests/tokens/corpus
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -61,10 +61,14 @@ const args = parseArgs(process.argv.slice(2));
 const { loadEncoding } = await import(pathToFileURL(args.module).href);
 
 const files = readdirSync(args.corpus).filter((f) => f.endsWith('.txt')).sort();
-const encodings = readdirSync(args.reference).filter((f) => f.endsWith('.json') && f !== 'peers.json')
-  .map((f) => f.slice(0, -'.json'.length)).sort();
+// Every vocabulary the build made; each must have its reference ids (reference.mjs also writes peers.json and chats.json).
+const encodings = readdirSync(args.data).filter((f) => f.endsWith('.mgtok'))
+  .map((f) => f.slice(0, -'.mgtok'.length)).sort();
 check(files.length > 0, `no corpus files in ${args.corpus}`);
-check(encodings.length >= 4, `expected the reference ids of 4 encodings in ${args.reference}, found ${encodings.length}`);
+check(encodings.length >= 4, `expected 4 vocabularies in ${args.data}, found ${encodings.length}`);
+for (const name of encodings) {
+  check(existsSync(join(args.reference, `${name}.json`)), `no reference ids for ${name} in ${args.reference}`);
+}
 
 for (const name of encodings) {
   const reference = JSON.parse(readFileSync(join(args.reference, `${name}.json`), 'utf8'));
