@@ -3,10 +3,13 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <cstdio>
+#include <deque>
 #include <future>
 #include <mutex>
+#include <optional>
 #include <string_view>
 #include <thread>
 #include <utility>
@@ -73,12 +76,33 @@ http_error status_of(call_error_code code) {
       return {504, "timeout_error", "deadline_exceeded"};
     case call_error_code::all_targets_failed:
       return {502, "upstream_error", "all_targets_failed"};
+    case call_error_code::stream_broken:
+      return {502, "upstream_error", "stream_broken"};
     case call_error_code::review_queue_full:
       return {503, "server_error", "review_queue_full"};
     case call_error_code::cancelled:
       return {503, "server_error", "cancelled"};
   }
   return {500, "server_error", "internal"};
+}
+
+/// A whole answer as the one chunk of an event stream, for a client that asked
+/// to stream an answer the engine had to hold back (review) or that arrived whole.
+std::string event_stream_of(openai::chat_response const& r) {
+  json chunk{{"id", r.id}, {"object", "chat.completion.chunk"}, {"created", r.created}, {"model", r.model}};
+  auto& choices = chunk["choices"] = json::array();
+  if (auto const it = r.body.find("choices"); it != r.body.end() && it->is_array())
+    for (auto const& c : *it) {
+      if (!c.is_object()) continue;
+      json delta = c.value("message", json::object());
+      if (auto calls = delta.find("tool_calls"); calls != delta.end() && calls->is_array())
+        for (std::size_t k = 0; k < calls->size(); ++k) (*calls)[k]["index"] = k;
+      choices.push_back({{"index", c.value("index", choices.size())},
+                         {"delta", std::move(delta)},
+                         {"finish_reason", c.value("finish_reason", json{})}});
+    }
+  if (auto const usage = r.body.find("usage"); usage != r.body.end()) chunk["usage"] = *usage;
+  return "data: " + chunk.dump() + "\n\ndata: [DONE]\n\n";
 }
 
 /// The clinical context of a request from its headers; an error names the header and never repeats its value.
@@ -155,15 +179,20 @@ struct server::impl {
     if (!check_token(req, res)) return;
     auto chat = openai::parse_chat_request(req.body);
     if (!chat) return send_error(res, 400, chat.error_message(), "invalid_request_error", "invalid_request");
-    if (chat->stream)
-      return send_error(res, 400, "stream: true is not supported by this gateway yet; ask without streaming",
-                        "invalid_request_error", "stream_unsupported");
     auto call = context_of(req, std::move(*chat));
     if (!call) return send_error(res, 400, call.error_message(), "invalid_request_error", "invalid_header");
 
     std::string const route = call->chat.model;
+    if (call->chat.stream) return stream_chat(route, std::move(*call), res);
     done const d = engine.chat(std::move(*call));
     metrics.record_call(route, d);
+    respond(d, false, res);
+  }
+
+  /// A call that ended before any of its answer was relayed: the whole answer
+  /// (as one chunk of an event stream when the client asked for a stream), a
+  /// held answer, or an error with its status.
+  static void respond(done const& d, bool stream, httplib::Response& res) {
     res.set_header("X-Medgate-Attempts", std::to_string(d.attempts.size()));
     if (!d.provider.empty()) res.set_header("X-Medgate-Target", d.provider + "/" + d.model);
     if (d.review && d.review->state == review_state::pending_review) {
@@ -176,11 +205,95 @@ struct server::impl {
     }
     if (d.response) {
       res.status = 200;
-      res.set_content(d.response->body.dump(), "application/json");
+      if (stream)
+        res.set_content(event_stream_of(*d.response), "text/event-stream");
+      else
+        res.set_content(d.response->body.dump(), "application/json");
       return;
     }
     auto const e = d.error ? status_of(d.error->code) : http_error{500, "server_error", "internal"};
     send_error(res, e.status, d.error ? d.error->message : "the call ended without an answer", e.type, e.code);
+  }
+
+  /// A relayed call, shared by the driver's callbacks and the HTTP worker writing the stream.
+  struct relayed_call {
+    std::mutex mutex;
+    std::condition_variable changed;
+    std::optional<send> committed;   ///< the attempt being relayed
+    std::deque<std::string> events;  ///< serialized, not yet written
+    std::optional<done> finished;
+  };
+
+  /// `stream: true`: the answer's events go to the client as they arrive.
+  /// Until the engine commits to an attempt (its first event with some of the
+  /// answer) nothing is written, so retries and fallbacks stay possible; after
+  /// it, a failure ends the stream with an error event, never a silent cut.
+  void stream_chat(std::string const& route, call_request call, httplib::Response& res) {
+    auto state = std::make_shared<relayed_call>();
+    auto relay = std::make_shared<transport::stream_relay>();
+    relay->on_commit = [state](send const& s) {
+      std::lock_guard lock{state->mutex};
+      state->committed = s;
+      state->changed.notify_all();
+    };
+    relay->on_event = [state](std::string_view event) {
+      std::lock_guard lock{state->mutex};
+      state->events.emplace_back(event);
+      state->changed.notify_all();
+    };
+    call.relay_stream = true;
+    auto const ticket = engine.driver().submit(
+        std::move(call),
+        [state](done const& d) {
+          std::lock_guard lock{state->mutex};
+          state->finished = d;
+          state->changed.notify_all();
+        },
+        relay);
+    {
+      std::unique_lock lock{state->mutex};
+      state->changed.wait(lock, [&] { return state->committed || state->finished; });
+      if (!state->committed) {
+        done const d = std::move(*state->finished);
+        lock.unlock();
+        metrics.record_call(route, d);
+        return respond(d, true, res);
+      }
+      res.set_header("X-Medgate-Target", state->committed->provider + "/" + state->committed->model);
+      res.set_header("X-Medgate-Attempts", std::to_string(state->committed->number));
+    }
+    res.set_header("Cache-Control", "no-cache");
+    res.set_chunked_content_provider("text/event-stream", [this, state, route, ticket](std::size_t,
+                                                                                       httplib::DataSink& sink) {
+      std::unique_lock lock{state->mutex};
+      // Woken by every event; the timeout notices a client that went away while the provider is quiet.
+      if (!state->changed.wait_for(lock, std::chrono::seconds{1},
+                                   [&] { return !state->events.empty() || state->finished; })) {
+        if (sink.is_writable()) return true;
+        engine.driver().cancel(ticket);
+        return false;
+      }
+      auto events = std::exchange(state->events, {});
+      bool const over = state->finished.has_value();
+      lock.unlock();
+      for (auto const& e : events)
+        if (!sink.write(e.data(), e.size())) {
+          engine.driver().cancel(ticket);
+          return false;
+        }
+      if (!over) return true;
+      done const& d = *state->finished;  // set once, never changed after
+      metrics.record_call(route, d);
+      std::string tail = "data: [DONE]\n\n";
+      if (!d.response) {
+        auto const e = d.error ? status_of(d.error->code) : http_error{500, "server_error", "internal"};
+        tail = "data: " + error_body(d.error ? d.error->message : "the call ended without an answer", e.type, e.code) +
+               "\n\n";
+      }
+      sink.write(tail.data(), tail.size());
+      sink.done();
+      return true;
+    });
   }
 
   void models(httplib::Request const& req, httplib::Response& res) const {

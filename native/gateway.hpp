@@ -11,6 +11,9 @@
 //                              X-Medgate-Attempts say how it was obtained.
 //                              A held answer is 202 with X-Medgate-Review:
 //                              pending_review (see README, "medgate serve").
+//                              `stream: true`: events relayed as they arrive,
+//                              once the engine commits to an attempt; a
+//                              later failure ends with an error event.
 //   GET  /v1/models            the route aliases, as OpenAI's model list
 //   GET  /livez                the process answers
 //   GET  /readyz               503 while no provider's breaker lets calls through

@@ -109,6 +109,10 @@ struct call_request {
   std::string tenant{};                        ///< who pays; recorded in the audit
   std::string idempotency_key{};               ///< the caller's Idempotency-Key, if any
   std::string request_id{};                    ///< the host's id for the audit record; "call-N" when empty
+  /// The host passes a streamed answer (`chat.stream`) on to its caller as it
+  /// arrives (see `engine::on_stream_start`). Ignored without `chat.stream`,
+  /// and when review is on (a held answer must not have reached anyone).
+  bool relay_stream = false;
 };
 
 /// One attempt as it happened.
@@ -141,6 +145,7 @@ enum class call_error_code : std::uint8_t {
   review_queue_full,   ///< the answer needed review but the review queue is full
   budget_exceeded,     ///< a per-call cap or the tenant's daily budget refused the call; nothing was sent
   context_too_long,    ///< the prompt does not fit the model's context window under the context policy
+  stream_broken,       ///< a relayed stream failed after it began reaching the caller; nothing could be retried
 };
 
 constexpr std::string_view to_string(call_error_code c) noexcept {
@@ -165,6 +170,8 @@ constexpr std::string_view to_string(call_error_code c) noexcept {
       return "budget_exceeded";
     case call_error_code::context_too_long:
       return "context_too_long";
+    case call_error_code::stream_broken:
+      return "stream_broken";
   }
   return "unknown";
 }
@@ -193,6 +200,9 @@ struct send {
   duration timeout{};          ///< the whole attempt, cut from the call's deadline
   duration connect_timeout{};  ///< TCP/TLS connect limit, never above `timeout`
   bool hedge = false;          ///< a hedge racing an attempt already in flight
+  /// The caller wants this stream as it arrives: the transport reports its
+  /// first event through `on_stream_start` and relays only if told to.
+  bool relay = false;
 };
 
 /// Abandon an attempt still in flight; its outcome will be ignored.
@@ -406,6 +416,28 @@ class engine {
     return true;
   }
 
+  /// A relayed attempt (`send::relay`) has begun a well-formed stream with
+  /// something of the answer in it. Returns true when the transport may pass
+  /// it on to the caller: the call is then committed to this attempt: other
+  /// attempts are cancelled, no hedge, retry or fallback follows, and a
+  /// failure of this attempt ends the call as `stream_broken`. False: the
+  /// attempt is no longer wanted (drop it; its outcome will be ignored).
+  bool on_stream_start(attempt_id attempt, instant now) {
+    auto* c = call_of(attempt);
+    if (c == nullptr || c->committed != 0) return false;
+    c->committed = attempt;
+    c->hedge_considered = true;
+    c->hedge_at = never;
+    auto const& f =
+        *std::find_if(c->flights.begin(), c->flights.end(), [&](flight const& x) { return x.id == attempt; });
+    note(*c, fmt::format("stream from {} reaches the caller: no retry or fallback from here",
+                         label(c->chain[f.target_index])));
+    if (c->flights.size() > 1)
+      abandon_flights(*c, transport_failure::cancelled, "another attempt is streaming", now, attempt);
+    arm_timer(*c);
+    return true;
+  }
+
   /// The transport could not get a response for `attempt`.
   bool on_failure(attempt_id attempt, transport_error const& failure, instant now) {
     auto* c = call_of(attempt);
@@ -590,6 +622,7 @@ class engine {
     instant ready_at{never};  ///< waiting: when to attempt again
     instant hedge_at{never};  ///< in flight: when to send a hedge
     bool hedge_considered = false;
+    attempt_id committed = 0;                ///< the attempt whose stream reaches the caller (on_stream_start); 0: none
     bool nothing_sent_but_throttled = true;  ///< every skip so far was our own limit, and no attempt was made
     provider_state* rate_waiting = nullptr;  ///< the provider whose rate limit this call queues for
     bool wait_noted = false;                 ///< the wait for this target is in the decisions already
@@ -989,7 +1022,8 @@ class engine {
     auto body = c.request.chat;
     body.model = t.model;
     push(send{c.id, id, number, t.provider, t.model, p.config.chat_url(), p.config.api_key_env, openai::to_json(body),
-              c.request.chat.stream, timeout, std::min(p.config.connect_timeout, timeout), hedge});
+              c.request.chat.stream, timeout, std::min(p.config.connect_timeout, timeout), hedge,
+              c.request.relay_stream && c.request.chat.stream && !options_.review.enabled});
     return launched{};
   }
 
@@ -1169,9 +1203,15 @@ class engine {
     return f;
   }
 
-  /// Abandons every attempt in flight, telling the transport to drop them.
-  void abandon_flights(call_state& c, transport_failure why, std::string_view reason, instant now) {
+  /// Abandons every attempt in flight but `keep`, telling the transport to drop them.
+  void abandon_flights(call_state& c, transport_failure why, std::string_view reason, instant now,
+                       attempt_id keep = 0) {
+    std::vector<flight> kept;
     for (auto const& f : c.flights) {
+      if (f.id == keep) {
+        kept.push_back(f);
+        continue;
+      }
       attempts_.erase(f.id);
       auto const& t = c.chain[f.target_index];
       auto& p = provider_of(t);
@@ -1182,8 +1222,8 @@ class engine {
       c.attempts.push_back({f.id, f.number, t.provider, t.model, f.started, now,
                             openai::classify_failure(transport_error{why, std::string{reason}}), f.hedge});
     }
-    c.flights.clear();
-    c.state = phase::waiting;
+    c.flights = std::move(kept);
+    if (c.flights.empty()) c.state = phase::waiting;
   }
 
   /// Applies an attempt's outcome, then answer / wait for the other attempt /
@@ -1203,6 +1243,14 @@ class engine {
         abandon_flights(c, transport_failure::cancelled, "lost the hedge race", now);
       }
       finish_ok(c, std::move(*response), t, now);
+      return;
+    }
+    if (c.committed == id) {
+      clear_timer(c);
+      finish_error(
+          c, call_error_code::stream_broken,
+          fmt::format("the stream from {} broke after it began reaching the caller: {}", label(t), verdict.reason),
+          now);
       return;
     }
     if (!c.flights.empty()) {

@@ -67,9 +67,9 @@ inline std::string quoted(std::string_view s) { return nlohmann::json(std::strin
 inline std::string describe(effect const& e) {
   struct visitor {
     std::string operator()(send const& s) const {
-      return fmt::format("send call={} attempt={} n={} {}/{} timeout={} connect={}{}{}", s.call, s.attempt, s.number,
+      return fmt::format("send call={} attempt={} n={} {}/{} timeout={} connect={}{}{}{}", s.call, s.attempt, s.number,
                          s.provider, s.model, to_string(s.timeout), to_string(s.connect_timeout),
-                         s.stream ? " stream" : "", s.hedge ? " hedge" : "");
+                         s.stream ? " stream" : "", s.relay ? " relay" : "", s.hedge ? " hedge" : "");
     }
     std::string operator()(probe const& p) const {
       return fmt::format("probe id={} {} timeout={}", p.id, p.provider, to_string(p.timeout));

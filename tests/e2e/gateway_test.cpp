@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <cctype>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -10,6 +11,7 @@
 #include <iterator>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <fmt/format.h>
 #include <httplib.h>
@@ -21,6 +23,7 @@
 #include "fault_profile.hpp"
 #include "gateway.hpp"
 #include "medgate/config.hpp"
+#include "medgate/openai/sse.hpp"
 #include "simulator.hpp"
 
 namespace {
@@ -152,11 +155,6 @@ TEST_CASE("gateway: bad requests get a 400 that says what was wrong, without rep
 
   auto const no_messages = s.post(R"({"model": "clinical-summary", "messages": []})");
   CHECK(no_messages->status == 400);
-
-  auto const streaming =
-      s.post(R"({"model": "clinical-summary", "stream": true, "messages": [{"role": "user", "content": "x"}]})");
-  CHECK(streaming->status == 400);
-  CHECK(error_of(streaming)["code"] == "stream_unsupported");
 
   auto const unknown = s.post(ask("x", "no-such-model"));
   CHECK(unknown->status == 404);
@@ -309,11 +307,146 @@ TEST_CASE("gateway: /metrics counts calls, attempts, fallbacks and breakers, in 
   CHECK(m.find("discharge") == std::string::npos);
 }
 
-#ifdef MEDGATE_OPENAI_CLIENT_SCRIPT
-TEST_CASE("gateway: the official openai npm client works against it (chat, headers, models, typed errors)") {
+namespace {
+
+/// A streamed answer as the client saw it: each event's data and when it arrived.
+struct streamed {
+  int status = 0;
+  std::string content_type;
+  std::string target;
+  std::string attempts;
+  std::vector<std::string> data;
+  std::vector<std::chrono::steady_clock::time_point> arrived;
+  std::string raw;
+
+  /// The answer's text: every chunk's content delta, in order.
+  [[nodiscard]] std::string text() const {
+    std::string out;
+    for (auto const& d : data) {
+      auto const chunk = json::parse(d, nullptr, false);
+      if (!chunk.is_object() || !chunk.contains("choices")) continue;
+      for (auto const& c : chunk["choices"])
+        if (c.contains("delta") && c["delta"].contains("content") && c["delta"]["content"].is_string())
+          out += c["delta"]["content"].get<std::string>();
+    }
+    return out;
+  }
+};
+
+streamed post_stream(stack& s, std::string const& content) {
+  httplib::Request req;
+  req.method = "POST";
+  req.path = "/v1/chat/completions";
+  req.set_header("Authorization", fmt::format("Bearer {}", token));
+  req.set_header("Content-Type", "application/json");
+  req.body =
+      json{{"model", "clinical-summary"}, {"stream", true}, {"messages", {{{"role", "user"}, {"content", content}}}}}
+          .dump();
+  streamed out;
+  medgate::openai::sse_parser parser;
+  req.response_handler = [&](httplib::Response const& r) {
+    out.status = r.status;
+    out.content_type = r.get_header_value("Content-Type");
+    out.target = r.get_header_value("X-Medgate-Target");
+    out.attempts = r.get_header_value("X-Medgate-Attempts");
+    return true;
+  };
+  req.content_receiver = [&](char const* data, std::size_t length, std::uint64_t, std::uint64_t) {
+    out.raw.append(data, length);
+    std::vector<medgate::openai::sse_event> events;
+    parser.feed({data, length}, events);
+    for (auto& e : events) {
+      out.data.push_back(e.data);
+      out.arrived.push_back(std::chrono::steady_clock::now());
+    }
+    return true;
+  };
+  auto const r = s.http->send(req);
+  REQUIRE_MESSAGE(r, "the streamed request failed: ", httplib::to_string(r.error()));
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("gateway: stream: true relays the provider's events as they arrive and ends with [DONE]") {
   stack s;
-  auto const command =
-      fmt::format("{} {} {} {} 2>&1", MEDGATE_NODE_PATH, MEDGATE_OPENAI_CLIENT_SCRIPT, s.gateway->base_url(), token);
+  // Events 50 ms apart (the simulator spaces them by a tenth of its latency).
+  s.sim.set_faults("primary", medgate::testing::profile(R"({"latency": {"ms": 500}})"));
+  auto const prompt = std::string{"Summarise for the ward round: BP 150/95, HR 88, afebrile, eating well."};
+  auto const r = post_stream(s, prompt);
+  CHECK(r.status == 200);
+  CHECK(r.content_type.find("text/event-stream") == 0);
+  CHECK(r.target == "primary/gpt-4o-mini");
+  CHECK(r.attempts == "1");
+  REQUIRE(r.data.size() >= 5);
+  CHECK(r.data.back() == "[DONE]");
+  for (std::size_t i = 0; i + 1 < r.data.size(); ++i) {
+    auto const chunk = json::parse(r.data[i], nullptr, false);
+    CHECK_MESSAGE(chunk.is_object(), r.data[i]);
+    CHECK(chunk.value("object", "") == "chat.completion.chunk");
+  }
+  // The same text as the whole answer to the same prompt.
+  auto const whole = s.post(ask(prompt));
+  REQUIRE(whole);
+  CHECK(r.text() == json::parse(whole->body)["choices"][0]["message"]["content"].get<std::string>());
+  // Relayed as it came, not collected first: the first and the last event are as far apart as the provider
+  // spaced them (at least half of it).
+  auto const gaps = r.data.size() - 2;
+  CHECK(r.arrived[r.data.size() - 2] - r.arrived[0] >= std::chrono::milliseconds{25 * gaps});
+}
+
+TEST_CASE("gateway: a stream that fails before its answer begins is retried elsewhere; the client never knows") {
+  stack s;
+  // The simulator's malformed stream breaks at its second event, after a valid role-only chunk: nothing of the
+  // answer yet, so the gateway has written nothing and falls back.
+  s.sim.set_faults("primary", medgate::testing::profile(R"({"malformed": 1.0})"));
+  auto const broken = post_stream(s, "Summarise the night.");
+  CHECK(broken.status == 200);
+  CHECK(broken.target == "fallback/gpt-4o-mini");
+  CHECK(broken.attempts == "2");
+  CHECK(broken.text().find("[fallback/gpt-4o-mini]") == 0);
+  CHECK(broken.data.back() == "[DONE]");
+
+  s.sim.set_faults("primary", medgate::testing::profile(R"({"errors": {"503": 1.0}})"));
+  auto const refused = post_stream(s, "Summarise the morning.");
+  CHECK(refused.status == 200);
+  CHECK(refused.target == "fallback/gpt-4o-mini");
+  CHECK(refused.data.back() == "[DONE]");
+
+  // Every target failing before a byte was written: an ordinary HTTP error, not a stream.
+  s.sim.set_faults("fallback", medgate::testing::profile(R"({"errors": {"503": 1.0}})"));
+  auto const failed = post_stream(s, "Summarise the evening.");
+  CHECK(failed.status == 502);
+  CHECK(failed.content_type.find("application/json") == 0);
+  CHECK(json::parse(failed.raw)["error"]["code"] == "all_targets_failed");
+}
+
+TEST_CASE("gateway: a stream cut after its answer began ends with an error event, and is not retried") {
+  stack s;
+  s.sim.set_faults("primary", medgate::testing::profile(R"({"truncate": 1.0})"));
+  auto const r = post_stream(s, "CANARY-NOTE-7731 summarise please");
+  CHECK(r.status == 200);
+  CHECK(r.target == "primary/gpt-4o-mini");
+  REQUIRE(r.data.size() >= 2);
+  CHECK_FALSE(r.text().empty());  // some of the answer reached the client
+  auto const last = json::parse(r.data.back(), nullptr, false);
+  REQUIRE_MESSAGE(last.is_object(), r.raw);
+  CHECK(last["error"]["code"] == "stream_broken");
+  CHECK(last["error"]["type"] == "upstream_error");
+  CHECK(r.raw.find("[DONE]") == std::string::npos);
+  CHECK(r.data.back().find("CANARY") == std::string::npos);  // the error says what broke, not what was said
+  // Once the client had part of an answer, nothing was sent again: a second answer would be spliced to the first.
+  CHECK(s.sim.provider_stats("primary").requests == 1);
+  CHECK(s.sim.provider_stats("fallback").requests == 0);
+  auto const m = s.http->Get("/metrics")->body;
+  CHECK(has_line(m, R"(medgate_calls_total{route="clinical-summary",target="none",outcome="stream_broken"} 1)"));
+}
+
+#ifdef MEDGATE_OPENAI_CLIENT_SCRIPT
+TEST_CASE("gateway: the official openai npm client works against it (chat, streams, headers, models, errors)") {
+  stack s;
+  auto const command = fmt::format("{} {} {} {} http://127.0.0.1:{} 2>&1", MEDGATE_NODE_PATH,
+                                   MEDGATE_OPENAI_CLIENT_SCRIPT, s.gateway->base_url(), token, s.sim.port());
   FILE* pipe = ::popen(command.c_str(), "r");
   REQUIRE(pipe != nullptr);
   std::string out;

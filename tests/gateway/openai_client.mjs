@@ -1,15 +1,16 @@
 #!/usr/bin/env node
 // openai_client.mjs: the official `openai` npm client pointed at `medgate serve`, as an application would.
 //
-// Usage: node openai_client.mjs BASE_URL TOKEN
+// Usage: node openai_client.mjs BASE_URL TOKEN SIMULATOR_URL
 // tests/e2e/gateway_test.cpp starts the provider simulator and the gateway in-process, runs this script and
-// checks its exit status; every failed expectation is printed. The client's own retries are off
+// checks its exit status; every failed expectation is printed. The simulator's admin API (SIMULATOR_URL) lets
+// the script break a provider the way a real one breaks. The client's own retries are off
 // (maxRetries: 0), so what it sees is exactly what the gateway answered.
 import OpenAI from 'openai';
 
-const [baseURL, token] = process.argv.slice(2);
-if (!baseURL || !token) {
-  console.error('usage: node openai_client.mjs BASE_URL TOKEN');
+const [baseURL, token, simulatorURL] = process.argv.slice(2);
+if (!baseURL || !token || !simulatorURL) {
+  console.error('usage: node openai_client.mjs BASE_URL TOKEN SIMULATOR_URL');
   process.exit(2);
 }
 
@@ -72,6 +73,44 @@ await expectError('bad priority header',
   () => client.chat.completions.create({ model: 'clinical-summary', messages: [{ role: 'user', content: 'x' }] },
                                        { headers: { 'X-Medgate-Priority': 'asap' } }),
   OpenAI.BadRequestError, 400);
+
+// Streaming: the SDK's own iterator over the relayed chunks.
+async function streamText(messages) {
+  const { data: stream, response } = await client.chat.completions
+    .create({ model: 'clinical-summary', messages, stream: true })
+    .withResponse();
+  const seen = { text: '', chunks: 0, target: response.headers.get('x-medgate-target') };
+  try {
+    for await (const chunk of stream) {
+      seen.chunks++;
+      seen.text += chunk.choices[0]?.delta?.content ?? '';
+    }
+  } catch (e) {
+    seen.error = e;
+  }
+  return seen;
+}
+async function setFaults(provider, profile) {
+  const r = await fetch(`${simulatorURL}/admin/providers/${provider}/faults`, { method: 'PUT', body: JSON.stringify(profile) });
+  if (!r.ok) throw new Error(`simulator refused the fault profile: ${r.status} ${await r.text()}`);
+}
+const note = [{ role: 'user', content: 'Summarise: T 38.9, HR 112, lactate 3.1.' }];
+const streamed = await streamText(note);
+check(!streamed.error && streamed.chunks >= 3 && streamed.text.length > 0,
+      `stream: ${streamed.chunks} chunks, ${streamed.text.length} characters${streamed.error ? `, ${streamed.error}` : ''}`);
+const whole = await client.chat.completions.create({ model: 'clinical-summary', messages: note });
+check(streamed.text === whole.choices[0].message.content, 'the streamed text is the whole answer');
+
+await setFaults('primary', { errors: { 503: 1.0 } });
+const fellBack = await streamText(note);
+check(!fellBack.error && fellBack.target?.startsWith('fallback/') && fellBack.text.startsWith('[fallback/'),
+      `a primary failing before its stream began: served by ${fellBack.target}`);
+
+await setFaults('primary', { truncate: 1.0 });
+const cut = await streamText(note);
+check(cut.error instanceof OpenAI.APIError && cut.error.code === 'stream_broken' && cut.text.length > 0,
+      `a stream cut after it began: the SDK throws ${cut.error?.constructor?.name} ${cut.error?.code} after ${cut.text.length} characters`);
+await setFaults('primary', {});
 
 console.log(failures === 0 ? 'all checks passed' : `${failures} check(s) failed`);
 process.exit(failures === 0 ? 0 : 1);

@@ -59,6 +59,17 @@ class stream_assembler {
   /// Ended without "[DONE]" and without any malformed chunk before that.
   [[nodiscard]] bool truncated() const noexcept { return !failed_ && !done_; }
   [[nodiscard]] std::string const& error() const noexcept { return error_; }
+  /// Some of the answer has arrived: text, a refusal, a tool call, a finish
+  /// reason, or the end. A chunk with only the role does not count: until the
+  /// answer itself begins, a relaying host can still fall back elsewhere.
+  [[nodiscard]] bool has_answer() const noexcept {
+    if (failed_) return false;
+    if (done_) return true;
+    for (auto const& [index, state] : choices_)
+      if (!state.content.empty() || !state.refusal.empty() || !state.tool_calls.empty() || !state.finish_reason.empty())
+        return true;
+    return false;
+  }
 
   /// The assembled response, or why there is none: a malformed chunk, an error
   /// in the stream, "stream truncated after 7 chunks (no [DONE])", or a stream

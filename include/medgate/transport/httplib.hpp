@@ -44,6 +44,8 @@
 #include "../engine.hpp"
 #include "../field_error.hpp"
 #include "../http.hpp"
+#include "../openai/sse.hpp"
+#include "../openai/stream.hpp"
 #include "../random.hpp"
 #include "../result.hpp"
 #include "../time.hpp"
@@ -83,9 +85,38 @@ struct httplib_options {
   }
 };
 
+/// How a relayed stream (`call_request::relay_stream`) reaches its caller.
+/// Both run on the worker thread of the attempt the engine committed to, in
+/// order, and before the call's `on_done`; they must not block for long.
+struct stream_relay {
+  /// The engine committed to this attempt: its events follow, nothing else will.
+  std::function<void(send const&)> on_commit;
+  /// One complete event of the answer, serialized as it goes on the wire
+  /// ("data: {...}\n\n"). Never "[DONE]": the stream is over when `on_done`
+  /// says so (an answer, or a `stream_broken` error).
+  std::function<void(std::string_view event)> on_event;
+};
+
 }  // namespace medgate::transport
 
 namespace medgate::detail {
+
+/// An SSE event as it goes on the wire (each data line prefixed, a blank line after).
+inline std::string serialize_event(openai::sse_event const& e) {
+  std::string out;
+  if (e.event != "message") out += "event: " + e.event + "\n";
+  std::string_view data = e.data;
+  for (;;) {
+    auto const end = data.find('\n');
+    out += "data: ";
+    out += data.substr(0, end);
+    out += '\n';
+    if (end == std::string_view::npos) break;
+    data.remove_prefix(end + 1);
+  }
+  out += '\n';
+  return out;
+}
 
 /// An http(s) URL cut into what a connection is kept for and what a request asks for.
 struct url_parts {
@@ -262,14 +293,16 @@ class httplib_driver {
   /// Thread-safe. `on_done` runs on the owner thread when the call is over
   /// (it must not block; it may submit further calls). Returns a handle for
   /// `cancel`. After the driver began stopping, `on_done` runs at once, on
-  /// this thread, with a `cancelled` error.
-  call_id submit(call_request request, std::function<void(done const&)> on_done) {
+  /// this thread, with a `cancelled` error. With `request.relay_stream`,
+  /// `relay` receives the stream while it arrives (see `stream_relay`).
+  call_id submit(call_request request, std::function<void(done const&)> on_done,
+                 std::shared_ptr<stream_relay> relay = nullptr) {
     call_id ticket = 0;
     {
       std::lock_guard lock{inbox_mutex_};
       if (!stopping_) {
         ticket = next_ticket_++;
-        inbox_.emplace_back(submission{ticket, std::move(request), std::move(on_done)});
+        inbox_.emplace_back(submission{ticket, std::move(request), std::move(on_done), std::move(relay)});
       }
     }
     if (ticket == 0) {
@@ -325,6 +358,7 @@ class httplib_driver {
     std::optional<probe_id> probe;  ///< a health probe (GET, no body) rather than a chat attempt
     steady::time_point deadline;
     std::atomic<bool> cancelled{false};
+    std::shared_ptr<stream_relay> relay;  ///< set when the engine asked for this attempt's stream to be relayed
   };
 
   struct worker {
@@ -338,6 +372,7 @@ class httplib_driver {
     call_id ticket = 0;
     call_request request;
     std::function<void(done const&)> on_done;
+    std::shared_ptr<stream_relay> relay;
   };
   struct completion {
     attempt_id attempt = 0;
@@ -350,11 +385,17 @@ class httplib_driver {
   struct status_query {
     std::promise<std::vector<provider_status>> reply;
   };
-  using message = std::variant<submission, completion, cancellation, status_query>;
+  /// A worker asks whether the stream it has begun may reach the caller.
+  struct stream_start {
+    attempt_id attempt = 0;
+    std::promise<bool> reply;
+  };
+  using message = std::variant<submission, completion, cancellation, status_query, stream_start>;
 
   struct waiting_call {
     call_id ticket = 0;
     std::function<void(done const&)> on_done;
+    std::shared_ptr<stream_relay> relay;
   };
 
   // ---- owner thread --------------------------------------------------------
@@ -399,7 +440,7 @@ class httplib_driver {
     if (auto* s = std::get_if<submission>(&m)) {
       call_id const id = engine_.submit(std::move(s->request), now);
       tickets_[s->ticket] = id;
-      waiting_[id] = waiting_call{s->ticket, std::move(s->on_done)};
+      waiting_[id] = waiting_call{s->ticket, std::move(s->on_done), std::move(s->relay)};
     } else if (auto* c = std::get_if<completion>(&m)) {
       if (c->probe) {
         auto const* response = std::get_if<http_response>(&c->outcome);
@@ -416,6 +457,8 @@ class httplib_driver {
       if (auto it = tickets_.find(x->ticket); it != tickets_.end()) engine_.cancel_call(it->second, now);
     } else if (auto* q = std::get_if<status_query>(&m)) {
       q->reply.set_value(engine_.providers(now));
+    } else if (auto* r = std::get_if<stream_start>(&m)) {
+      r->reply.set_value(engine_.on_stream_start(r->attempt, now));
     }
   }
 
@@ -455,6 +498,8 @@ class httplib_driver {
     f->deadline = steady::now() + limit;
     f->request = std::move(s);
     f->probe = probe;
+    if (f->request.relay)
+      if (auto it = waiting_.find(f->request.call); it != waiting_.end()) f->relay = it->second.relay;
     if (!probe) flights_[f->request.attempt] = f;
     {
       std::lock_guard lock{jobs_mutex_};
@@ -557,6 +602,12 @@ class httplib_driver {
     std::string body;
     detail::attempt_circumstances seen;
     seen.max_response_bytes = options_.max_response_bytes;
+    std::optional<relay_reader> relaying;
+    if (job->relay)
+      request.response_handler = [&](httplib::Response const& r) {
+        if (r.status >= 200 && r.status <= 299) relaying.emplace();
+        return true;
+      };
     request.content_receiver = [&](char const* data, std::size_t length, std::uint64_t, std::uint64_t) {
       if (job->cancelled || steady::now() >= job->deadline) return false;
       if (length > options_.max_response_bytes - body.size()) {
@@ -564,7 +615,7 @@ class httplib_driver {
         return false;
       }
       body.append(data, length);
-      return true;
+      return !relaying || relay(*job, *relaying, std::string_view{data, length});
     };
 
     {
@@ -600,6 +651,55 @@ class httplib_driver {
 #endif
     if (ok) failure = httplib::Error::Canceled;  // answered after a cancel: reported as cancelled, then dropped
     return detail::classify_httplib_error(failure, seen, url->origin, s.timeout);
+  }
+
+  /// A relayed attempt's stream as it arrives: held back until the engine
+  /// commits to it, then passed on event by event.
+  struct relay_reader {
+    openai::sse_parser parser;
+    openai::stream_assembler assembler;   ///< judges the stream's shape; the engine reads the whole body again
+    std::vector<openai::sse_event> held;  ///< events not yet passed on
+    bool committed = false;
+    bool stopped = false;  ///< the stream went bad: nothing more is passed on
+  };
+
+  /// Returns false to drop the attempt (the engine no longer wants it).
+  bool relay(flight& job, relay_reader& r, std::string_view bytes) {
+    if (r.stopped) return true;
+    std::vector<openai::sse_event> events;
+    if (!r.parser.feed(bytes, events)) r.stopped = true;
+    for (auto& e : events) {
+      r.assembler.feed(e);
+      if (r.assembler.failed()) r.stopped = true;
+      if (r.stopped) return true;
+      std::string_view data = e.data;
+      auto const first = data.find_first_not_of(" \t\r\n");
+      data = first == std::string_view::npos ? std::string_view{}
+                                             : data.substr(first, data.find_last_not_of(" \t\r\n") + 1 - first);
+      if (e.event == "message" && !data.empty() && data != "[DONE]") r.held.push_back(std::move(e));
+      if (!r.committed) {
+        if (!r.assembler.has_answer()) continue;
+        if (!ask_stream_start(job.request.attempt)) return false;
+        r.committed = true;
+        if (job.relay->on_commit) job.relay->on_commit(job.request);
+      }
+      for (auto const& held : r.held)
+        if (job.relay->on_event) job.relay->on_event(detail::serialize_event(held));
+      r.held.clear();
+    }
+    return true;
+  }
+
+  bool ask_stream_start(attempt_id attempt) {
+    std::promise<bool> reply;
+    auto answer = reply.get_future();
+    {
+      std::lock_guard lock{inbox_mutex_};
+      if (stopping_) return false;  // the owner answers only what came before it began stopping
+      inbox_.emplace_back(stream_start{attempt, std::move(reply)});
+    }
+    inbox_ready_.notify_one();
+    return answer.get();
   }
 
   // ---- watchdog ------------------------------------------------------------
