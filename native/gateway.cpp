@@ -1,6 +1,7 @@
 // gateway.cpp — HTTP in, `call_request` to the engine, `done` back out as HTTP (see gateway.hpp).
 #include "gateway.hpp"
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -105,23 +106,61 @@ std::string event_stream_of(openai::chat_response const& r) {
   return "data: " + chunk.dump() + "\n\ndata: [DONE]\n\n";
 }
 
-/// The clinical context of a request from its headers; an error names the header and never repeats its value.
+/// Where one piece of clinical context may come from: a header, or a key of the body's `metadata`.
+struct context_field {
+  std::string_view header;
+  std::string_view key;
+};
+constexpr std::array<context_field, 6> context_fields{{{"X-Medgate-Patient", "patient"},
+                                                       {"X-Medgate-Priority", "priority"},
+                                                       {"X-Medgate-Tenant", "tenant"},
+                                                       {"Idempotency-Key", "idempotency_key"},
+                                                       {"X-Medgate-Deadline-Ms", "deadline_ms"},
+                                                       {"X-Request-Id", "request_id"}}};
+
+/// The clinical context of a request, from its headers or from the same keys in the body's `metadata` object
+/// (`{"metadata": {"patient": "...", "priority": "urgent", ...}}`). Those keys are taken out of the body before
+/// it goes anywhere: a provider never sees the patient. Errors name the header or key, never its value.
 result<call_request> context_of(httplib::Request const& req, openai::chat_request chat) {
+  std::array<std::optional<std::string>, context_fields.size()> given;
+  auto metadata = chat.body.find("metadata");
+  bool const has_metadata = metadata != chat.body.end() && !metadata->is_null();
+  if (has_metadata && !metadata->is_object()) return error{"metadata must be an object"};
+  for (std::size_t i = 0; i < context_fields.size(); ++i) {
+    auto const [header, key] = context_fields[i];
+    if (req.has_header(std::string{header}.c_str())) given[i] = req.get_header_value(std::string{header}.c_str());
+    if (!has_metadata) continue;
+    auto const it = metadata->find(key);
+    if (it == metadata->end()) continue;
+    std::string value;
+    if (it->is_string())
+      value = it->get<std::string>();
+    else if (key == "deadline_ms" && it->is_number_integer())
+      value = std::to_string(it->get<std::int64_t>());
+    else
+      return error{fmt::format("metadata.{} must be a string", key)};
+    if (given[i] && *given[i] != value) return error{fmt::format("{} and metadata.{} disagree", header, key)};
+    given[i] = std::move(value);
+    metadata->erase(it);
+  }
+  if (has_metadata && metadata->empty()) chat.body.erase("metadata");
+
   call_request call;
   call.chat = std::move(chat);
-  call.patient_key = req.get_header_value("X-Medgate-Patient");
-  call.tenant = req.get_header_value("X-Medgate-Tenant");
-  call.idempotency_key = req.get_header_value("Idempotency-Key");
-  call.request_id = req.get_header_value("X-Request-Id");
-  if (req.has_header("X-Medgate-Priority")) {
-    auto const p = parse_priority(req.get_header_value("X-Medgate-Priority"));
-    if (!p) return error{"X-Medgate-Priority must be urgent, normal or batch"};
+  call.patient_key = given[0].value_or("");
+  call.tenant = given[2].value_or("");
+  call.idempotency_key = given[3].value_or("");
+  call.request_id = given[5].value_or("");
+  if (given[1]) {
+    auto const p = parse_priority(*given[1]);
+    if (!p) return error{"X-Medgate-Priority (metadata.priority) must be urgent, normal or batch"};
     call.priority_class = *p;
   }
-  if (req.has_header("X-Medgate-Deadline-Ms")) {
-    auto const ms = cli::parse_integer<std::int64_t>(req.get_header_value("X-Medgate-Deadline-Ms"));
+  if (given[4]) {
+    auto const ms = cli::parse_integer<std::int64_t>(*given[4]);
     if (!ms || *ms <= 0 || *ms > 86'400'000)
-      return error{"X-Medgate-Deadline-Ms must be a whole number of milliseconds from 1 to 86400000"};
+      return error{
+          "X-Medgate-Deadline-Ms (metadata.deadline_ms) must be a whole number of milliseconds from 1 to 86400000"};
     call.timeout = std::chrono::milliseconds{*ms};
   }
   return call;

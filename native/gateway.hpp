@@ -21,7 +21,8 @@
 //
 // Clinical context rides on headers: X-Medgate-Patient, X-Medgate-Priority
 // (urgent, normal, batch), X-Medgate-Tenant, Idempotency-Key,
-// X-Medgate-Deadline-Ms, X-Request-Id. Every /v1 request must carry
+// X-Medgate-Deadline-Ms, X-Request-Id, or on the same keys of the body's
+// `metadata` (taken out before the body goes to a provider). Every /v1 request must carry
 // `Authorization: Bearer <gateway token>`; the provider keys stay with the
 // gateway (api_key_env) and are never taken from or shown to clients.
 // With an audit path, every call's sealed record is appended to that log

@@ -200,6 +200,50 @@ TEST_CASE("gateway: clinical context headers reach the engine") {
   CHECK(s.sim.received("primary").size() == before + 1);
 }
 
+TEST_CASE("gateway: the same context may ride in the body's metadata, which never reaches a provider") {
+  stack s;
+  auto with_metadata = [](json metadata) {
+    auto body = json::parse(ask("Order potassium recheck."));
+    body["metadata"] = std::move(metadata);
+    return body.dump();
+  };
+  // metadata.deadline_ms works like the header: too short for a slow provider.
+  s.sim.set_faults("primary", medgate::testing::profile(R"({"latency": {"kind": "fixed", "ms": 1500}})"));
+  s.sim.set_faults("fallback", medgate::testing::profile(R"({"latency": {"kind": "fixed", "ms": 1500}})"));
+  auto const late = s.post(with_metadata({{"deadline_ms", 200}}));
+  REQUIRE(late);
+  CHECK(late->status == 504);
+  s.sim.set_faults("primary", {});
+  s.sim.set_faults("fallback", {});
+
+  // metadata.idempotency_key: two posts, one send; the patient and our keys are taken out, the caller's own
+  // metadata goes on.
+  json const context{{"patient", "CANARY-MRN-3318"}, {"priority", "urgent"}, {"idempotency_key", "order-8"},
+                     {"tenant", "ward-4"},           {"request_id", "r-1"},  {"ticket", "kept"}};
+  auto const before = s.sim.received("primary").size();
+  CHECK(s.post(with_metadata(context))->status == 200);
+  CHECK(s.post(with_metadata(context))->status == 200);
+  auto const seen = s.sim.received("primary");
+  REQUIRE(seen.size() == before + 1);
+  CHECK(seen.back()["metadata"] == json{{"ticket", "kept"}});
+  CHECK(seen.back().dump().find("CANARY") == std::string::npos);
+  CHECK(s.post(with_metadata({{"tenant", "ward-4"}}))->status == 200);
+  CHECK_FALSE(s.sim.received("primary").back().contains("metadata"));  // emptied: removed
+
+  // Mistakes are named, values are not repeated.
+  auto const clash = s.post(with_metadata({{"patient", "CANARY-A"}}), {{"X-Medgate-Patient", "CANARY-B"}});
+  CHECK(clash->status == 400);
+  CHECK(error_of(clash)["message"] == "X-Medgate-Patient and metadata.patient disagree");
+  CHECK(clash->body.find("CANARY") == std::string::npos);
+  auto const agree = s.post(with_metadata({{"patient", "MRN-1"}}), {{"X-Medgate-Patient", "MRN-1"}});
+  CHECK(agree->status == 200);
+  auto const not_text = s.post(with_metadata({{"tenant", 4}}));
+  CHECK(not_text->status == 400);
+  CHECK(error_of(not_text)["message"] == "metadata.tenant must be a string");
+  CHECK(s.post(with_metadata({{"priority", "asap"}}))->status == 400);
+  CHECK(error_of(s.post(with_metadata(json::array())))["message"] == "metadata must be an object");
+}
+
 TEST_CASE("gateway: the model list is the route aliases") {
   stack s;
   auto const r = s.http->Get("/v1/models", {{"Authorization", fmt::format("Bearer {}", token)}});
