@@ -174,20 +174,12 @@ int run_chat(args a) {
     return 2;
   }
 
-  engine_options options = default_options();
-  if (arguments.config_path) {
-    auto text = read_file(*arguments.config_path);
-    if (!text) {
-      std::fprintf(stderr, "medgate chat: %s\n", text.error_message().c_str());
-      return 2;
-    }
-    auto loaded = parse_config(*text);
-    if (!loaded) {
-      std::fprintf(stderr, "medgate chat: %s: %s\n", arguments.config_path->c_str(), loaded.error_message().c_str());
-      return 2;
-    }
-    options = std::move(*loaded);
+  auto loaded = load_engine_options(arguments.config_path);
+  if (!loaded) {
+    std::fprintf(stderr, "medgate chat: %s\n", loaded.error_message().c_str());
+    return 2;
   }
+  engine_options options = std::move(*loaded);
 
   transport::httplib_options transport;
   transport.token_counters = token_counters("medgate chat");

@@ -1,14 +1,16 @@
-// files.hpp — reading a whole file, for the subcommands.
+// files.hpp — reading a whole file, and the engine options from a config file, for the subcommands.
 #pragma once
 
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <string>
 
 #include <fmt/format.h>
 
+#include "medgate/config.hpp"
 #include "medgate/result.hpp"
 
 namespace medgate::cli {
@@ -21,6 +23,17 @@ inline result<std::string> read_file(std::string const& path) {
   text << in.rdbuf();
   if (in.bad()) return error{fmt::format("cannot read {}", path)};
   return text.str();
+}
+
+/// The engine's options from the config file at `path`, or the built-in demo
+/// defaults without one; the error names the file and the field.
+inline result<engine_options> load_engine_options(std::optional<std::string> const& path) {
+  if (!path) return default_options();
+  auto text = read_file(*path);
+  if (!text) return error{text.error_message()};
+  auto loaded = parse_config(*text);
+  if (!loaded) return error{fmt::format("{}: {}", *path, loaded.error_message())};
+  return loaded;
 }
 
 }  // namespace medgate::cli

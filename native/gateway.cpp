@@ -21,6 +21,7 @@
 
 #include "arguments.hpp"
 #include "audit_log.hpp"
+#include "gateway_admin.hpp"
 #include "gateway_metrics.hpp"
 #include "medgate/client.hpp"
 #include "medgate/openai/chat.hpp"
@@ -175,18 +176,59 @@ std::optional<std::string> gateway_options::validate() const {
     return std::string{"the gateway token must be at least 16 characters (clients send it as Authorization: Bearer)"};
   if (max_body_bytes < 1024) return std::string{"max_body_bytes must be at least 1024"};
   if (threads < 1 || threads > 1024) return fmt::format("threads must be from 1 to 1024, got {}", threads);
+  if (!admin_token.empty() && admin_token.size() < 16)
+    return std::string{"the admin token must be at least 16 characters (operators send it as Authorization: Bearer)"};
+  if (!admin_token.empty() && admin_token == token)
+    return std::string{"the admin token must differ from the gateway token (applications must not reach /admin)"};
   return std::nullopt;
 }
 
+/// `POST /admin/reviews/{call}`'s body: {"decision": "approved" | "edited" | "rejected", "reviewer": "r-17",
+/// "replacement": "..." (edited), "reason": "code" (rejected)}.
+result<review_action> review_action_of(std::string const& body) {
+  auto const j = json::parse(body, nullptr, false);
+  if (!j.is_object()) return error{"the body must be a JSON object: {\"decision\": ..., \"reviewer\": ...}"};
+  review_action a;
+  auto const text = [&](char const* key, std::string& out) -> bool {
+    auto const it = j.find(key);
+    if (it == j.end()) return true;
+    if (!it->is_string()) return false;
+    out = it->get<std::string>();
+    return true;
+  };
+  std::string decision;
+  if (!text("decision", decision) || !text("reviewer", a.reviewer) || !text("replacement", a.replacement) ||
+      !text("reason", a.reason))
+    return error{"decision, reviewer, replacement and reason must be strings"};
+  if (decision == "approved")
+    a.decision = review_state::approved;
+  else if (decision == "edited")
+    a.decision = review_state::edited;
+  else if (decision == "rejected")
+    a.decision = review_state::rejected;
+  else
+    return error{"decision must be approved, edited or rejected"};
+  return a;
+}
+
+/// The number in a path like /admin/reviews/17.
+std::optional<call_id> call_of(httplib::Request const& req) {
+  if (req.matches.size() < 2) return std::nullopt;
+  return cli::parse_integer<call_id>(req.matches[1].str());
+}
+
 struct server::impl {
-  impl(std::unique_ptr<native::audit_log> log, client c, gateway_options o, std::vector<std::string> aliases)
+  impl(std::unique_ptr<native::audit_log> log, std::shared_ptr<review_desk> desk, client c, gateway_options o,
+       std::vector<std::string> aliases)
       : audit{std::move(log)},
+        reviews{std::move(desk)},
         engine{std::move(c)},
         options{std::move(o)},
         routes{std::move(aliases)},
         metrics{routes} {}
 
   std::unique_ptr<native::audit_log> audit;  ///< written only on the driver's thread (the observer)
+  std::shared_ptr<review_desk> reviews;      ///< told of decisions by the observer
   client engine;
   gateway_options options;
   std::vector<std::string> routes;  ///< the model aliases clients may ask for
@@ -204,6 +246,23 @@ struct server::impl {
     constexpr std::string_view scheme = "Bearer ";
     if (header.size() <= scheme.size() || std::string_view{header}.substr(0, scheme.size()) != scheme) return false;
     return same_secret(std::string_view{header}.substr(scheme.size()), options.token);
+  }
+
+  /// Answers 403 (admin API off) or 401 and returns false unless the request carries the admin token.
+  bool check_admin(httplib::Request const& req, httplib::Response& res) const {
+    if (options.admin_token.empty()) {
+      send_error(res, 403, "the admin API is off: start medgate serve with an admin token (--admin-token-env)",
+                 "invalid_request_error", "admin_disabled");
+      return false;
+    }
+    auto const header = req.get_header_value("Authorization");
+    constexpr std::string_view scheme = "Bearer ";
+    if (header.size() > scheme.size() && std::string_view{header}.substr(0, scheme.size()) == scheme &&
+        same_secret(std::string_view{header}.substr(scheme.size()), options.admin_token))
+      return true;
+    send_error(res, 401, "missing or wrong admin token: send Authorization: Bearer <admin token>",
+               "invalid_request_error", "invalid_api_key");
+    return false;
   }
 
   /// Answers 401 and returns false unless the request carries the gateway token.
@@ -224,8 +283,14 @@ struct server::impl {
     std::string const route = call->chat.model;
     if (call->chat.stream) return stream_chat(route, std::move(*call), res);
     done const d = engine.chat(std::move(*call));
-    metrics.record_call(route, d);
+    finished(route, d);
     respond(d, false, res);
+  }
+
+  /// Every call's end, once: counted, and a held answer put on the review desk.
+  void finished(std::string const& route, done const& d) {
+    metrics.record_call(route, d);
+    if (d.review && d.review->state == review_state::pending_review) reviews->held(d, route);
   }
 
   /// A call that ended before any of its answer was relayed: the whole answer
@@ -295,7 +360,7 @@ struct server::impl {
       if (!state->committed) {
         done const d = std::move(*state->finished);
         lock.unlock();
-        metrics.record_call(route, d);
+        finished(route, d);
         return respond(d, true, res);
       }
       res.set_header("X-Medgate-Target", state->committed->provider + "/" + state->committed->model);
@@ -322,7 +387,7 @@ struct server::impl {
         }
       if (!over) return true;
       done const& d = *state->finished;  // set once, never changed after
-      metrics.record_call(route, d);
+      finished(route, d);
       std::string tail = "data: [DONE]\n\n";
       if (!d.response) {
         auto const e = d.error ? status_of(d.error->code) : http_error{500, "server_error", "internal"};
@@ -341,6 +406,77 @@ struct server::impl {
     for (auto const& name : routes)
       data.push_back({{"id", name}, {"object", "model"}, {"created", 0}, {"owned_by", "medgate"}});
     res.set_content(json{{"object", "list"}, {"data", std::move(data)}}.dump(), "application/json");
+  }
+
+  void admin_status(httplib::Request const& req, httplib::Response& res) {
+    if (!check_admin(req, res)) return;
+    auto view = engine.driver().inspect([](medgate::engine& e, instant now) { return take_view(e, now, false); });
+    if (!view) return send_error(res, 503, "the gateway is shutting down", "server_error", "shutting_down");
+    res.set_content(status_json(*view).dump(), "application/json");
+  }
+
+  /// GET /admin/reviews: the answers waiting for a reviewer, oldest first, with their drafts.
+  void pending_reviews(httplib::Request const& req, httplib::Response& res) {
+    if (!check_admin(req, res)) return;
+    auto view = engine.driver().inspect([](medgate::engine& e, instant now) { return take_view(e, now, true); });
+    if (!view) return send_error(res, 503, "the gateway is shutting down", "server_error", "shutting_down");
+    json data = json::array();
+    for (auto const& [id, draft] : view->held) {
+      json item{{"call", id}, {"status", "pending_review"}, {"draft", draft.body}};
+      if (auto const o = reviews->find(id)) {
+        item["route"] = o->route;
+        item["confidence"] = o->confidence ? json(*o->confidence) : json(nullptr);
+        item["held_unix_ms"] = o->held_unix_ms;
+      }
+      data.push_back(std::move(item));
+    }
+    res.set_content(json{{"object", "list"}, {"data", std::move(data)}}.dump(), "application/json");
+  }
+
+  /// POST /admin/reviews/{call}: a reviewer's decision.
+  void decide_review(httplib::Request const& req, httplib::Response& res) {
+    if (!check_admin(req, res)) return;
+    auto const id = call_of(req);
+    if (!id) return send_error(res, 404, "no such call", "invalid_request_error", "not_found");
+    auto action = review_action_of(req.body);
+    if (!action) return send_error(res, 400, action.error_message(), "invalid_request_error", "invalid_request");
+    struct verdict {
+      int status = 200;
+      result<review_state> state;
+    };
+    auto const outcome = engine.driver().inspect([&](medgate::engine& e, instant now) {
+      if (e.review_draft(*id) == nullptr)
+        return verdict{reviews->find(*id) ? 409 : 404,
+                       error{fmt::format("no answer of call {} is waiting for review", *id)}};
+      auto state = e.review(*id, *action, now);
+      return verdict{state ? 200 : 400, std::move(state)};
+    });
+    if (!outcome) return send_error(res, 503, "the gateway is shutting down", "server_error", "shutting_down");
+    if (!outcome->state)
+      return send_error(res, outcome->status, outcome->state.error_message(), "invalid_request_error",
+                        outcome->status == 409 ? "already_decided" : "invalid_request");
+    res.set_content(json{{"object", "medgate.review"}, {"call", *id}, {"status", to_string(*outcome->state)}}.dump(),
+                    "application/json");
+  }
+
+  /// GET /v1/medgate/reviews/{call}: what became of an answer the client was told is pending review.
+  void review_outcome(httplib::Request const& req, httplib::Response& res) const {
+    if (!check_token(req, res)) return;
+    auto const id = call_of(req);
+    auto const o = id ? reviews->find(*id) : std::nullopt;
+    if (!o)
+      return send_error(res, 404, "no answer held for review has that call number", "invalid_request_error",
+                        "not_found");
+    res.set_header("X-Medgate-Review", std::string{to_string(o->state)});
+    json const state{{"object", "medgate.review"}, {"call", *id}, {"status", to_string(o->state)}};
+    if (o->state == review_state::pending_review) {
+      res.status = 202;
+      res.set_content(state.dump(), "application/json");
+    } else if (o->answer) {
+      res.set_content(o->answer->body.dump(), "application/json");
+    } else {
+      res.set_content(state.dump(), "application/json");
+    }
   }
 
   void readiness(httplib::Response& res) {
@@ -370,11 +506,19 @@ struct server::impl {
       metrics.record_response(res.status);
     });
     http.Get("/metrics", [this](httplib::Request const&, httplib::Response& res) {
-      res.set_content(metrics.exposition(engine.providers()), "text/plain; version=0.0.4");
+      auto view = engine.driver().inspect([](medgate::engine& e, instant now) { return take_view(e, now, false); });
+      res.set_content(metrics.exposition(view.value_or(engine_view{})), "text/plain; version=0.0.4");
     });
     http.Get("/v1/models", [this](httplib::Request const& req, httplib::Response& res) { models(req, res); });
     http.Get("/livez", [](httplib::Request const&, httplib::Response& res) { res.set_content("ok\n", "text/plain"); });
     http.Get("/readyz", [this](httplib::Request const&, httplib::Response& res) { readiness(res); });
+    http.Get("/admin/status", [this](httplib::Request const& req, httplib::Response& res) { admin_status(req, res); });
+    http.Get("/admin/reviews",
+             [this](httplib::Request const& req, httplib::Response& res) { pending_reviews(req, res); });
+    http.Post(R"(/admin/reviews/(\d{1,19}))",
+              [this](httplib::Request const& req, httplib::Response& res) { decide_review(req, res); });
+    http.Get(R"(/v1/medgate/reviews/(\d{1,19}))",
+             [this](httplib::Request const& req, httplib::Response& res) { review_outcome(req, res); });
     // httplib's own refusals (413 over the size limit, 404, 405) get an OpenAI-shaped body too.
     http.set_error_handler([this, limit = options.max_body_bytes](httplib::Request const& req, httplib::Response& res) {
       if (req.path == "/v1/chat/completions" && res.status == 413) metrics.record_response(413);
@@ -399,6 +543,11 @@ result<std::unique_ptr<server>> server::create(engine_options engine, gateway_op
   if (auto bad = options.validate()) return error{"gateway: " + *bad};
   std::vector<std::string> aliases;
   for (auto const& r : engine.routing.routes) aliases.push_back(r.name);
+  auto desk = std::make_shared<review_desk>();
+  transport.observer = [desk, next = std::move(transport.observer)](effect const& e) {
+    if (next) next(e);
+    if (auto const* r = std::get_if<reviewed>(&e); r != nullptr) desk->decided(*r);
+  };
   std::unique_ptr<native::audit_log> audit;
   if (!options.audit_path.empty()) {
     auto log = native::audit_log::open(options.audit_path);
@@ -414,8 +563,8 @@ result<std::unique_ptr<server>> server::create(engine_options engine, gateway_op
   }
   auto c = client::create(std::move(engine), std::move(transport), jitter_seed);
   if (!c) return error{c.error_message()};
-  return std::unique_ptr<server>{
-      new server{std::make_unique<impl>(std::move(audit), std::move(*c), std::move(options), aliases)}};
+  return std::unique_ptr<server>{new server{
+      std::make_unique<impl>(std::move(audit), std::move(desk), std::move(*c), std::move(options), aliases)}};
 }
 
 result<int> server::start() {

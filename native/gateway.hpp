@@ -18,6 +18,10 @@
 //   GET  /livez                the process answers
 //   GET  /readyz               503 while no provider's breaker lets calls through
 //   GET  /metrics              Prometheus text format (gateway_metrics.hpp)
+//   GET  /v1/medgate/reviews/N what became of held call N (202 while pending)
+//   GET  /admin/status         engine state as JSON (admin token; gateway_admin.hpp)
+//   GET  /admin/reviews        held answers with their drafts (admin token)
+//   POST /admin/reviews/N      a reviewer's decision (admin token)
 //
 // Clinical context rides on headers: X-Medgate-Patient, X-Medgate-Priority
 // (urgent, normal, batch), X-Medgate-Tenant, Idempotency-Key,
@@ -47,6 +51,8 @@ struct gateway_options {
   std::string host = "127.0.0.1";  ///< loopback unless told otherwise
   int port = 8080;                 ///< 0: any free port
   std::string token{};             ///< what clients present as `Authorization: Bearer`; required
+  /// What operators and reviewers present for /admin; empty: the admin API answers 403.
+  std::string admin_token{};
   std::size_t max_body_bytes = std::size_t{4} << 20;
   int threads = 32;  ///< HTTP workers; each waits for its call's answer
   /// Where each call's hash-chained audit record is appended (JSONL, audit_log.hpp); empty: no audit log.

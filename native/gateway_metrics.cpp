@@ -91,7 +91,7 @@ void gateway_metrics::record_response(int status) {
   ++responses_[status];
 }
 
-std::string gateway_metrics::exposition(std::vector<provider_status> const& providers) const {
+std::string gateway_metrics::exposition(engine_view const& now) const {
   std::string out;
   std::lock_guard lock{mutex_};
 
@@ -149,13 +149,21 @@ std::string gateway_metrics::exposition(std::vector<provider_status> const& prov
   header(out, "medgate_breaker_state", "gauge", "1 for each provider's current breaker state, 0 for the others.");
   constexpr std::array states{breaker_state::closed, breaker_state::open, breaker_state::half_open,
                               breaker_state::forced_open, breaker_state::disabled};
-  for (auto const& p : providers)
+  for (auto const& p : now.providers)
     for (auto const s : states)
       out += fmt::format("medgate_breaker_state{} {}\n", labels({{"provider", p.name}, {"state", to_string(s)}}),
                          p.breaker_metrics.state == s ? 1 : 0);
   header(out, "medgate_retry_budget_balance", "gauge", "Retries each provider's retry budget allows now.");
-  for (auto const& p : providers)
+  for (auto const& p : now.providers)
     out += fmt::format("medgate_retry_budget_balance{} {}\n", labels({{"provider", p.name}}), number(p.retry_balance));
+  header(out, "medgate_budget_left_usd", "gauge", "What each configured tenant may still spend today (UTC), in USD.");
+  for (auto const& [tenant, u] : now.budgets)
+    if (auto const left = left_usd(u))
+      out += fmt::format("medgate_budget_left_usd{} {}\n", labels({{"tenant", tenant}}), number(*left));
+  header(out, "medgate_budget_left_tokens", "gauge", "Tokens each configured tenant may still use today (UTC).");
+  for (auto const& [tenant, u] : now.budgets)
+    if (auto const left = left_tokens(u))
+      out += fmt::format("medgate_budget_left_tokens{} {}\n", labels({{"tenant", tenant}}), *left);
   return out;
 }
 

@@ -4,11 +4,10 @@
 // for, the target that answered and the outcome; the call's duration; each
 // attempt by provider and model with its verdict; retries (another attempt
 // at the same target), fallbacks (a move to the next target) and hedges;
-// tokens and cost. Breaker states and retry budgets are read from the
-// engine at scrape time. Labels hold route aliases, provider and model names
-// and outcome codes only: an alias the configuration does not know is
-// counted as "unknown", so a client cannot grow the series (or put request
-// text into them). No prompt, patient key or token ever becomes a label.
+// tokens and cost. Breaker states, retry budgets and what is left of each
+// configured tenant's daily budget are read from the engine at scrape time. Labels hold route aliases, provider and
+// model names and outcome codes only: an alias the configuration does not know is counted as "unknown", so a client
+// cannot grow the series (or put request text into them). No prompt, patient key or token ever becomes a label.
 #pragma once
 
 #include <array>
@@ -20,6 +19,7 @@
 #include <tuple>
 #include <vector>
 
+#include "gateway_admin.hpp"
 #include "medgate/engine.hpp"
 
 namespace medgate::gateway {
@@ -33,8 +33,8 @@ class gateway_metrics {
   /// One response of the chat endpoint, with its HTTP status (refusals before the engine included).
   void record_response(int status);
 
-  /// The exposition text, with the providers' current state.
-  [[nodiscard]] std::string exposition(std::vector<provider_status> const& providers) const;
+  /// The exposition text, with the engine's current state (breakers, retry budgets, tenants' budgets).
+  [[nodiscard]] std::string exposition(engine_view const& now) const;
 
   /// Upper bounds of the call duration histogram, in seconds.
   static constexpr std::array<double, 13> duration_buckets{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,

@@ -36,20 +36,27 @@ constexpr std::string_view serve_usage =
     "  --listen HOST:PORT     where to listen (default 127.0.0.1:8080; port 0 picks a free one)\n"
     "  --token-env NAME       environment variable holding the gateway token, at least 16\n"
     "                         characters (default MEDGATE_GATEWAY_TOKEN)\n"
+    "  --admin-token-env NAME environment variable holding the admin token for /admin (status,\n"
+    "                         reviews), at least 16 characters and not the gateway token\n"
+    "                         (default MEDGATE_ADMIN_TOKEN; unset: /admin answers 403)\n"
     "  --max-body-bytes N     largest request body accepted (default 4194304)\n"
     "  --threads N            HTTP workers, each waiting for one call (default 32)\n"
     "  --audit FILE           append each call's hash-chained audit record to FILE (JSONL;\n"
     "                         `medgate audit verify FILE` checks it)\n"
     "\n"
-    "endpoints: POST /v1/chat/completions, GET /v1/models, GET /livez, GET /readyz\n"
+    "endpoints: POST /v1/chat/completions, GET /v1/models, GET /v1/medgate/reviews/CALL,\n"
+    "  GET /livez, GET /readyz, GET /metrics, GET /admin/status, GET /admin/reviews,\n"
+    "  POST /admin/reviews/CALL\n"
     "request headers: X-Medgate-Patient, X-Medgate-Priority (urgent|normal|batch), X-Medgate-Tenant,\n"
-    "  Idempotency-Key, X-Medgate-Deadline-Ms, X-Request-Id\n"
+    "  Idempotency-Key, X-Medgate-Deadline-Ms, X-Request-Id (or the body's metadata: patient,\n"
+    "  priority, tenant, idempotency_key, deadline_ms, request_id)\n"
     "response headers: X-Medgate-Target (provider/model), X-Medgate-Attempts, X-Medgate-Review\n";
 
 struct serve_arguments {
   std::optional<std::string> config_path;
   gateway::gateway_options gateway;
   std::string token_env = "MEDGATE_GATEWAY_TOKEN";
+  std::string admin_token_env = "MEDGATE_ADMIN_TOKEN";
   bool help = false;
 };
 
@@ -82,6 +89,9 @@ result<serve_arguments> parse_arguments(args a) {
     } else if (name == "--token-env") {
       if (v->empty()) return error{"--token-env must name an environment variable"};
       out.token_env = std::move(*v);
+    } else if (name == "--admin-token-env") {
+      if (v->empty()) return error{"--admin-token-env must name an environment variable"};
+      out.admin_token_env = std::move(*v);
     } else if (name == "--max-body-bytes") {
       auto const n = parse_integer<std::size_t>(*v);
       if (!n) return error{fmt::format("--max-body-bytes must be a whole number, got \"{}\"", *v)};
@@ -117,26 +127,21 @@ int run_serve(args a) {
     return 2;
   }
   arguments.gateway.token = token;
+  if (char const* admin = std::getenv(arguments.admin_token_env.c_str()); admin != nullptr && *admin != '\0')
+    arguments.gateway.admin_token = admin;
+  else
+    fmt::print(stderr, "medgate serve: no admin token in {}: /admin is off\n", arguments.admin_token_env);
 
-  engine_options options = default_options();
-  if (arguments.config_path) {
-    auto text = read_file(*arguments.config_path);
-    if (!text) {
-      fmt::print(stderr, "medgate serve: {}\n", text.error_message());
-      return 2;
-    }
-    auto loaded = parse_config(*text);
-    if (!loaded) {
-      fmt::print(stderr, "medgate serve: {}: {}\n", *arguments.config_path, loaded.error_message());
-      return 2;
-    }
-    options = std::move(*loaded);
+  auto options = load_engine_options(arguments.config_path);
+  if (!options) {
+    fmt::print(stderr, "medgate serve: {}\n", options.error_message());
+    return 2;
   }
 
   stop_signals signals;
   transport::httplib_options transport;
   transport.token_counters = token_counters("medgate serve");
-  auto gw = gateway::server::create(std::move(options), arguments.gateway, std::move(transport));
+  auto gw = gateway::server::create(std::move(*options), arguments.gateway, std::move(transport));
   if (!gw) {
     fmt::print(stderr, "medgate serve: {}\n", gw.error_message());
     return 2;

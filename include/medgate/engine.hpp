@@ -567,6 +567,8 @@ class engine {
 
   /// Calls whose answers await a reviewer.
   [[nodiscard]] std::vector<call_id> pending_reviews() const { return reviews_.pending(); }
+  /// The answer held for review of call `id`, for the reviewer to read; null when none is pending.
+  [[nodiscard]] openai::chat_response const* review_draft(call_id id) const { return reviews_.draft(id); }
 
   /// The keyed hash the engine records for a patient key (hex, 128 bits).
   [[nodiscard]] std::string patient_hash(std::string_view patient_key) const {

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iterator>
 #include <memory>
 #include <string>
@@ -30,6 +31,7 @@ namespace {
 
 using json = nlohmann::json;
 constexpr char const* token = "gateway-token-for-tests-0001";
+constexpr char const* admin_token = "admin-token-for-tests-00002";
 
 /// The simulator with providers primary and fallback, and the gateway in front of it with the default
 /// route (clinical-summary: primary, then fallback).
@@ -38,16 +40,22 @@ struct stack {
   std::unique_ptr<medgate::gateway::server> gateway;
   std::unique_ptr<httplib::Client> http;
 
-  explicit stack(std::size_t max_body_bytes = std::size_t{4} << 20, std::string audit_path = {}) {
+  explicit stack(std::size_t max_body_bytes = std::size_t{4} << 20, std::string audit_path = {},
+                 std::function<void(medgate::engine_options&)> adjust = {}, std::string admin = admin_token) {
     auto const port = sim.start();
     REQUIRE_MESSAGE(port.ok(), (port.ok() ? "" : port.error_message()));
     auto options = medgate::default_options();
     for (auto& p : options.routing.providers) p.base_url = sim.base_url(p.name);
     options.retry.max_attempts_per_target = 1;
-    auto gw = medgate::gateway::server::create(
-        std::move(options),
-        {.host = "127.0.0.1", .port = 0, .token = token, .max_body_bytes = max_body_bytes, .audit_path = audit_path},
-        {}, medgate::seed{9});
+    if (adjust) adjust(options);
+    auto gw = medgate::gateway::server::create(std::move(options),
+                                               {.host = "127.0.0.1",
+                                                .port = 0,
+                                                .token = token,
+                                                .admin_token = std::move(admin),
+                                                .max_body_bytes = max_body_bytes,
+                                                .audit_path = audit_path},
+                                               {}, medgate::seed{9});
     REQUIRE_MESSAGE(gw.ok(), (gw.ok() ? "" : gw.error_message()));
     gateway = std::move(*gw);
     auto const gw_port = gateway->start();
@@ -59,6 +67,15 @@ struct stack {
   httplib::Result post(std::string const& body, httplib::Headers headers = {}) {
     headers.emplace("Authorization", fmt::format("Bearer {}", token));
     return http->Post("/v1/chat/completions", headers, body, "application/json");
+  }
+
+  /// A request with the admin token (or `as`).
+  httplib::Result admin_get(std::string const& path, std::string const& as = admin_token) {
+    return http->Get(path.c_str(), {{"Authorization", "Bearer " + as}});
+  }
+  httplib::Result admin_post(std::string const& path, json const& body) {
+    return http->Post(path.c_str(), {{"Authorization", fmt::format("Bearer {}", admin_token)}}, body.dump(),
+                      "application/json");
   }
 };
 
@@ -502,3 +519,122 @@ TEST_CASE("gateway: the official openai npm client works against it (chat, strea
   CHECK(out.find("all checks passed") != std::string::npos);
 }
 #endif
+
+TEST_CASE("gateway: /admin/status shows breakers, limits, canaries and budgets to the admin token only") {
+  stack s{std::size_t{4} << 20, {}, [](medgate::engine_options& o) {
+            o.budgets.tenants["ward-4"] = medgate::tenant_budget{.daily_usd = 2.0, .daily_tokens = 100'000};
+          }};
+  s.sim.set_faults("primary", medgate::testing::profile(R"({"errors": {"503": 1.0}})"));
+  CHECK(s.post(ask("CANARY-NOTE-1234 summarise"), {{"X-Medgate-Tenant", "ward-4"}})->status == 200);
+
+  CHECK(s.http->Get("/admin/status")->status == 401);
+  CHECK(s.admin_get("/admin/status", token)->status == 401);  // the applications' token is not enough
+  auto const r = s.admin_get("/admin/status");
+  REQUIRE(r);
+  REQUIRE(r->status == 200);
+  auto const status = json::parse(r->body);
+  INFO(status.dump(2));
+  CHECK(status["object"] == "medgate.status");
+  REQUIRE(status["providers"].size() == 2);
+  CHECK(status["providers"][0]["name"] == "primary");
+  CHECK(status["providers"][0]["breaker"]["consecutive_failures"] == 1);
+  CHECK(status["providers"][1]["health"]["calls"] == 1);
+  CHECK(status["providers"][1]["concurrency"]["in_flight"] == 0);
+  REQUIRE(status["budgets"].size() == 1);
+  auto const& budget = status["budgets"][0];
+  CHECK(budget["tenant"] == "ward-4");
+  CHECK(budget["daily_tokens"] == 100'000);
+  CHECK(budget["spent_tokens"].get<std::int64_t>() > 0);
+  CHECK(budget["left_tokens"].get<std::int64_t>() == 100'000 - budget["spent_tokens"].get<std::int64_t>());
+  CHECK(budget["left_usd"].get<double>() < 2.0);
+  CHECK(status["reviews"]["pending"] == 0);
+  CHECK(r->body.find("CANARY") == std::string::npos);
+
+  // /metrics says what is left of each budget too.
+  auto const m = s.http->Get("/metrics")->body;
+  CHECK(m.find(fmt::format("medgate_budget_left_tokens{{tenant=\"ward-4\"}} {}\n",
+                           budget["left_tokens"].get<std::int64_t>())) != std::string::npos);
+  CHECK(m.find("medgate_budget_left_usd{tenant=\"ward-4\"} ") != std::string::npos);
+
+  // Without an admin token the admin API is off, and says so.
+  stack off{std::size_t{4} << 20, {}, {}, ""};
+  auto const disabled = off.admin_get("/admin/status", "");
+  CHECK(disabled->status == 403);
+  CHECK(error_of(disabled)["code"] == "admin_disabled");
+}
+
+TEST_CASE("gateway: answers held for review are decided through /admin/reviews and fetched by the client") {
+  stack s{std::size_t{4} << 20, {}, [](medgate::engine_options& o) {
+            o.review.enabled = true;  // the simulator's answers carry no confidence: every one is held
+          }};
+  auto hold = [&](std::string const& text) {
+    auto const r = s.post(ask(text));
+    REQUIRE(r);
+    REQUIRE(r->status == 202);
+    CHECK(r->get_header_value("X-Medgate-Review") == "pending_review");
+    return json::parse(r->body)["call"].get<std::uint64_t>();
+  };
+  auto outcome = [&](std::uint64_t call) {
+    return s.http->Get(fmt::format("/v1/medgate/reviews/{}", call).c_str(),
+                       {{"Authorization", fmt::format("Bearer {}", token)}});
+  };
+  auto const first = hold("Summarise: sodium 128.");
+  auto const second = hold("Summarise: sodium 150.");
+  auto const third = hold("Summarise: sodium 140.");
+  CHECK(outcome(first)->status == 202);
+  CHECK(s.http->Get(fmt::format("/v1/medgate/reviews/{}", first).c_str())->status == 401);
+
+  // The reviewer sees the drafts, oldest first.
+  auto const listed = s.admin_get("/admin/reviews");
+  REQUIRE(listed->status == 200);
+  auto const pending = json::parse(listed->body)["data"];
+  REQUIRE(pending.size() == 3);
+  CHECK(pending[0]["call"] == first);
+  CHECK(pending[0]["route"] == "clinical-summary");
+  CHECK(pending[0]["draft"]["choices"][0]["message"]["content"].get<std::string>().find("sodium 128") !=
+        std::string::npos);
+  CHECK(s.admin_get("/admin/reviews", token)->status == 401);
+
+  // Approved: the client gets the answer as the provider gave it.
+  auto const approved =
+      s.admin_post(fmt::format("/admin/reviews/{}", first), {{"decision", "approved"}, {"reviewer", "r-17"}});
+  REQUIRE(approved->status == 200);
+  CHECK(json::parse(approved->body)["status"] == "approved");
+  auto const answer = outcome(first);
+  CHECK(answer->status == 200);
+  CHECK(answer->get_header_value("X-Medgate-Review") == "approved");
+  CHECK(json::parse(answer->body)["object"] == "chat.completion");
+  // Decided once only.
+  auto const again =
+      s.admin_post(fmt::format("/admin/reviews/{}", first), {{"decision", "rejected"}, {"reviewer", "r-17"}});
+  CHECK(again->status == 409);
+  CHECK(error_of(again)["code"] == "already_decided");
+
+  // Edited: the reviewer's text replaces the draft's.
+  CHECK(s.admin_post(fmt::format("/admin/reviews/{}", second),
+                     {{"decision", "edited"}, {"reviewer", "r-17"}, {"replacement", "Sodium 150: recheck today."}})
+            ->status == 200);
+  auto const edited = json::parse(outcome(second)->body);
+  CHECK(edited["choices"][0]["message"]["content"] == "Sodium 150: recheck today.");
+
+  // Rejected: no answer, just the decision.
+  CHECK(s.admin_post(fmt::format("/admin/reviews/{}", third),
+                     {{"decision", "rejected"}, {"reviewer", "r-17"}, {"reason", "unsafe-advice"}})
+            ->status == 200);
+  auto const rejected = outcome(third);
+  CHECK(rejected->status == 200);
+  CHECK(json::parse(rejected->body)["status"] == "rejected");
+  CHECK(rejected->get_header_value("X-Medgate-Review") == "rejected");
+
+  // Mistakes are named.
+  auto const bad = s.admin_post(fmt::format("/admin/reviews/{}", hold("x")), {{"decision", "maybe"}});
+  CHECK(bad->status == 400);
+  CHECK(error_of(bad)["message"] == "decision must be approved, edited or rejected");
+  CHECK(s.admin_post("/admin/reviews/999999", {{"decision", "approved"}, {"reviewer", "r-1"}})->status == 404);
+  CHECK(outcome(999'999)->status == 404);
+
+  // A streamed request whose answer must be reviewed is held the same way (nothing was streamed).
+  auto const streamed_held = post_stream(s, "Summarise: sodium 133.");
+  CHECK(streamed_held.status == 202);
+  CHECK(json::parse(streamed_held.raw)["status"] == "pending_review");
+}

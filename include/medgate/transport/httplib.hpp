@@ -34,6 +34,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <type_traits>
 #include <unordered_map>
 #include <utility>
 #include <variant>
@@ -321,13 +322,23 @@ class httplib_driver {
 
   /// Thread-safe snapshot of the providers' health, taken on the owner thread.
   std::vector<provider_status> providers() {
-    if (std::this_thread::get_id() == owner_.get_id()) return engine_.providers(clock());
-    std::promise<std::vector<provider_status>> reply;
-    auto answer = reply.get_future();
+    return inspect([](engine& e, instant now) { return e.providers(now); }).value_or(std::vector<provider_status>{});
+  }
+
+  /// Thread-safe: runs `f(engine, now)` on the owner thread (the only one
+  /// that may touch the engine) and returns what it returns; effects it makes
+  /// the engine emit are carried out as usual (e.g. `engine::review`).
+  /// Nothing once the driver began stopping.
+  template <class F>
+  auto inspect(F f) -> std::optional<std::invoke_result_t<F&, engine&, instant>> {
+    using answer_type = std::invoke_result_t<F&, engine&, instant>;
+    if (std::this_thread::get_id() == owner_.get_id()) return f(engine_, clock());
+    auto job = std::make_shared<std::packaged_task<answer_type(engine&, instant)>>(std::move(f));
+    auto answer = job->get_future();
     {
       std::lock_guard lock{inbox_mutex_};
-      if (stopping_) return {};
-      inbox_.emplace_back(status_query{std::move(reply)});
+      if (stopping_) return std::nullopt;
+      inbox_.emplace_back(owner_task{[job](engine& e, instant now) { (*job)(e, now); }});
     }
     inbox_ready_.notify_one();
     return answer.get();
@@ -382,15 +393,15 @@ class httplib_driver {
   struct cancellation {
     call_id ticket = 0;
   };
-  struct status_query {
-    std::promise<std::vector<provider_status>> reply;
+  struct owner_task {
+    std::function<void(engine&, instant)> run;
   };
   /// A worker asks whether the stream it has begun may reach the caller.
   struct stream_start {
     attempt_id attempt = 0;
     std::promise<bool> reply;
   };
-  using message = std::variant<submission, completion, cancellation, status_query, stream_start>;
+  using message = std::variant<submission, completion, cancellation, owner_task, stream_start>;
 
   struct waiting_call {
     call_id ticket = 0;
@@ -455,8 +466,8 @@ class httplib_driver {
         engine_.on_failure(c->attempt, std::get<transport_error>(c->outcome), now);
     } else if (auto* x = std::get_if<cancellation>(&m)) {
       if (auto it = tickets_.find(x->ticket); it != tickets_.end()) engine_.cancel_call(it->second, now);
-    } else if (auto* q = std::get_if<status_query>(&m)) {
-      q->reply.set_value(engine_.providers(now));
+    } else if (auto* t = std::get_if<owner_task>(&m)) {
+      t->run(engine_, now);
     } else if (auto* r = std::get_if<stream_start>(&m)) {
       r->reply.set_value(engine_.on_stream_start(r->attempt, now));
     }
