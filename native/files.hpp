@@ -33,6 +33,12 @@ inline result<engine_options> load_engine_options(std::optional<std::string> con
   if (!text) return error{text.error_message()};
   auto loaded = parse_config(*text);
   if (!loaded) return error{fmt::format("{}: {}", *path, loaded.error_message())};
+  // A key file that cannot be read now would fail every call later: say so at start, naming the field.
+  auto const& providers = loaded->routing.providers;
+  for (std::size_t i = 0; i < providers.size(); ++i)
+    if (auto const& key = providers[i].api_key_file; !key.empty() && !std::ifstream{key})
+      return error{fmt::format("{}: config: providers[{}].api_key_file: cannot read {}: {}", *path, i, key,
+                               std::strerror(errno))};
   return loaded;
 }
 

@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "arguments.hpp"
 #include "commands.hpp"
@@ -60,8 +61,64 @@ struct serve_arguments {
   bool help = false;
 };
 
-result<serve_arguments> parse_arguments(args a) {
-  serve_arguments out;
+/// "HOST:PORT" (an IPv6 host in brackets) into the options; an error says what is wrong with `what`.
+std::optional<std::string> set_listen(std::string const& v, std::string_view what, gateway::gateway_options& out) {
+  auto const colon = v.rfind(':');
+  auto const port = colon == std::string::npos ? std::nullopt : parse_integer<int>(v.substr(colon + 1));
+  if (!port || colon == 0 || *port < 0 || *port > 65535)
+    return fmt::format("{} must be HOST:PORT with a port from 0 to 65535, got \"{}\"", what, v);
+  std::string host = v.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  out.host = std::move(host);
+  out.port = *port;
+  return std::nullopt;
+}
+
+/// The config file's "gateway" section (its other sections are the engine's) over `out`; errors name the field.
+std::optional<std::string> read_gateway_section(std::string const& path, serve_arguments& out) {
+  auto text = read_file(path);
+  if (!text) return text.error_message();
+  auto const document = nlohmann::json::parse(*text, nullptr, false);  // parse_config has checked it already
+  auto const section = document.is_object() ? document.find("gateway") : document.end();
+  if (!document.is_object() || section == document.end()) return std::nullopt;
+  auto const whole_number = [](nlohmann::json const& v) -> std::optional<std::int64_t> {
+    if (v.is_number_integer()) return v.get<std::int64_t>();
+    return std::nullopt;
+  };
+  for (auto const& [key, value] : section->items()) {
+    if (key.starts_with("//")) continue;
+    auto const at = fmt::format("{}: config: gateway.{}", path, key);
+    if (key == "listen" || key == "token_env" || key == "admin_token_env" || key == "audit") {
+      if (!value.is_string() || value.get_ref<std::string const&>().empty())
+        return fmt::format("{} must be a non-empty string", at);
+      auto const& v = value.get_ref<std::string const&>();
+      if (key == "listen") {
+        if (auto bad = set_listen(v, at, out.gateway)) return bad;
+      } else if (key == "audit") {
+        out.gateway.audit_path = v;
+      } else {
+        (key == "token_env" ? out.token_env : out.admin_token_env) = v;
+      }
+    } else if (key == "max_body_bytes") {
+      auto const n = whole_number(value);
+      if (!n || *n < 1024) return fmt::format("{} must be a whole number of bytes, at least 1024", at);
+      out.gateway.max_body_bytes = static_cast<std::size_t>(*n);
+    } else if (key == "threads") {
+      auto const n = whole_number(value);
+      if (!n || *n < 1 || *n > 1024) return fmt::format("{} must be a whole number from 1 to 1024", at);
+      out.gateway.threads = static_cast<int>(*n);
+    } else {
+      return fmt::format(
+          "{}: config: unknown field gateway.{} (known: listen, token_env, admin_token_env, "
+          "max_body_bytes, threads, audit)",
+          path, key);
+    }
+  }
+  return std::nullopt;
+}
+
+/// The options given on the command line, over `out` (the defaults, or the config file's).
+result<serve_arguments> parse_arguments(args a, serve_arguments out = {}) {
   option_cursor in{a};
   while (auto item = in.next()) {
     if (item->positional) return error{fmt::format("unexpected argument \"{}\"", item->text)};
@@ -75,14 +132,7 @@ result<serve_arguments> parse_arguments(args a) {
     if (name == "--config") {
       out.config_path = std::move(*v);
     } else if (name == "--listen") {
-      auto const colon = v->rfind(':');
-      auto const port = colon == std::string::npos ? std::nullopt : parse_integer<int>(v->substr(colon + 1));
-      if (!port || colon == 0 || *port < 0 || *port > 65535)
-        return error{fmt::format("--listen must be HOST:PORT with a port from 0 to 65535, got \"{}\"", *v)};
-      std::string host = v->substr(0, colon);
-      if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-      out.gateway.host = std::move(host);
-      out.gateway.port = *port;
+      if (auto bad = set_listen(*v, "--listen", out.gateway)) return error{*bad};
     } else if (name == "--audit") {
       if (v->empty()) return error{"--audit must name a file"};
       out.gateway.audit_path = std::move(*v);
@@ -120,6 +170,22 @@ int run_serve(args a) {
     std::fwrite(serve_usage.data(), 1, serve_usage.size(), stdout);
     return 0;
   }
+  auto options = load_engine_options(arguments.config_path);
+  if (!options) {
+    fmt::print(stderr, "medgate serve: {}\n", options.error_message());
+    return 2;
+  }
+  if (arguments.config_path) {  // the file's gateway section, then the command line over it
+    serve_arguments from_file;
+    if (auto bad = read_gateway_section(*arguments.config_path, from_file)) {
+      fmt::print(stderr, "medgate serve: {}\n", *bad);
+      return 2;
+    }
+    auto again = parse_arguments(a, std::move(from_file));
+    if (!again) return 2;  // cannot happen: the same arguments parsed a moment ago
+    arguments = std::move(*again);
+  }
+
   char const* token = std::getenv(arguments.token_env.c_str());
   if (token == nullptr || *token == '\0') {
     fmt::print(stderr, "medgate serve: set the gateway token in {} (clients send it as Authorization: Bearer)\n",
@@ -131,12 +197,6 @@ int run_serve(args a) {
     arguments.gateway.admin_token = admin;
   else
     fmt::print(stderr, "medgate serve: no admin token in {}: /admin is off\n", arguments.admin_token_env);
-
-  auto options = load_engine_options(arguments.config_path);
-  if (!options) {
-    fmt::print(stderr, "medgate serve: {}\n", options.error_message());
-    return 2;
-  }
 
   stop_signals signals;
   transport::httplib_options transport;

@@ -20,6 +20,7 @@
 //       {"name": "primary",                 required, unique, no "/"
 //        "base_url": "https://host/v1",     required, http:// or https://, no credentials, query or fragment
 //        "api_key_env": "OPENAI_API_KEY",   the environment variable holding the key (never the key itself)
+//        "api_key_file": "/run/secrets/k",  or a file holding it (trimmed; re-read when it changes); not both
 //        "models": ["gpt-4o-mini"],         [] = any model
 //        "connect_timeout_ms": 2000, "attempt_timeout_ms": 30000,
 //        "breaker": {"consecutive_failures": 5, "window": "count_based" | "time_based",
@@ -70,7 +71,10 @@
 //                                          an absent limit is no limit
 //     "context": {"policy": "refuse" | "drop_oldest" | "cut_middle"},    a prompt too long for the window
 //     "patient_key_secret_env": "MEDGATE_PATIENT_KEY_SECRET",
-//     "record_decisions": true
+//     "record_decisions": true,
+//     "gateway": {"listen": "127.0.0.1:8080", "token_env": "MEDGATE_GATEWAY_TOKEN",
+//                 "admin_token_env": "MEDGATE_ADMIN_TOKEN", "max_body_bytes": 4194304, "threads": 32,
+//                 "audit": "audit.jsonl"}      read by `medgate serve` (native/serve.cpp), not by the engine
 //   }
 //
 // Durations are rounded to the nearest microsecond and may not exceed
@@ -671,10 +675,17 @@ inline problem read_models(json const& v, std::string const& at, std::vector<std
 
 inline problem read_provider(json const& v, std::string const& at, provider& out) {
   using o = provider;
-  static constexpr std::array<field<o>, 10> fields{{
+  static constexpr std::array<field<o>, 11> fields{{
       {"name", [](json const& j, std::string const& p, o& r) { return read_name(j, p, r.name); }},
       {"base_url", [](json const& j, std::string const& p, o& r) { return read_base_url(j, p, r.base_url); }},
       {"api_key_env", [](json const& j, std::string const& p, o& r) { return read_api_key_env(j, p, r.api_key_env); }},
+      {"api_key_file",
+       [](json const& j, std::string const& p, o& r) -> problem {
+         if (auto bad = read_string(j, p, r.api_key_file)) return bad;
+         if (r.api_key_file.empty()) return fmt::format("{} must name a file (or be left out)", p);
+         if (looks_like_secret(r.api_key_file)) return secret_value_problem(p);
+         return std::nullopt;
+       }},
       {"models", [](json const& j, std::string const& p, o& r) { return read_models(j, p, r.models); }},
       {"connect_timeout_ms",
        [](json const& j, std::string const& p, o& r) { return read_duration(j, p, r.connect_timeout); }},
@@ -691,6 +702,8 @@ inline problem read_provider(json const& v, std::string const& at, provider& out
   if (out.name.find('/') != std::string::npos)
     return fmt::format("{}.name must not contain \"/\" (routes name targets as \"provider/model\")", at);
   if (!v.contains("base_url")) return fmt::format("{}.base_url is required", at);
+  if (!out.api_key_env.empty() && !out.api_key_file.empty())
+    return fmt::format("{} has both api_key_env and api_key_file: give one", at);
   return std::nullopt;
 }
 
@@ -1046,7 +1059,7 @@ inline problem read_context(json const& v, std::string const& at, context_option
 
 inline problem read_engine(json const& v, engine_options& out) {
   using o = engine_options;
-  static constexpr std::array<field<o>, 12> fields{{
+  static constexpr std::array<field<o>, 13> fields{{
       {"providers",
        [](json const& j, std::string const& p, o& e) { return read_providers(j, p, e.routing.providers); }},
       {"routes", [](json const& j, std::string const& p, o& e) { return read_routes(j, p, e.routing.routes); }},
@@ -1063,6 +1076,12 @@ inline problem read_engine(json const& v, engine_options& out) {
        [](json const& j, std::string const& p, o& e) { return read_api_key_env(j, p, e.patient_key_secret_env); }},
       {"record_decisions",
        [](json const& j, std::string const& p, o& e) { return read_bool(j, p, e.record_decisions); }},
+      // The sidecar's own settings (native/serve.cpp reads them); the engine has none there.
+      {"gateway",
+       [](json const& j, std::string const& p, o&) -> problem {
+         if (!j.is_object()) return fmt::format("{} must be an object, got {}", p, describe(j));
+         return std::nullopt;
+       }},
   }};
   return read_fields(v, "", fields, out);
 }
@@ -1352,6 +1371,7 @@ inline config_json to_json(engine_options const& o) {
     j["name"] = p.name;
     j["base_url"] = p.base_url;
     if (!p.api_key_env.empty()) j["api_key_env"] = p.api_key_env;
+    if (!p.api_key_file.empty()) j["api_key_file"] = p.api_key_file;
     j["models"] = p.models;
     j["connect_timeout_ms"] = duration_ms(p.connect_timeout);
     j["attempt_timeout_ms"] = duration_ms(p.attempt_timeout);

@@ -185,7 +185,8 @@ struct call_error {
 // ---- effects -----------------------------------------------------------
 
 /// Start an HTTP attempt. The transport POSTs `body` to `url` with the key
-/// read from the environment variable `api_key_env`, and reports exactly one
+/// read from the environment variable `api_key_env` (or the file
+/// `api_key_file`), and reports exactly one
 /// of `on_response` / `on_failure` for `attempt`, within `timeout`.
 struct send {
   call_id call = 0;
@@ -203,6 +204,7 @@ struct send {
   /// The caller wants this stream as it arrives: the transport reports its
   /// first event through `on_stream_start` and relays only if told to.
   bool relay = false;
+  std::string api_key_file{};
 };
 
 /// Abandon an attempt still in flight; its outcome will be ignored.
@@ -219,6 +221,7 @@ struct probe {
   std::string url;
   std::string api_key_env;
   duration timeout{};
+  std::string api_key_file{};
 };
 
 /// Call `poll` again at `at` (earlier is harmless).
@@ -1025,7 +1028,7 @@ class engine {
     body.model = t.model;
     push(send{c.id, id, number, t.provider, t.model, p.config.chat_url(), p.config.api_key_env, openai::to_json(body),
               c.request.chat.stream, timeout, std::min(p.config.connect_timeout, timeout), hedge,
-              c.request.relay_stream && c.request.chat.stream && !options_.review.enabled});
+              c.request.relay_stream && c.request.chat.stream && !options_.review.enabled, p.config.api_key_file});
     return launched{};
   }
 
@@ -1545,7 +1548,7 @@ class engine {
       p.probing = true;
       auto const timeout = p.config.health.probe_timeout;
       probes_.emplace(id, probe_state{i, now, add(now, timeout)});
-      push(probe{id, p.config.name, p.config.models_url(), p.config.api_key_env, timeout});
+      push(probe{id, p.config.name, p.config.models_url(), p.config.api_key_env, timeout, p.config.api_key_file});
     }
   }
 

@@ -36,6 +36,7 @@ struct provider {
   rate_limit_options rate_limit{};    ///< requests and tokens per minute we allow ourselves to send here
   concurrency_options concurrency{};  ///< bulkhead and adaptive limit on attempts in flight here
   health_options health{};            ///< latency and availability windows, SLA tier, active probes
+  std::string api_key_file{};         ///< instead of api_key_env: a file holding the key (a mounted secret)
 
   [[nodiscard]] bool serves(std::string_view model) const {
     if (models.empty()) return true;

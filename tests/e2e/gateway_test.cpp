@@ -18,13 +18,17 @@
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include <csignal>
 
 #include "audit_log.hpp"
 #include "fault_profile.hpp"
 #include "gateway.hpp"
 #include "medgate/config.hpp"
 #include "medgate/openai/sse.hpp"
+#include "program.hpp"
 #include "simulator.hpp"
 
 namespace {
@@ -637,4 +641,79 @@ TEST_CASE("gateway: answers held for review are decided through /admin/reviews a
   auto const streamed_held = post_stream(s, "Summarise: sodium 133.");
   CHECK(streamed_held.status == 202);
   CHECK(json::parse(streamed_held.raw)["status"] == "pending_review");
+}
+
+namespace {
+
+/// A config file for `medgate serve` in front of the simulator, with `gateway` as its gateway section.
+std::filesystem::path serve_config(stack& s, json gateway, json provider_extra = json::object()) {
+  json providers = json::array();
+  for (auto const* name : {"primary", "fallback"}) {
+    json p{{"name", name}, {"base_url", s.sim.base_url(name)}, {"models", {"gpt-4o-mini"}}};
+    p.update(provider_extra);
+    providers.push_back(std::move(p));
+  }
+  json const config{{"providers", providers},
+                    {"routes", {{"clinical-summary", {"primary/gpt-4o-mini", "fallback/gpt-4o-mini"}}}},
+                    {"gateway", std::move(gateway)}};
+  auto const path = std::filesystem::temp_directory_path() / fmt::format("medgate-serve-{}.json", ::getpid());
+  std::ofstream{path} << config.dump(2);
+  return path;
+}
+
+}  // namespace
+
+TEST_CASE("medgate serve takes its settings from the config's gateway section, and names a wrong one") {
+  stack s;
+  auto const refused = [&](json gateway, json provider_extra = json::object()) {
+    auto const path = serve_config(s, std::move(gateway), std::move(provider_extra));
+    auto const run = medgate::testing::run_medgate(fmt::format("serve --config {}", path.string()));
+    std::filesystem::remove(path);
+    CHECK(run.exit_code == 2);
+    return run.err;
+  };
+  CHECK(refused({{"threads", 0}}).find("config: gateway.threads must be a whole number from 1 to 1024") !=
+        std::string::npos);
+  CHECK(refused({{"thread", 4}}).find("unknown field gateway.thread ") != std::string::npos);
+  CHECK(refused({{"listen", "localhost"}}).find("gateway.listen must be HOST:PORT") != std::string::npos);
+  CHECK(refused(json::object(), {{"api_key_file", "/nonexistent/medgate/key"}})
+            .find("config: providers[0].api_key_file: cannot read /nonexistent/medgate/key") != std::string::npos);
+  CHECK(refused({{"token_env", "MEDGATE_TEST_TOKEN_UNSET_42"}})
+            .find("set the gateway token in MEDGATE_TEST_TOKEN_UNSET_42") != std::string::npos);
+
+  // A good section: listens where it says, takes the token from the variable it names.
+  auto const path =
+      serve_config(s, {{"listen", "127.0.0.1:0"}, {"token_env", "MEDGATE_TEST_SERVE_TOKEN"}, {"threads", 4}});
+  int out[2];
+  REQUIRE(::pipe(out) == 0);
+  pid_t const child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    ::dup2(out[1], 1);
+    ::close(out[0]);
+    ::setenv("MEDGATE_TEST_SERVE_TOKEN", token, 1);
+    ::execl(MEDGATE_PROGRAM_PATH, "medgate", "serve", "--config", path.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  ::close(out[1]);
+  std::string line;
+  char c = 0;
+  while (::read(out[0], &c, 1) == 1 && c != '\n') line += c;
+  INFO(line);
+  auto const at = line.find("http://127.0.0.1:");
+  REQUIRE(at != std::string::npos);
+  CHECK(line.find("token from MEDGATE_TEST_SERVE_TOKEN") != std::string::npos);
+  int const port = std::stoi(line.substr(at + 17));
+  httplib::Client http{"127.0.0.1", port};
+  auto const models = http.Get("/v1/models", {{"Authorization", fmt::format("Bearer {}", token)}});
+  REQUIRE(models);
+  CHECK(models->status == 200);
+  CHECK(json::parse(models->body)["data"][0]["id"] == "clinical-summary");
+  ::kill(child, SIGTERM);
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  ::close(out[0]);
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+  std::filesystem::remove(path);
 }

@@ -535,6 +535,66 @@ TEST_CASE("the API key goes only into the Authorization header") {
   for (auto const& text : rendered) CHECK_MESSAGE(text.find("CANARY") == std::string::npos, text);
 }
 
+TEST_CASE("the API key can come from a file, read again when the file changes") {
+  std::mutex mutex;
+  std::vector<std::string> authorizations;
+  test_server server{[&](httplib::Server& s, test_server&) {
+    s.Post("/keyed/v1/chat/completions", [&](httplib::Request const& req, httplib::Response& res) {
+      std::lock_guard lock{mutex};
+      authorizations.push_back(req.get_header_value("Authorization"));
+      res.set_content(chat_completion("accepted"), "application/json");
+    });
+  }};
+  auto const folder = std::filesystem::temp_directory_path() / fmt::format("medgate-keyfile-{}", ::getpid());
+  std::filesystem::create_directories(folder);
+  auto const key_path = (folder / "openai.key").string();
+  auto write_key = [&](std::string const& text) {
+    std::ofstream out{key_path, std::ios::trunc};
+    out << text;
+  };
+  write_key("sk-CANARY-FILE-KEY-1\n");  // as `echo` writes it: the line break is not part of the key
+
+  auto keyed = make_provider("keyed", server.base_url("keyed"));
+  keyed.api_key_file = key_path;
+  auto missing = make_provider("missing", server.base_url("keyed"), 3s, "other-model");
+  missing.api_key_file = (folder / "absent.key").string();
+  auto options = make_options({keyed, missing});
+  std::vector<std::string> rendered;
+  medgate::transport::httplib_options transport;
+  transport.observer = [&](medgate::effect const& e) { rendered.push_back(medgate::describe(e)); };
+  auto driver = make_driver(options, transport);
+  outcomes results;
+  driver->submit(ask("hello"), results.sink());
+  REQUIRE(results.wait_for(1, 5s));
+  write_key("sk-CANARY-FILE-KEY-22");  // rotated (another size, so the change is seen within the same second)
+  driver->submit(ask("hello"), results.sink());
+  REQUIRE(results.wait_for(2, 5s));
+  driver->submit(ask("hello", "other-model"), results.sink());
+  REQUIRE(results.wait_for(3, 5s));
+  driver.reset();
+
+  auto const all = results.all();
+  REQUIRE(all[0].response);
+  REQUIRE(all[1].response);
+  {
+    std::lock_guard lock{mutex};
+    REQUIRE(authorizations.size() == 2);
+    CHECK(authorizations[0] == "Bearer sk-CANARY-FILE-KEY-1");
+    CHECK(authorizations[1] == "Bearer sk-CANARY-FILE-KEY-22");
+  }
+  // An unreadable key file fails the attempt before anything is sent (`medgate serve` and `medgate chat` refuse
+  // to start without it: see files.hpp).
+  REQUIRE(all[2].error);
+  REQUIRE_FALSE(all[2].attempts.empty());
+  CHECK(all[2].attempts[0].verdict.code == error_code::transport_other);
+  for (auto const& d : all) {
+    if (d.error) rendered.push_back(d.error->message);
+    for (auto const& a : d.attempts) rendered.push_back(a.verdict.reason);
+  }
+  for (auto const& text : rendered) CHECK_MESSAGE(text.find("CANARY") == std::string::npos, text);
+  std::filesystem::remove_all(folder);
+}
+
 namespace {
 
 /// A self-signed certificate for 127.0.0.1, made with the openssl program;

@@ -70,6 +70,7 @@ void check_same(engine_options const& a, engine_options const& b) {
     CHECK(p.name == q.name);
     CHECK(p.base_url == q.base_url);
     CHECK(p.api_key_env == q.api_key_env);
+    CHECK(p.api_key_file == q.api_key_file);
     CHECK(p.models == q.models);
     CHECK(p.connect_timeout == q.connect_timeout);
     CHECK(p.attempt_timeout == q.attempt_timeout);
@@ -797,4 +798,24 @@ TEST_CASE("clinical policy sections name what is wrong") {
         R"(config: routes.notes.canary.chain[0] names unknown provider "q")");
   CHECK(error_of(one_provider("", R"("routes": {"notes": 5})")) ==
         R"(config: routes.notes must be a "provider/model" list or an object with "chain" and "canary", got 5)");
+}
+
+TEST_CASE("a provider's key may come from a file instead of an environment variable, not from both") {
+  auto const o = parsed(one_provider(R"("api_key_file": "/run/secrets/openai")"));
+  CHECK(o.routing.providers[0].api_key_file == "/run/secrets/openai");
+  CHECK(parse_config(to_json(o).dump())->routing.providers[0].api_key_file == "/run/secrets/openai");
+  CHECK(error_of(one_provider(R"("api_key_file": "/k", "api_key_env": "OPENAI_API_KEY")")) ==
+        "config: providers[0] has both api_key_env and api_key_file: give one");
+  CHECK(error_of(one_provider(R"("api_key_file": "")")) ==
+        "config: providers[0].api_key_file must name a file (or be left out)");
+  CHECK(
+      error_of(one_provider(R"("api_key_file": 7)")).starts_with("config: providers[0].api_key_file must be a string"));
+  // The key itself pasted in by mistake is refused without being quoted.
+  auto const pasted = error_of(one_provider(R"("api_key_file": "sk-proj-CANARYabcdefghijklmnopqrstuvwxyz0123")"));
+  CHECK(pasted.find("CANARY") == std::string::npos);
+}
+
+TEST_CASE("the gateway section belongs to medgate serve: the engine only checks it is an object") {
+  CHECK(parse_config(one_provider("", R"("gateway": {"listen": "127.0.0.1:9000", "threads": 8})")).ok());
+  CHECK(error_of(one_provider("", R"("gateway": 8080)")) == "config: gateway must be an object, got 8080");
 }

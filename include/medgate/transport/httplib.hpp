@@ -25,8 +25,11 @@
 #include <cstddef>
 #include <cstdlib>
 #include <deque>
+#include <filesystem>
+#include <fstream>
 #include <functional>
 #include <future>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -482,6 +485,7 @@ class httplib_driver {
         medgate::send get;
         get.url = p->url;
         get.api_key_env = p->api_key_env;
+        get.api_key_file = p->api_key_file;
         get.timeout = p->timeout;
         get.connect_timeout = p->timeout;
         dispatch(std::move(get), p->id);
@@ -564,6 +568,27 @@ class httplib_driver {
     return options_.key_lookup(env_name);
   }
 
+  /// The key in `path` (surrounding white space trimmed), read again whenever
+  /// the file's modification time or size changes: a rotated secret is used
+  /// from the next attempt on, with no restart. Errors name the file only.
+  result<std::string> key_file(std::string const& path) {
+    std::error_code failed;
+    auto const changed = std::filesystem::last_write_time(path, failed);
+    auto const size = failed ? 0 : std::filesystem::file_size(path, failed);
+    if (failed) return error{fmt::format("cannot read the API key file {}: {}", path, failed.message())};
+    std::lock_guard lock{key_mutex_};
+    auto& cached = key_files_[path];
+    if (cached.read && cached.changed == changed && cached.size == size) return cached.key;
+    std::ifstream in{path, std::ios::binary};
+    std::string text{std::istreambuf_iterator<char>{in}, std::istreambuf_iterator<char>{}};
+    if (!in && !in.eof()) return error{fmt::format("cannot read the API key file {}", path)};
+    auto const first = text.find_first_not_of(" \t\r\n");
+    text =
+        first == std::string::npos ? std::string{} : text.substr(first, text.find_last_not_of(" \t\r\n") + 1 - first);
+    cached = {true, changed, size, std::move(text)};
+    return cached.key;
+  }
+
   std::variant<http_response, transport_error> perform(
       worker& w, std::shared_ptr<flight> const& job,
       std::map<std::string, std::unique_ptr<httplib::Client>>& connections) {
@@ -598,7 +623,16 @@ class httplib_driver {
     request.body = s.body;
     request.set_header("Content-Type", "application/json");
     request.set_header("Accept", s.stream ? "text/event-stream" : "application/json");
-    if (!s.api_key_env.empty()) {
+    if (!s.api_key_file.empty()) {
+      auto key = key_file(s.api_key_file);
+      if (!key) return transport_error{transport_failure::other, key.error_message()};
+      if (!detail::header_value_safe(*key))
+        return transport_error{transport_failure::other,
+                               fmt::format("the API key file {} holds characters not allowed in a header "
+                                           "(or is empty)",
+                                           s.api_key_file)};
+      request.set_header("Authorization", "Bearer " + *key);
+    } else if (!s.api_key_env.empty()) {
       // A missing key is not our failure to report: the provider answers 401,
       // which the engine classifies like any other refusal.
       if (auto key = lookup_key(s.api_key_env); key && !key->empty()) {
@@ -781,7 +815,14 @@ class httplib_driver {
   std::uint64_t watchdog_changes_ = 0;
   bool watchdog_stopping_ = false;
 
-  std::mutex key_mutex_;
+  std::mutex key_mutex_;  ///< guards key_lookup calls and key_files_
+  struct cached_key {
+    bool read = false;
+    std::filesystem::file_time_type changed{};
+    std::uintmax_t size = 0;
+    std::string key;
+  };
+  std::unordered_map<std::string, cached_key> key_files_;
   std::vector<std::unique_ptr<worker>> workers_;
   std::thread watchdog_;
   std::thread owner_;
