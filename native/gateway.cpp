@@ -53,6 +53,14 @@ bool same_secret(std::string_view presented, std::string_view expected) {
   return diff == 0 && !expected.empty();
 }
 
+/// Whether the request carries `Authorization: Bearer <secret>`.
+bool presents(httplib::Request const& req, std::string_view secret) {
+  auto const header = req.get_header_value("Authorization");
+  constexpr std::string_view scheme = "Bearer ";
+  if (header.size() <= scheme.size() || std::string_view{header}.substr(0, scheme.size()) != scheme) return false;
+  return same_secret(std::string_view{header}.substr(scheme.size()), secret);
+}
+
 struct http_error {
   int status;
   std::string_view type;
@@ -241,13 +249,6 @@ struct server::impl {
   std::thread listener;
   std::future<void> listener_done;
 
-  [[nodiscard]] bool authorized(httplib::Request const& req) const {
-    auto const header = req.get_header_value("Authorization");
-    constexpr std::string_view scheme = "Bearer ";
-    if (header.size() <= scheme.size() || std::string_view{header}.substr(0, scheme.size()) != scheme) return false;
-    return same_secret(std::string_view{header}.substr(scheme.size()), options.token);
-  }
-
   /// Answers 403 (admin API off) or 401 and returns false unless the request carries the admin token.
   bool check_admin(httplib::Request const& req, httplib::Response& res) const {
     if (options.admin_token.empty()) {
@@ -255,11 +256,7 @@ struct server::impl {
                  "invalid_request_error", "admin_disabled");
       return false;
     }
-    auto const header = req.get_header_value("Authorization");
-    constexpr std::string_view scheme = "Bearer ";
-    if (header.size() > scheme.size() && std::string_view{header}.substr(0, scheme.size()) == scheme &&
-        same_secret(std::string_view{header}.substr(scheme.size()), options.admin_token))
-      return true;
+    if (presents(req, options.admin_token)) return true;
     send_error(res, 401, "missing or wrong admin token: send Authorization: Bearer <admin token>",
                "invalid_request_error", "invalid_api_key");
     return false;
@@ -267,7 +264,7 @@ struct server::impl {
 
   /// Answers 401 and returns false unless the request carries the gateway token.
   bool check_token(httplib::Request const& req, httplib::Response& res) const {
-    if (authorized(req)) return true;
+    if (presents(req, options.token)) return true;
     send_error(res, 401, "missing or wrong gateway token: send Authorization: Bearer <token>", "invalid_request_error",
                "invalid_api_key");
     return false;
