@@ -1091,7 +1091,17 @@ inline problem read_engine(json const& v, engine_options& out) {
 /// Duplicate provider names and route targets, checked here (rather than left
 /// to route_options::validate()) so messages use the JSON paths and never
 /// quote a value that may be a secret.
-inline problem check_references(route_options const& routing) {
+/// Whether route `name` was written as an object ({"chain": [...], ...}) rather than a bare list, in `document`
+/// (the whole config; null when unknown, then a route with a canary counts as an object).
+inline bool route_is_object(route const& r, json const* document) {
+  if (document == nullptr) return r.canary.has_value();
+  auto const routes = document->find("routes");
+  if (routes == document->end() || !routes->is_object()) return false;
+  auto const it = routes->find(r.name);
+  return it != routes->end() && it->is_object();
+}
+
+inline problem check_references(route_options const& routing, json const* document = nullptr) {
   auto const& providers = routing.providers;
   for (std::size_t i = 0; i < providers.size(); ++i)
     for (std::size_t j = 0; j < i; ++j)
@@ -1110,7 +1120,7 @@ inline problem check_references(route_options const& routing) {
     return std::nullopt;
   };
   for (auto const& r : routing.routes) {
-    if (auto p = check_chain(r.chain, route_path(r.name))) return p;
+    if (auto p = check_chain(r.chain, route_path(r.name) + (route_is_object(r, document) ? ".chain" : ""))) return p;
     if (r.canary)
       if (auto p = check_chain(r.canary->chain, route_path(r.name) + ".canary.chain")) return p;
   }
@@ -1146,7 +1156,8 @@ inline constexpr std::array<std::string_view, 23> duration_fields{"slow_call_dur
 /// "routes[2].chain[1]" becomes "routes.clinical-summary[1]" (or
 /// "routes.clinical-summary.chain[1]" for a route written as an object),
 /// canary "basis_points" are the config's "percent".
-inline std::string json_path_of(std::string_view field_path, route_options const& routing) {
+inline std::string json_path_of(std::string_view field_path, route_options const& routing,
+                                json const* document = nullptr) {
   std::string out;
   bool in_route = false;
   bool object_route = false;
@@ -1163,7 +1174,7 @@ inline std::string json_path_of(std::string_view field_path, route_options const
         index < routing.routes.size()) {
       out = route_path(routing.routes[index].name);  // routes are at the top level
       in_route = true;
-      object_route = routing.routes[index].canary.has_value();
+      object_route = route_is_object(routing.routes[index], document);
       continue;
     }
     if (in_route && !object_route) {
@@ -1353,9 +1364,9 @@ inline result<engine_options> parse_config(std::string_view text) {
   engine_options options;
   if (auto p = c::read_engine(document, options)) return c::config_error(*p);
   if (!document.contains("providers")) return c::config_error("providers is required: list at least one provider");
-  if (auto p = c::check_references(options.routing)) return c::config_error(*p);
+  if (auto p = c::check_references(options.routing, &document)) return c::config_error(*p);
   if (auto e = options.validate()) {
-    auto const path = c::json_path_of(e->field, options.routing);
+    auto const path = c::json_path_of(e->field, options.routing, &document);
     auto const message = c::json_message_of(e->message);
     return c::config_error(path.empty() ? message : fmt::format("{} {}", path, message));
   }

@@ -819,3 +819,13 @@ TEST_CASE("the gateway section belongs to medgate serve: the engine only checks 
   CHECK(parse_config(one_provider("", R"("gateway": {"listen": "127.0.0.1:9000", "threads": 8})")).ok());
   CHECK(error_of(one_provider("", R"("gateway": 8080)")) == "config: gateway must be an object, got 8080");
 }
+
+TEST_CASE("a route written as an object is named with its .chain in errors") {
+  auto const config = [](std::string_view route) {
+    return std::string{R"({"providers": [{"name": "p", "base_url": "http://127.0.0.1:8900/p/v1", "models": ["m"]}],
+                          "routes": {"r": )"} +
+           std::string{route} + "}}";
+  };
+  CHECK(error_of(config(R"({"chain": ["p/m", "q/m"]})")) == "config: routes.r.chain[1] names unknown provider \"q\"");
+  CHECK(error_of(config(R"(["p/m", "q/m"])")) == "config: routes.r[1] names unknown provider \"q\"");
+}
