@@ -267,6 +267,16 @@ struct phase_result {
   std::optional<double> cpu_seconds;  ///< the proxy's, over the timed phase
   double worst_lag_ms = 0;            ///< open loop: the latest a request was sent after its scheduled time
 
+  /// One request: its latency when it was answered, else the problem (the first one is kept).
+  void record(std::string problem, double latency_ms) {
+    if (problem.empty()) {
+      latencies_ms.push_back(latency_ms);
+    } else {
+      ++errors;
+      if (first_error.empty()) first_error = std::move(problem);
+    }
+  }
+
   [[nodiscard]] std::size_t requests() const { return latencies_ms.size() + errors; }
   [[nodiscard]] double per_second() const {
     return seconds > 0 ? static_cast<double>(latencies_ms.size()) / seconds : 0;
@@ -354,12 +364,7 @@ phase_result closed_loop(target const& t, settings const& s) {
         auto problem = call(*c, t);
         auto const ended = steady::now();
         if (at_start != timing || phase.load() != timing) continue;
-        if (problem.empty()) {
-          mine.latencies_ms.push_back(ms_between(started, ended));
-        } else {
-          ++mine.errors;
-          if (mine.first_error.empty()) mine.first_error = std::move(problem);
-        }
+        mine.record(std::move(problem), ms_between(started, ended));
       }
       merge(out, std::move(mine), m);
     });
@@ -405,12 +410,7 @@ phase_result open_loop(target const& t, settings const& s) {
         auto const ended = steady::now();
         if (i < warm) continue;
         mine.worst_lag_ms = std::max(mine.worst_lag_ms, ms_between(due, sent));
-        if (problem.empty()) {
-          mine.latencies_ms.push_back(ms_between(due, ended));
-        } else {
-          ++mine.errors;
-          if (mine.first_error.empty()) mine.first_error = std::move(problem);
-        }
+        mine.record(std::move(problem), ms_between(due, ended));
       }
       merge(out, std::move(mine), m);
     });

@@ -25,6 +25,14 @@
 
 namespace medgate::openai {
 
+/// `s` without leading and trailing spaces, tabs, CRs and LFs.
+inline std::string_view trim_space(std::string_view s) noexcept {
+  constexpr std::string_view space = " \t\r\n";
+  auto const first = s.find_first_not_of(space);
+  if (first == std::string_view::npos) return {};
+  return s.substr(first, s.find_last_not_of(space) - first + 1);
+}
+
 struct sse_event {
   std::string event = "message";         ///< the "event" field, "message" when absent
   std::string data;                      ///< the "data" lines joined with "\n"

@@ -36,7 +36,7 @@ class stream_assembler {
   bool feed(sse_event const& e) {
     if (failed_) return false;
     if (done_) return true;
-    const auto data = trim(e.data);
+    const auto data = trim_space(e.data);
     if (e.event == "error") {
       ++chunks_;
       return fail(fmt::format("stream chunk {} is an error event", chunks_));
@@ -121,13 +121,6 @@ class stream_assembler {
     bool has_content = false, has_refusal = false;
     std::map<std::int64_t, tool_call_state> tool_calls;
   };
-
-  static std::string_view trim(std::string_view s) noexcept {
-    constexpr std::string_view space = " \t\r\n";
-    const auto first = s.find_first_not_of(space);
-    if (first == std::string_view::npos) return {};
-    return s.substr(first, s.find_last_not_of(space) - first + 1);
-  }
 
   bool fail(std::string message) {
     failed_ = true;

@@ -582,10 +582,7 @@ class httplib_driver {
     std::ifstream in{path, std::ios::binary};
     std::string text{std::istreambuf_iterator<char>{in}, std::istreambuf_iterator<char>{}};
     if (!in && !in.eof()) return error{fmt::format("cannot read the API key file {}", path)};
-    auto const first = text.find_first_not_of(" \t\r\n");
-    text =
-        first == std::string::npos ? std::string{} : text.substr(first, text.find_last_not_of(" \t\r\n") + 1 - first);
-    cached = {true, changed, size, std::move(text)};
+    cached = {true, changed, size, std::string{openai::trim_space(text)}};
     return cached.key;
   }
 
@@ -717,10 +714,7 @@ class httplib_driver {
       r.assembler.feed(e);
       if (r.assembler.failed()) r.stopped = true;
       if (r.stopped) return true;
-      std::string_view data = e.data;
-      auto const first = data.find_first_not_of(" \t\r\n");
-      data = first == std::string_view::npos ? std::string_view{}
-                                             : data.substr(first, data.find_last_not_of(" \t\r\n") + 1 - first);
+      auto const data = openai::trim_space(e.data);
       if (e.event == "message" && !data.empty() && data != "[DONE]") r.held.push_back(std::move(e));
       if (!r.committed) {
         if (!r.assembler.has_answer()) continue;
