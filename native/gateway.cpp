@@ -61,6 +61,13 @@ bool presents(httplib::Request const& req, std::string_view secret) {
   return same_secret(std::string_view{header}.substr(scheme.size()), secret);
 }
 
+/// The model aliases clients may ask for: the routes' names.
+std::vector<std::string> route_names(engine_options const& o) {
+  std::vector<std::string> names;
+  for (auto const& r : o.routing.routes) names.push_back(r.name);
+  return names;
+}
+
 struct http_error {
   int status;
   std::string_view type;
@@ -232,14 +239,12 @@ struct server::impl {
         reviews{std::move(desk)},
         engine{std::move(c)},
         options{std::move(o)},
-        routes{std::move(aliases)},
-        metrics{routes} {}
+        metrics{std::move(aliases)} {}
 
   std::unique_ptr<native::audit_log> audit;  ///< written only on the driver's thread (the observer)
   std::shared_ptr<review_desk> reviews;      ///< told of decisions by the observer
   client engine;
   gateway_options options;
-  std::vector<std::string> routes;  ///< the model aliases clients may ask for
   gateway_metrics metrics;
   httplib::Server http;
   std::mutex lifecycle;
@@ -397,10 +402,12 @@ struct server::impl {
     });
   }
 
-  void models(httplib::Request const& req, httplib::Response& res) const {
+  void models(httplib::Request const& req, httplib::Response& res) {
     if (!check_token(req, res)) return;
+    auto const routes = engine.driver().inspect([](medgate::engine& e, instant) { return route_names(e.options()); });
+    if (!routes) return send_error(res, 503, "the gateway is shutting down", "server_error", "shutting_down");
     json data = json::array();
-    for (auto const& name : routes)
+    for (auto const& name : *routes)
       data.push_back({{"id", name}, {"object", "model"}, {"created", 0}, {"owned_by", "medgate"}});
     res.set_content(json{{"object", "list"}, {"data", std::move(data)}}.dump(), "application/json");
   }
@@ -541,8 +548,7 @@ server::~server() { stop(); }
 result<std::unique_ptr<server>> server::create(engine_options engine, gateway_options options,
                                                transport::httplib_options transport, std::optional<seed> jitter_seed) {
   if (auto bad = options.validate()) return error{"gateway: " + *bad};
-  std::vector<std::string> aliases;
-  for (auto const& r : engine.routing.routes) aliases.push_back(r.name);
+  auto aliases = route_names(engine);
   auto desk = std::make_shared<review_desk>();
   transport.observer = [desk, next = std::move(transport.observer)](effect const& e) {
     if (next) next(e);
@@ -589,6 +595,17 @@ result<int> server::start() {
          s.listener_done.wait_for(std::chrono::milliseconds{1}) == std::future_status::timeout) {
   }
   return port;
+}
+
+std::optional<std::string> server::reload(result<engine_options> loaded) {
+  if (!loaded) {
+    impl_->metrics.record_reload(false, {});
+    return loaded.error_message();
+  }
+  auto routes = route_names(*loaded);
+  auto failed = impl_->engine.driver().reconfigure(std::move(*loaded));
+  impl_->metrics.record_reload(!failed, std::move(routes));
+  return failed;
 }
 
 void server::stop() {

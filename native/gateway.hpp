@@ -74,6 +74,13 @@ class server {
 
   /// Binds and serves on a background thread; returns the port.
   result<int> start();
+  /// New engine options while serving (SIGHUP): calls in flight go on under
+  /// the old routes, new calls take the new ones; breakers, budgets' spending,
+  /// held reviews and cached answers carry over (`engine::reconfigure`), and
+  /// API key files are read again. The error (`loaded`'s own, when the
+  /// config could not be read) names the field; the running options stay
+  /// then. Counted in /metrics either way.
+  std::optional<std::string> reload(result<engine_options> loaded);
   /// Stops accepting, lets requests in flight finish, then stops. Idempotent.
   void stop();
 

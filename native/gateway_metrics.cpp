@@ -47,6 +47,13 @@ std::string number(double v) { return fmt::format("{}", v); }
 
 gateway_metrics::gateway_metrics(std::vector<std::string> routes) : routes_{std::move(routes)} {}
 
+void gateway_metrics::record_reload(bool applied, std::vector<std::string> routes) {
+  std::lock_guard lock{mutex_};
+  ++reloads_[applied ? 1 : 0];
+  last_reload_applied_ = applied;
+  if (applied) routes_ = std::move(routes);
+}
+
 std::string gateway_metrics::route_label(std::string_view route) const {
   return std::find(routes_.begin(), routes_.end(), route) != routes_.end() ? std::string{route} : "unknown";
 }
@@ -98,6 +105,13 @@ std::string gateway_metrics::exposition(engine_view const& now) const {
   header(out, "medgate_http_responses_total", "counter", "Responses of POST /v1/chat/completions by HTTP status.");
   for (auto const& [status, n] : responses_)
     out += fmt::format("medgate_http_responses_total{} {}\n", labels({{"code", std::to_string(status)}}), n);
+
+  header(out, "medgate_config_reloads_total", "counter", "Configuration reloads (SIGHUP), applied or refused.");
+  out += fmt::format("medgate_config_reloads_total{} {}\n", labels({{"result", "applied"}}), reloads_[1]);
+  out += fmt::format("medgate_config_reloads_total{} {}\n", labels({{"result", "refused"}}), reloads_[0]);
+  header(out, "medgate_config_last_reload_successful", "gauge",
+         "1 when the last reload was applied (or there was none), 0 when it was refused.");
+  out += fmt::format("medgate_config_last_reload_successful {}\n", last_reload_applied_ ? 1 : 0);
 
   header(out, "medgate_calls_total", "counter",
          "Calls finished by the engine, by route, answering target and outcome.");

@@ -32,6 +32,8 @@ class gateway_metrics {
   void record_call(std::string_view route, done const& d);
   /// One response of the chat endpoint, with its HTTP status (refusals before the engine included).
   void record_response(int status);
+  /// A configuration reload: applied (the routes it names are labelled from now on) or refused.
+  void record_reload(bool applied, std::vector<std::string> routes);
 
   /// The exposition text, with the engine's current state (breakers, retry budgets, tenants' budgets).
   [[nodiscard]] std::string exposition(engine_view const& now) const;
@@ -60,6 +62,8 @@ class gateway_metrics {
   std::map<std::tuple<std::string, std::string>, std::uint64_t> tokens_;                 ///< route, kind
   std::map<std::string, double> cost_usd_;                                               ///< by route
   std::map<int, std::uint64_t> responses_;                                               ///< by HTTP status
+  std::array<std::uint64_t, 2> reloads_{};                                               ///< refused, applied
+  bool last_reload_applied_ = true;
 };
 
 }  // namespace medgate::gateway

@@ -1,7 +1,10 @@
 // serve.cpp — `medgate serve`: the OpenAI-compatible sidecar (native/gateway.hpp) as a program.
 //
 // SIGINT or SIGTERM (stop_signals.hpp) stops it: the gateway stops accepting
-// and lets the calls in flight finish.
+// and lets the calls in flight finish. SIGHUP reloads the config file: the
+// engine's sections take effect at once, with no call dropped (see
+// gateway::server::reload); a changed gateway section is reported, as it takes
+// a restart (the listener, its workers and the audit file are already open).
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -44,6 +47,10 @@ constexpr std::string_view serve_usage =
     "  --threads N            HTTP workers, each waiting for one call (default 32)\n"
     "  --audit FILE           append each call's hash-chained audit record to FILE (JSONL;\n"
     "                         `medgate audit verify FILE` checks it)\n"
+    "\n"
+    "signals: SIGINT or SIGTERM finish the calls in flight and stop; SIGHUP reloads the config file\n"
+    "  (providers, routes, policies, budgets; calls in flight go on; a bad file is refused and the\n"
+    "  running configuration kept) and reads API key files again\n"
     "\n"
     "endpoints: POST /v1/chat/completions, GET /v1/models, GET /v1/medgate/reviews/CALL,\n"
     "  GET /livez, GET /readyz, GET /metrics, GET /admin/status, GET /admin/reviews,\n"
@@ -118,7 +125,47 @@ std::optional<std::string> read_gateway_section(std::string const& path, serve_a
 }
 
 /// The options given on the command line, over `out` (the defaults, or the config file's).
-result<serve_arguments> parse_arguments(args a, serve_arguments out = {}) {
+result<serve_arguments> parse_arguments(args a, serve_arguments out = {});
+
+/// The config file's gateway section (if any) under the command line, the way `medgate serve` starts.
+result<serve_arguments> with_gateway_section(args a, serve_arguments const& from_command_line) {
+  if (!from_command_line.config_path) return from_command_line;
+  serve_arguments from_file;
+  if (auto bad = read_gateway_section(*from_command_line.config_path, from_file)) return error{*bad};
+  return parse_arguments(a, std::move(from_file));
+}
+
+/// Settings of the gateway section that differ between `running` and `reread`: they take a restart.
+std::vector<std::string_view> needing_restart(serve_arguments const& running, serve_arguments const& reread) {
+  auto const& [a, b] = std::tie(running.gateway, reread.gateway);
+  std::vector<std::string_view> changed;
+  if (a.host != b.host || a.port != b.port) changed.push_back("listen");
+  if (running.token_env != reread.token_env) changed.push_back("token_env");
+  if (running.admin_token_env != reread.admin_token_env) changed.push_back("admin_token_env");
+  if (a.max_body_bytes != b.max_body_bytes) changed.push_back("max_body_bytes");
+  if (a.threads != b.threads) changed.push_back("threads");
+  if (a.audit_path != b.audit_path) changed.push_back("audit");
+  return changed;
+}
+
+/// SIGHUP: the config file read again and given to the gateway; what happened goes to stderr.
+void reload(args a, serve_arguments const& running, gateway::server& gw) {
+  std::string const source = running.config_path.value_or("the built-in demo configuration");
+  if (auto failed = gw.reload(load_engine_options(running.config_path))) {
+    fmt::print(stderr, "medgate serve: reload refused, still serving the previous configuration: {}\n", *failed);
+    return;
+  }
+  fmt::print(stderr, "medgate serve: reloaded {}; calls in flight go on\n", source);
+  auto reread = with_gateway_section(a, running);
+  if (!reread) {
+    fmt::print(stderr, "medgate serve: {} (the gateway section takes a restart anyway)\n", reread.error_message());
+    return;
+  }
+  for (auto const field : needing_restart(running, *reread))
+    fmt::print(stderr, "medgate serve: gateway.{} changed in {}: restart medgate serve to apply it\n", field, source);
+}
+
+result<serve_arguments> parse_arguments(args a, serve_arguments out) {
   option_cursor in{a};
   while (auto item = in.next()) {
     if (item->positional) return error{fmt::format("unexpected argument \"{}\"", item->text)};
@@ -175,15 +222,11 @@ int run_serve(args a) {
     fmt::print(stderr, "medgate serve: {}\n", options.error_message());
     return 2;
   }
-  if (arguments.config_path) {  // the file's gateway section, then the command line over it
-    serve_arguments from_file;
-    if (auto bad = read_gateway_section(*arguments.config_path, from_file)) {
-      fmt::print(stderr, "medgate serve: {}\n", *bad);
-      return 2;
-    }
-    auto again = parse_arguments(a, std::move(from_file));
-    if (!again) return 2;  // cannot happen: the same arguments parsed a moment ago
-    arguments = std::move(*again);
+  if (auto settled = with_gateway_section(a, arguments); settled) {
+    arguments = std::move(*settled);
+  } else {
+    fmt::print(stderr, "medgate serve: {}\n", settled.error_message());
+    return 2;
   }
 
   char const* token = std::getenv(arguments.token_env.c_str());
@@ -198,7 +241,7 @@ int run_serve(args a) {
   else
     fmt::print(stderr, "medgate serve: no admin token in {}: /admin is off\n", arguments.admin_token_env);
 
-  stop_signals signals;
+  stop_signals signals{true};
   transport::httplib_options transport;
   transport.token_counters = token_counters("medgate serve");
   auto gw = gateway::server::create(std::move(*options), arguments.gateway, std::move(transport));
@@ -215,7 +258,8 @@ int run_serve(args a) {
              arguments.token_env);
   std::fflush(stdout);
 
-  int const received = signals.wait();
+  int received = signals.wait();
+  for (; received == SIGHUP; received = signals.wait()) reload(a, arguments, **gw);
   fmt::print(stderr, "medgate serve: {}, finishing the calls in flight\n",
              received == SIGINT ? "interrupted" : "terminated");
   (*gw)->stop();

@@ -1,6 +1,6 @@
-// stop_signals.hpp — SIGINT and SIGTERM for the long-running commands (simulate, serve).
+// stop_signals.hpp — SIGINT and SIGTERM (and SIGHUP, to reload) for the long-running commands (simulate, serve).
 //
-// Constructed before any server thread starts, it blocks both signals, so the
+// Constructed before any server thread starts, it blocks the signals, so the
 // threads started afterwards inherit the mask and none of them is interrupted;
 // `wait()` then receives the signal on this thread with sigwait(), as an
 // ordinary return value. SIGPIPE is ignored: a client that vanished must not end
@@ -15,10 +15,12 @@ namespace medgate::cli {
 
 class stop_signals {
  public:
-  stop_signals() {
+  /// `reload`: SIGHUP is received by `wait` too (otherwise it keeps its default action, ending the process).
+  explicit stop_signals(bool reload = false) {
     sigemptyset(&signals_);
     sigaddset(&signals_, SIGINT);
     sigaddset(&signals_, SIGTERM);
+    if (reload) sigaddset(&signals_, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &signals_, &previous_);
     std::signal(SIGPIPE, SIG_IGN);
   }
@@ -26,7 +28,7 @@ class stop_signals {
   stop_signals(stop_signals const&) = delete;
   stop_signals& operator=(stop_signals const&) = delete;
 
-  /// Blocks until SIGINT or SIGTERM arrives; returns which.
+  /// Blocks until SIGINT, SIGTERM or (with `reload`) SIGHUP arrives; returns which.
   int wait() {
     int received = 0;
     sigwait(&signals_, &received);

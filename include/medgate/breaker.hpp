@@ -211,6 +211,8 @@ struct breaker_options {
       return invalid("half_open_probe_timeout", "must be > 0, got {}", to_string(half_open_probe_timeout));
     return std::nullopt;
   }
+
+  friend bool operator==(breaker_options const&, breaker_options const&) = default;
 };
 
 /// A transition, for the host to log, trace or alert on.
@@ -458,6 +460,17 @@ class breaker {
         probes_(options_.half_open_probes) {}
 
   [[nodiscard]] breaker_options const& options() const noexcept { return options_; }
+
+  /// New settings (a config reload): the breaker starts over, closed with an
+  /// empty window, as after `reset` (which it reports when it was not closed,
+  /// an operator's override included); permits issued before no longer count.
+  void set_options(breaker_options o, instant now) {
+    reset(now);
+    breaker next{o};
+    next.generation_ = generation_ + 1;
+    next.events_ = std::move(events_);
+    *this = std::move(next);
+  }
 
   /// The state at `now`, after any transition that fell due.
   [[nodiscard]] breaker_state state(instant now) {

@@ -177,6 +177,9 @@ class budget_ledger {
 
   [[nodiscard]] budget_options const& options() const noexcept { return options_; }
 
+  /// New caps and budgets (a config reload); today's spending and reservations stay.
+  void set_options(budget_options o) { options_ = std::move(o); }
+
   /// Holds `tokens` and `usd` for a call of `tenant`, or says why that would overspend its day.
   result<budget_reservation> reserve(std::string_view tenant, std::int64_t tokens, double usd, wall_time now) {
     budget_reservation r{std::string{tenant}, std::max<std::int64_t>(tokens, 0), detail::to_nano_usd(usd), false};

@@ -82,6 +82,8 @@ inline constexpr std::uint32_t basis_points_whole = 10'000;
 struct canary_step {
   duration at{};                   ///< offset from the canary's start at which this share applies; >= 0
   std::uint32_t basis_points = 0;  ///< canary share from then on, in [0, 10000]
+
+  friend bool operator==(canary_step const&, canary_step const&) = default;
 };
 
 struct canary_rollback_options {
@@ -99,6 +101,8 @@ struct canary_rollback_options {
     if (!(z > 0.0 && std::isfinite(z))) return invalid("z", "must be a finite number > 0, got {}", z);
     return std::nullopt;
   }
+
+  friend bool operator==(canary_rollback_options const&, canary_rollback_options const&) = default;
 };
 
 struct canary_options {
@@ -130,6 +134,8 @@ struct canary_options {
     if (auto e = rollback.validate()) return e->within("rollback");
     return std::nullopt;
   }
+
+  friend bool operator==(canary_options const&, canary_options const&) = default;
 };
 
 enum class canary_arm : std::uint8_t { control, canary };

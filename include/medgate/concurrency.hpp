@@ -96,6 +96,17 @@ class concurrency_limiter {
 
   [[nodiscard]] concurrency_options const& options() const noexcept { return options_; }
 
+  /// New settings (a config reload): the slots in flight and the rejection
+  /// count carry over, and so does the adaptive limit (pulled into the new
+  /// range) when the limiter stays adaptive.
+  void set_options(concurrency_options o) noexcept {
+    concurrency_limiter next{o};
+    next.in_flight_ = in_flight_;
+    next.rejected_ = rejected_;
+    if (options_.adaptive && o.adaptive) next.adaptive_limit_ = std::clamp(adaptive_limit_, next.floor_, next.ceiling_);
+    *this = next;
+  }
+
   /// true: one slot taken (end it with `release` or `release_ignored`); false: at the limit, counted as rejected.
   bool try_acquire(instant /*now*/) noexcept {
     if (in_flight_ >= limit()) {

@@ -346,10 +346,8 @@ class engine {
         reviews_{options_.review},
         models_{options_.models.registry()},
         ledger_{options_.budgets} {
-    providers_.reserve(options_.routing.providers.size());
     for (auto const& p : options_.routing.providers)
-      providers_.push_back({p, breaker{p.breaker}, retry_budget{options_.retry.budget}, rate_limiter{p.rate_limit},
-                            concurrency_limiter{p.concurrency}, health_tracker{p.health}});
+      providers_.push_back(fresh_provider(p, instant{}, options_.retry.budget));
   }
 
   static result<engine> create(engine_options options, seed s) {
@@ -358,6 +356,53 @@ class engine {
   }
 
   [[nodiscard]] engine_options const& options() const noexcept { return options_; }
+
+  /// New options for a running engine (a config reload); on an error, which
+  /// names the field, nothing changes. Calls in progress finish on the chains
+  /// they started with; new calls take the new routes. What the engine has
+  /// learned survives where its settings stay the same: a provider keeps its
+  /// breaker, health, rate limiter and retry budget unless that part of its
+  /// settings changed (that part then starts afresh; a breaker as after an
+  /// operator's reset), and always its attempts in flight; a route's canary
+  /// keeps its ramp unless the canary changed; tenants keep today's spending,
+  /// held answers stay held, cached answers stay cached, the audit chain
+  /// goes on. A provider no longer configured takes no new calls, is not
+  /// probed or reported, and finishes the attempts it has.
+  validation reconfigure(engine_options next, instant now) {
+    if (auto e = next.validate()) return e;
+    bool const secret_changed = next.patient_key_secret != options_.patient_key_secret;
+    for (auto& p : providers_) p.retired = true;
+    for (auto const& conf : next.routing.providers) {
+      auto it = std::find_if(providers_.begin(), providers_.end(),
+                             [&](provider_state const& p) { return p.config.name == conf.name; });
+      if (it == providers_.end()) {
+        providers_.push_back(fresh_provider(conf, now, next.retry.budget));
+        continue;
+      }
+      auto& p = *it;
+      if (!(p.config.breaker == conf.breaker)) p.breaker_state.set_options(conf.breaker, now);
+      if (!(options_.retry.budget == next.retry.budget)) p.budget = retry_budget{next.retry.budget};
+      if (!(p.config.rate_limit == conf.rate_limit)) p.limiter = rate_limiter{conf.rate_limit};
+      if (!(p.config.health == conf.health)) p.health = health_tracker{conf.health, now};
+      p.bulkhead.set_options(conf.concurrency);
+      p.config = conf;
+      p.retired = false;
+      emit_breaker_events(p);
+    }
+    for (auto it = canaries_.begin(); it != canaries_.end();) {
+      auto const* before = options_.routing.find_route(it->first);
+      auto const* after = next.routing.find_route(it->first);
+      bool const same = before != nullptr && after != nullptr && before->canary == after->canary;
+      it = same && !secret_changed ? std::next(it) : canaries_.erase(it);
+    }
+    if (!(options_.hedge == next.hedge)) hedge_ = hedge_policy{next.hedge};
+    idempotency_.set_options(next.idempotency);
+    reviews_.set_options(next.review);
+    ledger_.set_options(next.budgets);
+    models_ = next.models.registry();
+    options_ = std::move(next);
+    return std::nullopt;
+  }
 
   /// Where the host's monotonic zero lies in wall-clock time, for the audit
   /// records' timestamps. Tests leave it at the Unix epoch.
@@ -536,7 +581,7 @@ class engine {
   [[nodiscard]] instant next_deadline() const noexcept {
     instant next = timers_.empty() ? never : std::get<0>(*timers_.begin());
     for (auto const& p : providers_)
-      if (!p.probing) next = std::min(next, p.health.next_probe());
+      if (!p.probing && !p.retired) next = std::min(next, p.health.next_probe());
     for (auto const& [id, pr] : probes_) next = std::min(next, pr.expires);
     for (auto const& [name, k] : canaries_) next = std::min(next, k.next_deadline().value_or(never));
     return next;
@@ -547,6 +592,7 @@ class engine {
   [[nodiscard]] std::vector<provider_status> providers(instant now) {
     std::vector<provider_status> out;
     for (auto& p : providers_) {
+      if (p.retired) continue;
       out.push_back({p.config.name, p.breaker_state.metrics(now), p.budget.balance(now), p.health.metrics(now),
                      p.health.sla(now), p.limiter.metrics(now), p.bulkhead.metrics()});
       emit_breaker_events(p);
@@ -590,7 +636,18 @@ class engine {
     health_tracker health;
     bool probing = false;
     std::array<std::uint32_t, 3> rate_waiters{};  ///< calls queued for the rate limit, by priority
+    bool retired = false;  ///< no longer configured (reconfigure): finishes its attempts, takes no new calls
   };
+
+  [[nodiscard]] static provider_state fresh_provider(provider const& p, instant now,
+                                                     retry_budget_options const& budget) {
+    return {p,
+            breaker{p.breaker},
+            retry_budget{budget},
+            rate_limiter{p.rate_limit},
+            concurrency_limiter{p.concurrency},
+            health_tracker{p.health, now}};
+  }
 
   enum class phase : std::uint8_t { waiting, in_flight, joined };
 
@@ -1542,7 +1599,7 @@ class engine {
     }
     for (std::size_t i = 0; i < providers_.size(); ++i) {
       auto& p = providers_[i];
-      if (p.probing || !p.health.probe_due(now)) continue;
+      if (p.probing || p.retired || !p.health.probe_due(now)) continue;
       probe_id const id = next_probe_++;
       p.health.probe_started(now);
       p.probing = true;
@@ -1553,7 +1610,7 @@ class engine {
   }
 
   engine_options options_;
-  std::vector<provider_state> providers_;
+  std::deque<provider_state> providers_;  ///< a deque: calls waiting for a rate limit point into it
   rng rng_;
   hedge_policy hedge_;
   idempotency_cache<shared_outcome, call_id> idempotency_;

@@ -261,6 +261,8 @@ struct sla_tier {
     if (p95 <= duration{0}) return invalid("p95_ms", "must be > 0, got {}", to_string(p95));
     return std::nullopt;
   }
+
+  friend bool operator==(sla_tier const&, sla_tier const&) = default;
 };
 
 /// The seeded tiers: standard 99.5 % / 200 ms, medical-pro 99.9 % / 100 ms,
@@ -318,6 +320,8 @@ struct health_options {
       return invalid("max_buckets", "must be in [16, {}], got {}", max_max_buckets, max_buckets);
     return std::nullopt;
   }
+
+  friend bool operator==(health_options const&, health_options const&) = default;
 };
 
 /// How a provider did against a tier over the windows.

@@ -60,6 +60,8 @@ struct hedge_options {
       return invalid("budget_window_ms", "must be > 0, got {}", to_string(budget_window));
     return std::nullopt;
   }
+
+  friend bool operator==(hedge_options const&, hedge_options const&) = default;
 };
 
 class hedge_policy {

@@ -139,8 +139,18 @@ inline std::string caller_idempotency_key(std::string_view key, std::string_view
 template <class Result, class Id = std::uint64_t>
 class idempotency_cache {
  public:
-  explicit idempotency_cache(idempotency_options o = {}) : options_{o} {
+  explicit idempotency_cache(idempotency_options o = {}) { set_options(o); }
+
+  /// New settings (a config reload). Calls in flight keep their followers;
+  /// cached answers stay (dropped when caching is turned off) and expire at
+  /// the time they were given.
+  void set_options(idempotency_options o) {
+    options_ = o;
     if (options_.ttl < duration{0}) options_.ttl = duration{0};
+    if (!options_.enabled) {
+      entries_.clear();
+      order_.clear();
+    }
   }
 
   enum class kind : std::uint8_t { lead, join, cached };
@@ -172,14 +182,13 @@ class idempotency_cache {
   /// same result; caches `result` for `ttl` when `cache` is true. A key with no flight returns nothing (and caches
   /// nothing: only a leader's completion counts).
   std::vector<Id> complete(std::string const& key, Result result, bool cache, instant now) {
-    if (!options_.enabled) return {};
     instant const t = observe(now);
     purge_expired(t);
     auto f = flights_.find(key);
-    if (f == flights_.end()) return {};
+    if (f == flights_.end()) return {};  // always so while disabled: admit keeps no flights then
     std::vector<Id> followers = std::move(f->second.followers);
     flights_.erase(f);
-    if (cache) store(key, std::move(result), t);
+    if (cache && options_.enabled) store(key, std::move(result), t);
     return followers;
   }
 

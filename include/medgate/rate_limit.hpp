@@ -129,6 +129,8 @@ struct rate_limit_options {
     return std::nullopt;
   }
 
+  friend bool operator==(rate_limit_options const&, rate_limit_options const&) = default;
+
  private:
   static validation check_rate(std::string_view field, double rate) {
     if (rate == 0.0 || (rate >= min_rate && rate <= max_rate)) return std::nullopt;  // NaN fails both

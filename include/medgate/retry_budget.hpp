@@ -47,6 +47,8 @@ struct retry_budget_options {
       return invalid("retry_ratio", "must be in [0, 1000], got {}", retry_ratio);
     return std::nullopt;
   }
+
+  friend bool operator==(retry_budget_options const&, retry_budget_options const&) = default;
 };
 
 class retry_budget {

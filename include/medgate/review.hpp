@@ -234,7 +234,11 @@ class review_queue {
   };
 
   /// Options that do not validate are clamped (max_pending into [1, max]); validate first.
-  explicit review_queue(review_options o = {}) : options_{std::move(o)} {
+  explicit review_queue(review_options o = {}) { set_options(std::move(o)); }
+
+  /// New settings (a config reload); the drafts held stay held, even above a smaller `max_pending`.
+  void set_options(review_options o) {
+    options_ = std::move(o);
     options_.max_pending = std::clamp<std::size_t>(options_.max_pending, 1, review_options::max_max_pending);
   }
 

@@ -77,6 +77,8 @@ struct provider {
 struct target {
   std::string provider;
   std::string model;
+
+  friend bool operator==(target const&, target const&) = default;
 };
 
 /// A second chain that serves a sticky, patient-keyed share of a route's
@@ -84,6 +86,8 @@ struct target {
 struct canary_route {
   std::vector<target> chain;  ///< tried in order for patients in the canary arm
   canary_options options{};   ///< share, ramp schedule, automatic rollback
+
+  friend bool operator==(canary_route const&, canary_route const&) = default;
 };
 
 struct route {

@@ -9,9 +9,12 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <future>
 #include <iterator>
 #include <memory>
 #include <string>
+#include <thread>
+#include <utility>
 #include <vector>
 
 #include <fmt/format.h>
@@ -661,6 +664,61 @@ std::filesystem::path serve_config(stack& s, json gateway, json provider_extra =
   return path;
 }
 
+/// `medgate serve --config PATH` as a child process with the gateway token in MEDGATE_TEST_SERVE_TOKEN, from the
+/// line it prints on starting to its exit (SIGTERM). Its stderr goes to a file.
+struct serving {
+  pid_t child = -1;
+  int out = -1;
+  int port = 0;
+  std::string first_line;
+  std::filesystem::path err_path =
+      std::filesystem::temp_directory_path() / fmt::format("medgate-serve-{}.err", ::getpid());
+
+  explicit serving(std::filesystem::path const& config) {
+    int pipe_ends[2];
+    REQUIRE(::pipe(pipe_ends) == 0);
+    child = ::fork();
+    REQUIRE(child >= 0);
+    if (child == 0) {
+      ::dup2(pipe_ends[1], 1);
+      ::close(pipe_ends[0]);
+      if (FILE* err = std::fopen(err_path.c_str(), "w"); err != nullptr) ::dup2(::fileno(err), 2);
+      ::setenv("MEDGATE_TEST_SERVE_TOKEN", token, 1);
+      ::execl(MEDGATE_PROGRAM_PATH, "medgate", "serve", "--config", config.c_str(), static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+    ::close(pipe_ends[1]);
+    out = pipe_ends[0];
+    char c = 0;
+    while (::read(out, &c, 1) == 1 && c != '\n') first_line += c;
+    INFO(first_line);
+    auto const at = first_line.find("http://127.0.0.1:");
+    REQUIRE(at != std::string::npos);
+    port = std::stoi(first_line.substr(at + 17));
+  }
+  ~serving() {
+    if (child > 0) stop();
+    ::close(out);
+    std::filesystem::remove(err_path);
+  }
+  serving(serving const&) = delete;
+  serving& operator=(serving const&) = delete;
+
+  /// SIGTERM, then its exit status (-1 when it did not exit normally).
+  int stop() {
+    ::kill(child, SIGTERM);
+    int status = 0;
+    ::waitpid(child, &status, 0);
+    child = -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+
+  [[nodiscard]] std::string err() const {
+    std::ifstream in{err_path};
+    return {std::istreambuf_iterator<char>{in}, std::istreambuf_iterator<char>{}};
+  }
+};
+
 }  // namespace
 
 TEST_CASE("medgate serve takes its settings from the config's gateway section, and names a wrong one") {
@@ -684,36 +742,94 @@ TEST_CASE("medgate serve takes its settings from the config's gateway section, a
   // A good section: listens where it says, takes the token from the variable it names.
   auto const path =
       serve_config(s, {{"listen", "127.0.0.1:0"}, {"token_env", "MEDGATE_TEST_SERVE_TOKEN"}, {"threads", 4}});
-  int out[2];
-  REQUIRE(::pipe(out) == 0);
-  pid_t const child = ::fork();
-  REQUIRE(child >= 0);
-  if (child == 0) {
-    ::dup2(out[1], 1);
-    ::close(out[0]);
-    ::setenv("MEDGATE_TEST_SERVE_TOKEN", token, 1);
-    ::execl(MEDGATE_PROGRAM_PATH, "medgate", "serve", "--config", path.c_str(), static_cast<char*>(nullptr));
-    ::_exit(127);
-  }
-  ::close(out[1]);
-  std::string line;
-  char c = 0;
-  while (::read(out[0], &c, 1) == 1 && c != '\n') line += c;
-  INFO(line);
-  auto const at = line.find("http://127.0.0.1:");
-  REQUIRE(at != std::string::npos);
-  CHECK(line.find("token from MEDGATE_TEST_SERVE_TOKEN") != std::string::npos);
-  int const port = std::stoi(line.substr(at + 17));
-  httplib::Client http{"127.0.0.1", port};
+  serving served{path};
+  CHECK(served.first_line.find("token from MEDGATE_TEST_SERVE_TOKEN") != std::string::npos);
+  httplib::Client http{"127.0.0.1", served.port};
   auto const models = http.Get("/v1/models", {{"Authorization", fmt::format("Bearer {}", token)}});
   REQUIRE(models);
   CHECK(models->status == 200);
   CHECK(json::parse(models->body)["data"][0]["id"] == "clinical-summary");
-  ::kill(child, SIGTERM);
-  int status = 0;
-  ::waitpid(child, &status, 0);
-  ::close(out[0]);
-  CHECK(WIFEXITED(status));
-  CHECK(WEXITSTATUS(status) == 0);
+  CHECK(served.stop() == 0);
+  std::filesystem::remove(path);
+}
+
+TEST_CASE("medgate serve reloads its config on SIGHUP with no call dropped, and refuses a bad one") {
+  stack s;
+  s.sim.set_faults("primary", medgate::testing::profile(R"({"latency": {"kind": "fixed", "ms": 1500}})"));
+  json const gateway{{"listen", "127.0.0.1:0"}, {"token_env", "MEDGATE_TEST_SERVE_TOKEN"}, {"threads", 8}};
+  auto const path = serve_config(s, gateway);
+  auto config = json::parse(std::ifstream{path});
+  serving served{path};
+  httplib::Client http{"127.0.0.1", served.port};
+  http.set_read_timeout(20, 0);
+  httplib::Headers const auth{{"Authorization", fmt::format("Bearer {}", token)}};
+  auto const model_ids = [&] {
+    std::vector<std::string> ids;
+    auto const r = http.Get("/v1/models", auth);
+    auto const list = r && r->status == 200 ? json::parse(r->body) : json::object();
+    for (auto const& m : list.value("data", json::array())) ids.push_back(m["id"]);
+    return ids;
+  };
+  auto const metric = [&](std::string const& sample) {
+    auto r = http.Get("/metrics");
+    return r && r->body.find(sample + "\n") != std::string::npos;
+  };
+  auto const eventually = [](auto condition) {
+    for (int i = 0; i < 250 && !condition(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds{20});
+    return condition();
+  };
+
+  // Four calls on their way to the slow primary...
+  std::vector<std::future<std::pair<int, std::string>>> in_flight;
+  for (int i = 0; i < 4; ++i)
+    in_flight.push_back(std::async(std::launch::async, [&served] {
+      httplib::Client c{"127.0.0.1", served.port};
+      c.set_read_timeout(20, 0);
+      auto r = c.Post("/v1/chat/completions", {{"Authorization", fmt::format("Bearer {}", token)}},
+                      ask("Summarise: stable overnight."), "application/json");
+      if (!r) return std::pair{-1, std::string{}};
+      return std::pair{r->status, r->get_header_value("X-Medgate-Target")};
+    }));
+  std::this_thread::sleep_for(std::chrono::milliseconds{400});
+
+  // ...while the primary leaves the configuration and a route is added; the gateway section changes too.
+  config["providers"].erase(0);
+  config["routes"] = {{"clinical-summary", {"fallback/gpt-4o-mini"}}, {"triage", {"fallback/gpt-4o-mini"}}};
+  config["gateway"]["threads"] = 16;
+  std::ofstream{path} << config.dump(2);
+  ::kill(served.child, SIGHUP);
+  CHECK(eventually([&] { return model_ids() == std::vector<std::string>{"clinical-summary", "triage"}; }));
+
+  for (auto& call : in_flight) {
+    auto const [status, target] = call.get();
+    CHECK(status == 200);
+    CHECK(target == "primary/gpt-4o-mini");  // finished where it started
+  }
+  auto const after = http.Post("/v1/chat/completions", auth, ask("Summarise: afebrile."), "application/json");
+  REQUIRE(after);
+  CHECK(after->status == 200);
+  CHECK(after->get_header_value("X-Medgate-Target") == "fallback/gpt-4o-mini");
+  CHECK(http.Post("/v1/chat/completions", auth, ask("Triage: chest pain.", "triage"), "application/json")->status ==
+        200);
+  CHECK(metric(R"(medgate_config_reloads_total{result="applied"} 1)"));
+
+  // A route to a provider that does not exist: refused, naming the field; the running configuration stays.
+  config["routes"]["triage"] = {"nobody/gpt-4o-mini"};
+  std::ofstream{path} << config.dump(2);
+  ::kill(served.child, SIGHUP);
+  CHECK(eventually([&] { return metric(R"(medgate_config_reloads_total{result="refused"} 1)"); }));
+  CHECK(metric("medgate_config_last_reload_successful 0"));
+  CHECK(model_ids() == std::vector<std::string>{"clinical-summary", "triage"});
+  CHECK(http.Post("/v1/chat/completions", auth, ask("Triage: fever.", "triage"), "application/json")->status == 200);
+
+  CHECK(served.stop() == 0);
+  auto const err = served.err();
+  INFO(err);
+  CHECK(err.find("reloaded " + path.string() + "; calls in flight go on") != std::string::npos);
+  CHECK(err.find("gateway.threads changed in " + path.string() + ": restart medgate serve to apply it") !=
+        std::string::npos);
+  CHECK(err.find("reload refused, still serving the previous configuration: " + path.string() +
+                 ": config: routes.triage") != std::string::npos);
+  CHECK(err.find("nobody") != std::string::npos);
   std::filesystem::remove(path);
 }

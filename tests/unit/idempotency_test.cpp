@@ -365,3 +365,21 @@ TEST_CASE("validate names the bad field") {
   o.max_entries = 0;
   CHECK_FALSE(o.validate().has_value());
 }
+
+TEST_CASE("new options keep the calls in flight: followers are answered even after caching is turned off") {
+  cache c{with(60s, 10)};
+  CHECK(c.admit("k", 1, at(0s)).what == kind::lead);
+  CHECK(c.admit("k", 2, at(1s)).what == kind::join);
+  CHECK(c.admit("done", 3, at(1s)).what == kind::lead);
+  c.complete("done", "cached answer", true, at(2s));
+  CHECK(c.cached() == 1);
+
+  auto off = with(60s, 10);
+  off.enabled = false;
+  c.set_options(off);
+  CHECK(c.cached() == 0);  // nothing is answered from a cache that is off
+  CHECK(c.admit("done", 4, at(3s)).what == kind::lead);
+  CHECK(c.complete("k", "answer", true, at(3s)) == std::vector<std::uint64_t>{2});
+  CHECK(c.cached() == 0);
+  CHECK(c.in_flight() == 0);
+}

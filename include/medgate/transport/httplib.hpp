@@ -323,6 +323,23 @@ class httplib_driver {
   /// nothing happens if it is already over.
   void cancel(call_id ticket) { post(cancellation{ticket}); }
 
+  /// Thread-safe: new engine options (a config reload, see
+  /// `engine::reconfigure`); calls in flight go on. The patient-key secret is
+  /// read again from its environment variable, and every API key file again
+  /// at its next use. The error names the field; nothing changes then.
+  std::optional<std::string> reconfigure(engine_options next) {
+    next = with_patient_secret(std::move(next), options_);
+    auto failed = inspect([&next](engine& e, instant now) -> std::optional<std::string> {
+      if (auto bad = e.reconfigure(std::move(next), now)) return "engine options: " + bad->to_string();
+      return std::nullopt;
+    });
+    if (!failed) return "the transport is shutting down";
+    if (*failed) return *failed;
+    std::lock_guard lock{key_mutex_};
+    key_files_.clear();
+    return std::nullopt;
+  }
+
   /// Thread-safe snapshot of the providers' health, taken on the owner thread.
   std::vector<provider_status> providers() {
     return inspect([](engine& e, instant now) { return e.providers(now); }).value_or(std::vector<provider_status>{});
