@@ -241,7 +241,7 @@ struct server::impl {
         options{std::move(o)},
         metrics{std::move(aliases)} {}
 
-  std::unique_ptr<native::audit_log> audit;  ///< written only on the driver's thread (the observer)
+  std::unique_ptr<native::audit_log> audit;  ///< written only by the observer, one effect at a time
   std::shared_ptr<review_desk> reviews;      ///< told of decisions by the observer
   client engine;
   gateway_options options;

@@ -1,6 +1,6 @@
 // gateway_admin.hpp — what `medgate serve` shows operators and reviewers: /admin/status and the review desk.
 //
-// The engine belongs to the driver's owner thread, so its state is read there
+// The engine is held by one thread at a time, so its state is read while holding it
 // in one go (`engine_view`, via `httplib_driver::inspect`) and turned into
 // JSON on the HTTP worker. The review desk remembers, for the gateway, what
 // became of answers held for review: the client that got 202 asks again at
@@ -25,7 +25,7 @@
 
 namespace medgate::gateway {
 
-/// The engine's state at one instant, read on its owner thread.
+/// The engine's state at one instant, read while holding it.
 struct engine_view {
   std::vector<provider_status> providers;
   std::vector<canary_status> canaries;
@@ -38,7 +38,8 @@ struct engine_view {
 std::optional<double> left_usd(tenant_usage const& u);
 std::optional<std::int64_t> left_tokens(tenant_usage const& u);
 
-/// Reads the view; call on the engine's owner thread. `drafts`: include the held answers (for reviewers).
+/// Reads the view; call while holding the engine (httplib_driver::inspect). `drafts`: include the held answers (for
+/// reviewers).
 engine_view take_view(engine& e, instant now, bool drafts);
 
 /// GET /admin/status: breakers, health, limits, canary arms, budgets, review queue. No request content.

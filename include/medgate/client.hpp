@@ -10,7 +10,6 @@
 // unless a test asks for one.
 #pragma once
 
-#include <future>
 #include <memory>
 #include <optional>
 #include <random>
@@ -53,12 +52,7 @@ class client {
 
   /// Sends one call with its clinical context (patient key, priority, tenant,
   /// idempotency key) and blocks until it is over.
-  done chat(call_request call) {
-    auto answer = std::make_shared<std::promise<done>>();
-    auto outcome = answer->get_future();
-    driver_->submit(std::move(call), [answer](done const& d) { answer->set_value(d); });
-    return outcome.get();
-  }
+  done chat(call_request call) { return driver_->call(std::move(call)); }
 
   /// One user message to `model` (a route alias or a model name).
   done chat(std::string_view model, std::string_view user_message) {

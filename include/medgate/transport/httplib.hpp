@@ -2,11 +2,18 @@
 //
 // The engine decides everything and performs nothing; this driver only
 // carries out its effects and reports what happened, so no policy lives
-// here. One owner thread owns the engine (nothing else touches it): it maps
-// the steady clock onto `instant`, feeds submissions and attempt outcomes
-// from an inbox, drains effects, and sleeps until the inbox has work or the
-// engine's next deadline arrives. Blocking cpp-httplib attempts run on a
-// fixed pool of workers, each with its own keep-alive connection per origin.
+// here. The engine is touched by one thread at a time, under `engine_mutex_`.
+// An owner thread maps the steady clock onto `instant`, feeds asynchronous
+// submissions and attempt outcomes from an inbox, drains effects, and sleeps
+// until the inbox has work or the engine's next deadline arrives. Blocking
+// cpp-httplib attempts run on a fixed pool of workers, each with its own
+// keep-alive connection per origin. A blocking caller (`call`, behind
+// `client::chat`) does its own call's work on its own thread instead: it
+// submits, performs the call's attempts and feeds their outcomes in itself,
+// so a call that goes well costs no thread switch beyond waiting for the
+// network (each switch costs more CPU than the engine's whole decision); only
+// what waits for a timer (a backoff, a hedge) or for another call goes through
+// the owner and the workers.
 // cpp-httplib 0.11 has no overall request timeout (its read timeout is idle
 // time per recv()), and a blocked request can only be interrupted from
 // another thread with `Client::stop()`; so a watchdog thread stops the
@@ -72,14 +79,15 @@ struct httplib_options {
   /// only into the Authorization header, never into effects, errors or logs.
   std::function<std::optional<std::string>(std::string const& env_name)> key_lookup;
   /// Sees every effect the engine emits (for --trace, the demo, metrics), on
-  /// the owner thread, before the driver acts on it. Must not throw or block.
+  /// the thread holding the engine, one at a time, before the driver acts on
+  /// it. Must not throw or block.
   std::function<void(effect const&)> observer;
   /// Continue an existing audit log: the engine's first record chains to
   /// this head hash with this sequence number (see native/audit_log.hpp).
   std::optional<std::pair<std::string, std::uint64_t>> resume_audit;
   /// Exact token counters by encoding name ("o200k_base", ...), handed to
   /// the engine (`engine::set_counter`); models whose encoding has none are
-  /// counted with the bytes/4 estimate. Called on the owner thread.
+  /// counted with the bytes/4 estimate. Called while the engine is held.
   std::vector<std::pair<std::string, tokens::text_counter>> token_counters;
 
   [[nodiscard]] validation validate() const {
@@ -278,13 +286,17 @@ class httplib_driver {
       stopping_ = true;
     }
     inbox_ready_.notify_all();
-    owner_.join();
+    owner_.join();  // every call has ended (the callers have heard), and no new one starts
     {
       std::lock_guard lock{jobs_mutex_};
       jobs_stopping_ = true;
     }
     jobs_ready_.notify_all();
-    wake_watchdog();
+    wake_watchdog();  // stops the attempts still on the wire, the blocking callers' included
+    {
+      std::unique_lock lock{slots_mutex_};
+      callers_gone_.wait(lock, [&] { return callers_ == 0; });
+    }
     for (auto& w : workers_) w->thread.join();
     {
       std::lock_guard lock{watchdog_mutex_};
@@ -294,8 +306,9 @@ class httplib_driver {
     watchdog_.join();
   }
 
-  /// Thread-safe. `on_done` runs on the owner thread when the call is over
-  /// (it must not block; it may submit further calls). Returns a handle for
+  /// Thread-safe. `on_done` runs when the call is over, on the thread holding
+  /// the engine then (the owner's or a blocking caller's); it must not block
+  /// (it may submit further calls or `inspect`). Returns a handle for
   /// `cancel`. After the driver began stopping, `on_done` runs at once, on
   /// this thread, with a `cancelled` error. With `request.relay_stream`,
   /// `relay` receives the stream while it arrives (see `stream_relay`).
@@ -310,9 +323,7 @@ class httplib_driver {
       }
     }
     if (ticket == 0) {
-      done refused;
-      refused.error = call_error{call_error_code::cancelled, "the transport is shutting down", std::nullopt};
-      if (on_done) on_done(refused);
+      if (on_done) on_done(shutting_down());
       return 0;
     }
     inbox_ready_.notify_one();
@@ -340,28 +351,81 @@ class httplib_driver {
     return std::nullopt;
   }
 
-  /// Thread-safe snapshot of the providers' health, taken on the owner thread.
+  /// Thread-safe snapshot of the providers' health.
   std::vector<provider_status> providers() {
     return inspect([](engine& e, instant now) { return e.providers(now); }).value_or(std::vector<provider_status>{});
   }
 
-  /// Thread-safe: runs `f(engine, now)` on the owner thread (the only one
-  /// that may touch the engine) and returns what it returns; effects it makes
-  /// the engine emit are carried out as usual (e.g. `engine::review`).
-  /// Nothing once the driver began stopping.
+  /// Thread-safe: runs `f(engine, now)` while holding the engine (from a
+  /// callback or observer, which already holds it, at once) and returns what
+  /// it returns; effects it makes the engine emit are carried out as usual
+  /// (e.g. `engine::review`). Nothing once the driver began stopping.
   template <class F>
   auto inspect(F f) -> std::optional<std::invoke_result_t<F&, engine&, instant>> {
-    using answer_type = std::invoke_result_t<F&, engine&, instant>;
-    if (std::this_thread::get_id() == owner_.get_id()) return f(engine_, clock());
-    auto job = std::make_shared<std::packaged_task<answer_type(engine&, instant)>>(std::move(f));
-    auto answer = job->get_future();
+    if (engine_holder_.load() == std::this_thread::get_id()) return f(engine_, clock());
+    engine_hold hold{*this};
+    if (engine_closed_) return std::nullopt;
+    instant const now = clock();
+    auto answer = f(engine_, now);
+    drain(now);
+    wake_owner_for_timers();
+    return answer;
+  }
+
+  /// Thread-safe, blocking: one call through the engine, done on this thread
+  /// (see the header comment); its outcome, as `submit`'s `on_done` would
+  /// get it. Must not be called from a callback or observer.
+  done call(call_request request) {
+    struct outcome {
+      std::mutex mutex;
+      std::condition_variable ready;
+      std::optional<done> value;
+    };
+    auto const result = std::make_shared<outcome>();
+    auto const take = [&result]() -> std::optional<done> {
+      std::lock_guard lock{result->mutex};
+      return std::move(result->value);
+    };
+    caller_slot slot{*this};
+    std::deque<std::shared_ptr<flight>> mine;  // attempts of this call for this thread to perform
+    call_id id = 0;
     {
-      std::lock_guard lock{inbox_mutex_};
-      if (stopping_) return std::nullopt;
-      inbox_.emplace_back(owner_task{[job](engine& e, instant now) { (*job)(e, now); }});
+      engine_hold hold{*this};
+      if (engine_closed_) return shutting_down();
+      instant const now = clock();
+      id = engine_.submit(std::move(request), now);
+      waiting_[id] = waiting_call{0,
+                                  [result](done const& d) {
+                                    {
+                                      std::lock_guard lock{result->mutex};
+                                      result->value = d;
+                                    }
+                                    result->ready.notify_one();
+                                  },
+                                  nullptr};
+      drain(now, id, &mine);
+      wake_owner_for_timers();
     }
-    inbox_ready_.notify_one();
-    return answer.get();
+    for (;;) {
+      if (auto d = take()) return std::move(*d);
+      if (mine.empty()) {
+        std::unique_lock lock{result->mutex};
+        result->ready.wait(lock, [&] { return result->value.has_value(); });
+        continue;
+      }
+      auto const job = std::move(mine.front());
+      mine.pop_front();
+      auto outcome = perform(slot.get(), job);
+      engine_hold hold{*this};
+      instant const now = clock();
+      flights_.erase(job->request.attempt);
+      if (auto* response = std::get_if<http_response>(&outcome))
+        engine_.on_response(job->request.attempt, *response, now);
+      else
+        engine_.on_failure(job->request.attempt, std::get<transport_error>(outcome), now);
+      drain(now, id, &mine);
+      wake_owner_for_timers();
+    }
   }
 
   /// The driver's clock: microseconds since it started.
@@ -392,11 +456,28 @@ class httplib_driver {
     std::shared_ptr<stream_relay> relay;  ///< set when the engine asked for this attempt's stream to be relayed
   };
 
+  /// What performs attempts: a pool worker, or a blocking caller's slot.
   struct worker {
     std::thread thread;
     std::mutex mutex;                       ///< guards `current` and `connection`
     std::shared_ptr<flight> current;        ///< the attempt in progress, if any
     httplib::Client* connection = nullptr;  ///< the client `current` uses; only stopped under `mutex`
+    std::map<std::string, std::unique_ptr<httplib::Client>> connections;  ///< keep-alive, one per origin
+  };
+
+  /// Holds the engine for this thread (the one place `engine_mutex_` is taken).
+  class engine_hold {
+   public:
+    explicit engine_hold(httplib_driver& d) : d_{d}, lock_{d.engine_mutex_} {
+      d_.engine_holder_.store(std::this_thread::get_id());
+    }
+    ~engine_hold() { d_.engine_holder_.store(std::thread::id{}); }
+    engine_hold(engine_hold const&) = delete;
+    engine_hold& operator=(engine_hold const&) = delete;
+
+   private:
+    httplib_driver& d_;
+    std::lock_guard<std::mutex> lock_;
   };
 
   struct submission {
@@ -413,15 +494,12 @@ class httplib_driver {
   struct cancellation {
     call_id ticket = 0;
   };
-  struct owner_task {
-    std::function<void(engine&, instant)> run;
-  };
   /// A worker asks whether the stream it has begun may reach the caller.
   struct stream_start {
     attempt_id attempt = 0;
     std::promise<bool> reply;
   };
-  using message = std::variant<submission, completion, cancellation, owner_task, stream_start>;
+  using message = std::variant<submission, completion, cancellation, stream_start>;
 
   struct waiting_call {
     call_id ticket = 0;
@@ -441,30 +519,57 @@ class httplib_driver {
 
   void run_owner() {
     for (;;) {
-      instant const next = engine_.next_deadline();
+      instant next = never;
+      {
+        engine_hold hold{*this};
+        next = engine_.next_deadline();
+        owner_wakes_at_ = next;
+      }
       std::deque<message> batch;
       bool stop = false;
       {
         std::unique_lock lock{inbox_mutex_};
-        auto const ready = [&] { return stopping_ || !inbox_.empty(); };
+        auto const ready = [&] { return stopping_ || !inbox_.empty() || owner_kicked_; };
         if (next == never)
           inbox_ready_.wait(lock, ready);
         else  // capped, so a far-off instant cannot overflow the steady clock's arithmetic
           inbox_ready_.wait_for(lock, std::min<duration>(elapsed(clock(), next), std::chrono::hours{1}), ready);
         batch.swap(inbox_);
+        owner_kicked_ = false;
         stop = stopping_;  // submit() refuses work once this is set, so this batch is the last
       }
+      engine_hold hold{*this};
       instant const now = clock();
       for (auto& m : batch) handle(m, now);
       drain(now);
       if (stop) break;
     }
-    // Every call still in progress ends now, and its caller hears so.
+    // Every call still in progress ends now, and its caller hears so; no call starts after this.
+    engine_hold hold{*this};
+    engine_closed_ = true;
     instant const now = clock();
     std::vector<call_id> in_progress;
     for (auto const& [id, w] : waiting_) in_progress.push_back(id);
     for (auto id : in_progress) engine_.cancel_call(id, now);
     drain(now);
+  }
+
+  /// After another thread fed the engine: the owner is woken if the engine now
+  /// needs it sooner than it planned to wake up (a backoff, a hedge).
+  void wake_owner_for_timers() {
+    if (engine_.next_deadline() >= owner_wakes_at_) return;
+    owner_wakes_at_ = engine_.next_deadline();
+    {
+      std::lock_guard lock{inbox_mutex_};
+      owner_kicked_ = true;
+    }
+    inbox_ready_.notify_one();
+  }
+
+  static done shutting_down() {
+    done refused;
+    refused.error = call_error{call_error_code::cancelled, "the transport is shutting down", std::nullopt};
+    return refused;
   }
 
   void handle(message& m, instant now) {
@@ -486,17 +591,21 @@ class httplib_driver {
         engine_.on_failure(c->attempt, std::get<transport_error>(c->outcome), now);
     } else if (auto* x = std::get_if<cancellation>(&m)) {
       if (auto it = tickets_.find(x->ticket); it != tickets_.end()) engine_.cancel_call(it->second, now);
-    } else if (auto* t = std::get_if<owner_task>(&m)) {
-      t->run(engine_, now);
     } else if (auto* r = std::get_if<stream_start>(&m)) {
       r->reply.set_value(engine_.on_stream_start(r->attempt, now));
     }
   }
 
-  void drain(instant now) {
+  /// Carries out the engine's effects (holding the engine). With `mine`, the
+  /// attempts of call `caller` go there, for its blocking caller to perform.
+  void drain(instant now, call_id caller = 0, std::deque<std::shared_ptr<flight>>* mine = nullptr) {
     while (auto e = engine_.poll(now)) {
       if (options_.observer) options_.observer(*e);
       if (auto* s = std::get_if<medgate::send>(&*e)) {
+        if (mine != nullptr && s->call == caller && !s->relay && mine->empty()) {
+          mine->push_back(make_flight(std::move(*s), std::nullopt));
+          continue;
+        }
         dispatch(std::move(*s));
       } else if (auto const* p = std::get_if<medgate::probe>(&*e)) {
         medgate::send get;
@@ -523,7 +632,8 @@ class httplib_driver {
     }
   }
 
-  void dispatch(medgate::send s, std::optional<probe_id> probe = std::nullopt) {
+  /// An attempt (or probe) about to be performed, known to `flights_` so it can be cancelled.
+  std::shared_ptr<flight> make_flight(medgate::send s, std::optional<probe_id> probe) {
     // A year stands for "no limit" and keeps the steady-clock arithmetic far from overflow.
     auto const limit = std::min<duration>(s.timeout, std::chrono::hours{24 * 365});
     auto f = std::make_shared<flight>();
@@ -533,6 +643,11 @@ class httplib_driver {
     if (f->request.relay)
       if (auto it = waiting_.find(f->request.call); it != waiting_.end()) f->relay = it->second.relay;
     if (!probe) flights_[f->request.attempt] = f;
+    return f;
+  }
+
+  void dispatch(medgate::send s, std::optional<probe_id> probe = std::nullopt) {
+    auto f = make_flight(std::move(s), probe);
     {
       std::lock_guard lock{jobs_mutex_};
       jobs_.push_back(std::move(f));
@@ -540,10 +655,42 @@ class httplib_driver {
     jobs_ready_.notify_one();
   }
 
+  /// A blocking caller's worker slot for the length of its call: taken from
+  /// the free ones (keeping their keep-alive connections) or added, and
+  /// watched by the watchdog like the pool's.
+  class caller_slot {
+   public:
+    explicit caller_slot(httplib_driver& d) : d_{d} {
+      std::lock_guard lock{d_.slots_mutex_};
+      if (d_.free_slots_.empty()) {
+        d_.slots_.push_back(std::make_unique<worker>());
+        slot_ = d_.slots_.back().get();
+      } else {
+        slot_ = d_.free_slots_.back();
+        d_.free_slots_.pop_back();
+      }
+      ++d_.callers_;
+    }
+    ~caller_slot() {
+      {
+        std::lock_guard lock{d_.slots_mutex_};
+        d_.free_slots_.push_back(slot_);
+        --d_.callers_;
+      }
+      d_.callers_gone_.notify_all();
+    }
+    caller_slot(caller_slot const&) = delete;
+    caller_slot& operator=(caller_slot const&) = delete;
+    [[nodiscard]] worker& get() const { return *slot_; }
+
+   private:
+    httplib_driver& d_;
+    worker* slot_ = nullptr;
+  };
+
   // ---- workers -------------------------------------------------------------
 
   void run_worker(worker& w) {
-    std::map<std::string, std::unique_ptr<httplib::Client>> connections;  // keep-alive, one per origin
     for (;;) {
       std::shared_ptr<flight> job;
       {
@@ -553,7 +700,7 @@ class httplib_driver {
         job = std::move(jobs_.front());
         jobs_.pop_front();
       }
-      auto outcome = perform(w, job, connections);
+      auto outcome = perform(w, job);
       post(completion{job->request.attempt, job->probe, std::move(outcome)});
     }
   }
@@ -603,9 +750,7 @@ class httplib_driver {
     return cached.key;
   }
 
-  std::variant<http_response, transport_error> perform(
-      worker& w, std::shared_ptr<flight> const& job,
-      std::map<std::string, std::unique_ptr<httplib::Client>>& connections) {
+  std::variant<http_response, transport_error> perform(worker& w, std::shared_ptr<flight> const& job) {
     auto const& s = job->request;
     if (job->cancelled) return transport_error{transport_failure::cancelled, "attempt cancelled before it started"};
     auto const url = detail::split_url(s.url);
@@ -620,7 +765,7 @@ class httplib_driver {
     if (remaining <= duration::zero())
       return transport_error{transport_failure::timeout,
                              fmt::format("attempt to {} timed out waiting for a free worker", url->origin)};
-    httplib::Client* connection = connection_for(*url, connections);
+    httplib::Client* connection = connection_for(*url, w.connections);
     if (connection == nullptr)
       return transport_error{transport_failure::tls, fmt::format("could not set up a client for {}", url->origin)};
 
@@ -782,15 +927,20 @@ class httplib_driver {
       }
       auto next = steady::time_point::max();
       auto const now = steady::now();
-      for (auto& w : workers_) {
-        std::lock_guard lock{w->mutex};
-        if (!w->current || w->connection == nullptr) continue;
-        if (jobs_stopping_ || w->current->cancelled || now >= w->current->deadline) {
-          w->connection->stop();
+      auto const watch = [&](worker& w) {
+        std::lock_guard lock{w.mutex};
+        if (!w.current || w.connection == nullptr) return;
+        if (jobs_stopping_ || w.current->cancelled || now >= w.current->deadline) {
+          w.connection->stop();
           next = std::min(next, now + std::chrono::milliseconds{5});
         } else {
-          next = std::min(next, w->current->deadline);
+          next = std::min(next, w.current->deadline);
         }
+      };
+      for (auto& w : workers_) watch(*w);
+      {
+        std::lock_guard lock{slots_mutex_};
+        for (auto& w : slots_) watch(*w);
       }
       std::unique_lock lock{watchdog_mutex_};
       auto const ready = [&] { return watchdog_stopping_ || watchdog_changes_ != seen_changes; };
@@ -801,11 +951,15 @@ class httplib_driver {
     }
   }
 
-  // Owner thread only.
+  // Under engine_mutex_ (engine_hold).
+  std::mutex engine_mutex_;
+  std::atomic<std::thread::id> engine_holder_{};  ///< the thread holding the engine, if any
   engine engine_;
   std::unordered_map<call_id, waiting_call> waiting_;  ///< by the engine's call id
   std::unordered_map<call_id, call_id> tickets_;       ///< submit()'s handle → the engine's call id
   std::unordered_map<attempt_id, std::shared_ptr<flight>> flights_;
+  instant owner_wakes_at_ = never;  ///< when the owner thread plans to look at the engine's timers next
+  bool engine_closed_ = false;      ///< the owner has ended every call: no new call may start
 
   httplib_options options_;
   steady::time_point const start_;
@@ -814,6 +968,7 @@ class httplib_driver {
   std::condition_variable inbox_ready_;
   std::deque<message> inbox_;
   bool stopping_ = false;
+  bool owner_kicked_ = false;  ///< the owner must look at the engine's timers again (wake_owner_for_timers)
   call_id next_ticket_ = 1;
 
   std::mutex jobs_mutex_;
@@ -835,6 +990,13 @@ class httplib_driver {
   };
   std::unordered_map<std::string, cached_key> key_files_;
   std::vector<std::unique_ptr<worker>> workers_;
+
+  std::mutex slots_mutex_;  ///< guards the blocking callers' slots
+  std::vector<std::unique_ptr<worker>> slots_;
+  std::vector<worker*> free_slots_;
+  std::size_t callers_ = 0;  ///< blocking calls in progress
+  std::condition_variable callers_gone_;
+
   std::thread watchdog_;
   std::thread owner_;
 };
