@@ -17,6 +17,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <future>
 #include <iterator>
 #include <memory>
 #include <mutex>
@@ -217,6 +218,17 @@ std::unique_ptr<medgate::transport::httplib_driver> make_driver(medgate::engine_
   return std::move(*driver);
 }
 
+/// A server whose provider `name` takes each request and holds it, unanswered, until the test ends.
+std::function<void(httplib::Server&, test_server&)> never_answers(std::string name) {
+  return [name = std::move(name)](httplib::Server& s, test_server& self) {
+    s.Post(fmt::format("/{}/v1/chat/completions", name), [&self](httplib::Request const&, httplib::Response& res) {
+      self.arrived();
+      self.hold(10s);
+      res.set_content(chat_completion("too late"), "application/json");
+    });
+  };
+}
+
 }  // namespace
 
 TEST_CASE("a call is answered end to end through the provider simulator") {
@@ -351,13 +363,7 @@ TEST_CASE("an attempt is cut at its timeout even while bytes keep trickling in")
 }
 
 TEST_CASE("an attempt is cut at its timeout when the server never answers") {
-  test_server server{[&](httplib::Server& s, test_server& self) {
-    s.Post("/silent/v1/chat/completions", [&](httplib::Request const&, httplib::Response& res) {
-      self.arrived();
-      self.hold(10s);
-      res.set_content(chat_completion("too late"), "application/json");
-    });
-  }};
+  test_server server{never_answers("silent")};
   auto driver = make_driver(make_options({make_provider("silent", server.base_url("silent"), 300ms)}));
   outcomes results;
   auto const started = steady::now();
@@ -684,13 +690,7 @@ TEST_CASE("certificates are verified by default; a given CA or turning verificat
 }
 
 TEST_CASE("destroying the driver with attempts in flight returns promptly and ends every call") {
-  test_server server{[&](httplib::Server& s, test_server& self) {
-    s.Post("/hang/v1/chat/completions", [&](httplib::Request const&, httplib::Response& res) {
-      self.arrived();
-      self.hold(10s);
-      res.set_content(chat_completion("too late"), "application/json");
-    });
-  }};
+  test_server server{never_answers("hang")};
   medgate::transport::httplib_options transport;
   transport.workers = 4;
   auto driver = make_driver(make_options({make_provider("hang", server.base_url("hang"), 8s)}), transport);
@@ -708,6 +708,26 @@ TEST_CASE("destroying the driver with attempts in flight returns promptly and en
   }
   CHECK(server.requests() == 4);
   CHECK_FALSE(server.released());
+}
+
+TEST_CASE("destroying the driver while blocking calls perform their attempts ends them promptly") {
+  test_server server{never_answers("hang")};
+  auto driver = make_driver(make_options({make_provider("hang", server.base_url("hang"), 8s)}));
+  std::vector<std::future<medgate::done>> calls;
+  for (int i = 0; i < 3; ++i)
+    calls.push_back(std::async(std::launch::async, [&driver] { return driver->call(ask("hello")); }));
+  REQUIRE(server.wait_for_requests(3, 5s));
+
+  auto const started = steady::now();
+  driver.reset();  // waits for the callers, whose attempts it stops
+  CHECK(steady::now() - started < 2s);
+  for (auto& call : calls) {
+    REQUIRE(call.wait_for(0s) == std::future_status::ready);
+    auto const d = call.get();
+    REQUIRE(d.error.has_value());
+    CHECK(d.error->code == medgate::call_error_code::cancelled);
+  }
+  CHECK(server.requests() == 3);
 }
 
 namespace {

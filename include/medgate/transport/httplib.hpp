@@ -672,12 +672,10 @@ class httplib_driver {
       ++d_.callers_;
     }
     ~caller_slot() {
-      {
-        std::lock_guard lock{d_.slots_mutex_};
-        d_.free_slots_.push_back(slot_);
-        --d_.callers_;
-      }
-      d_.callers_gone_.notify_all();
+      std::lock_guard lock{d_.slots_mutex_};
+      d_.free_slots_.push_back(slot_);
+      --d_.callers_;
+      d_.callers_gone_.notify_all();  // under the lock: the destructor may be waiting to free the driver
     }
     caller_slot(caller_slot const&) = delete;
     caller_slot& operator=(caller_slot const&) = delete;
