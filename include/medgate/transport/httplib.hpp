@@ -557,8 +557,9 @@ class httplib_driver {
   /// After another thread fed the engine: the owner is woken if the engine now
   /// needs it sooner than it planned to wake up (a backoff, a hedge).
   void wake_owner_for_timers() {
-    if (engine_.next_deadline() >= owner_wakes_at_) return;
-    owner_wakes_at_ = engine_.next_deadline();
+    instant const next = engine_.next_deadline();
+    if (next >= owner_wakes_at_) return;
+    owner_wakes_at_ = next;
     {
       std::lock_guard lock{inbox_mutex_};
       owner_kicked_ = true;
