@@ -23,11 +23,15 @@
 #include "audit_log.hpp"
 #include "gateway_admin.hpp"
 #include "gateway_metrics.hpp"
+#include "http_server.hpp"
 #include "medgate/client.hpp"
 #include "medgate/openai/chat.hpp"
 #include "medgate/rate_limit.hpp"
 
 namespace medgate::gateway {
+
+using native::http_request;
+using native::http_response;
 
 namespace {
 
@@ -38,7 +42,7 @@ std::string error_body(std::string_view message, std::string_view type, std::str
   return json{{"error", {{"message", message}, {"type", type}, {"param", nullptr}, {"code", code}}}}.dump();
 }
 
-void send_error(httplib::Response& res, int status, std::string_view message, std::string_view type,
+void send_error(http_response& res, int status, std::string_view message, std::string_view type,
                 std::string_view code) {
   res.status = status;
   res.set_content(error_body(message, type, code), "application/json");
@@ -54,11 +58,11 @@ bool same_secret(std::string_view presented, std::string_view expected) {
 }
 
 /// Whether the request carries `Authorization: Bearer <secret>`.
-bool presents(httplib::Request const& req, std::string_view secret) {
-  auto const header = req.get_header_value("Authorization");
+bool presents(http_request const& req, std::string_view secret) {
+  auto const header = req.header("Authorization").value_or("");
   constexpr std::string_view scheme = "Bearer ";
-  if (header.size() <= scheme.size() || std::string_view{header}.substr(0, scheme.size()) != scheme) return false;
-  return same_secret(std::string_view{header}.substr(scheme.size()), secret);
+  if (header.size() <= scheme.size() || header.substr(0, scheme.size()) != scheme) return false;
+  return same_secret(header.substr(scheme.size()), secret);
 }
 
 /// The model aliases clients may ask for: the routes' names.
@@ -137,14 +141,14 @@ constexpr std::array<context_field, 6> context_fields{{{"X-Medgate-Patient", "pa
 /// The clinical context of a request, from its headers or from the same keys in the body's `metadata` object
 /// (`{"metadata": {"patient": "...", "priority": "urgent", ...}}`). Those keys are taken out of the body before
 /// it goes anywhere: a provider never sees the patient. Errors name the header or key, never its value.
-result<call_request> context_of(httplib::Request const& req, openai::chat_request chat) {
+result<call_request> context_of(http_request const& req, openai::chat_request chat) {
   std::array<std::optional<std::string>, context_fields.size()> given;
   auto metadata = chat.body.find("metadata");
   bool const has_metadata = metadata != chat.body.end() && !metadata->is_null();
   if (has_metadata && !metadata->is_object()) return error{"metadata must be an object"};
   for (std::size_t i = 0; i < context_fields.size(); ++i) {
     auto const [header, key] = context_fields[i];
-    if (req.has_header(std::string{header}.c_str())) given[i] = req.get_header_value(std::string{header}.c_str());
+    if (auto const value = req.header(header)) given[i] = std::string{*value};
     if (!has_metadata) continue;
     auto const it = metadata->find(key);
     if (it == metadata->end()) continue;
@@ -227,10 +231,7 @@ result<review_action> review_action_of(std::string const& body) {
 }
 
 /// The number in a path like /admin/reviews/17.
-std::optional<call_id> call_of(httplib::Request const& req) {
-  if (req.matches.size() < 2) return std::nullopt;
-  return cli::parse_integer<call_id>(req.matches[1].str());
-}
+std::optional<call_id> call_of(http_request const& req) { return cli::parse_integer<call_id>(req.path_id); }
 
 struct server::impl {
   impl(std::unique_ptr<native::audit_log> log, std::shared_ptr<review_desk> desk, client c, gateway_options o,
@@ -246,16 +247,14 @@ struct server::impl {
   client engine;
   gateway_options options;
   gateway_metrics metrics;
-  httplib::Server http;
+  native::http_server http{
+      native::http_server_options{options.host, options.port, options.threads, options.max_body_bytes}};
   std::mutex lifecycle;
   bool started = false;
-  bool stopped = false;
   std::atomic<int> bound_port{0};
-  std::thread listener;
-  std::future<void> listener_done;
 
   /// Answers 403 (admin API off) or 401 and returns false unless the request carries the admin token.
-  bool check_admin(httplib::Request const& req, httplib::Response& res) const {
+  bool check_admin(http_request const& req, http_response& res) const {
     if (options.admin_token.empty()) {
       send_error(res, 403, "the admin API is off: start medgate serve with an admin token (--admin-token-env)",
                  "invalid_request_error", "admin_disabled");
@@ -268,14 +267,14 @@ struct server::impl {
   }
 
   /// Answers 401 and returns false unless the request carries the gateway token.
-  bool check_token(httplib::Request const& req, httplib::Response& res) const {
+  bool check_token(http_request const& req, http_response& res) const {
     if (presents(req, options.token)) return true;
     send_error(res, 401, "missing or wrong gateway token: send Authorization: Bearer <token>", "invalid_request_error",
                "invalid_api_key");
     return false;
   }
 
-  void chat_completions(httplib::Request const& req, httplib::Response& res) {
+  void chat_completions(http_request const& req, http_response& res) {
     if (!check_token(req, res)) return;
     auto chat = openai::parse_chat_request(req.body);
     if (!chat) return send_error(res, 400, chat.error_message(), "invalid_request_error", "invalid_request");
@@ -298,7 +297,7 @@ struct server::impl {
   /// A call that ended before any of its answer was relayed: the whole answer
   /// (as one chunk of an event stream when the client asked for a stream), a
   /// held answer, or an error with its status.
-  static void respond(done const& d, bool stream, httplib::Response& res) {
+  static void respond(done const& d, bool stream, http_response& res) {
     res.set_header("X-Medgate-Attempts", std::to_string(d.attempts.size()));
     if (!d.provider.empty()) res.set_header("X-Medgate-Target", d.provider + "/" + d.model);
     if (d.review && d.review->state == review_state::pending_review) {
@@ -334,7 +333,7 @@ struct server::impl {
   /// Until the engine commits to an attempt (its first event with some of the
   /// answer) nothing is written, so retries and fallbacks stay possible; after
   /// it, a failure ends the stream with an error event, never a silent cut.
-  void stream_chat(std::string const& route, call_request call, httplib::Response& res) {
+  void stream_chat(std::string const& route, call_request call, http_response& res) {
     auto state = std::make_shared<relayed_call>();
     auto relay = std::make_shared<transport::stream_relay>();
     relay->on_commit = [state](send const& s) {
@@ -369,13 +368,13 @@ struct server::impl {
       res.set_header("X-Medgate-Attempts", std::to_string(state->committed->number));
     }
     res.set_header("Cache-Control", "no-cache");
-    res.set_chunked_content_provider("text/event-stream", [this, state, route, ticket](std::size_t,
-                                                                                       httplib::DataSink& sink) {
+    res.content_type = "text/event-stream";
+    res.stream = [this, state, route, ticket](native::http_stream& out) {
       std::unique_lock lock{state->mutex};
       // Woken by every event; the timeout notices a client that went away while the provider is quiet.
       if (!state->changed.wait_for(lock, std::chrono::seconds{1},
                                    [&] { return !state->events.empty() || state->finished; })) {
-        if (sink.is_writable()) return true;
+        if (out.client_connected()) return true;
         engine.driver().cancel(ticket);
         return false;
       }
@@ -383,7 +382,7 @@ struct server::impl {
       bool const over = state->finished.has_value();
       lock.unlock();
       for (auto const& e : events)
-        if (!sink.write(e.data(), e.size())) {
+        if (!out.write(e)) {
           engine.driver().cancel(ticket);
           return false;
         }
@@ -396,13 +395,13 @@ struct server::impl {
         tail = "data: " + error_body(d.error ? d.error->message : "the call ended without an answer", e.type, e.code) +
                "\n\n";
       }
-      sink.write(tail.data(), tail.size());
-      sink.done();
+      out.write(tail);
+      out.end();
       return true;
-    });
+    };
   }
 
-  void models(httplib::Request const& req, httplib::Response& res) {
+  void models(http_request const& req, http_response& res) {
     if (!check_token(req, res)) return;
     auto const routes = engine.driver().inspect([](medgate::engine& e, instant) { return route_names(e.options()); });
     if (!routes) return send_error(res, 503, "the gateway is shutting down", "server_error", "shutting_down");
@@ -412,7 +411,7 @@ struct server::impl {
     res.set_content(json{{"object", "list"}, {"data", std::move(data)}}.dump(), "application/json");
   }
 
-  void admin_status(httplib::Request const& req, httplib::Response& res) {
+  void admin_status(http_request const& req, http_response& res) {
     if (!check_admin(req, res)) return;
     auto view = engine.driver().inspect([](medgate::engine& e, instant now) { return take_view(e, now, false); });
     if (!view) return send_error(res, 503, "the gateway is shutting down", "server_error", "shutting_down");
@@ -420,7 +419,7 @@ struct server::impl {
   }
 
   /// GET /admin/reviews: the answers waiting for a reviewer, oldest first, with their drafts.
-  void pending_reviews(httplib::Request const& req, httplib::Response& res) {
+  void pending_reviews(http_request const& req, http_response& res) {
     if (!check_admin(req, res)) return;
     auto view = engine.driver().inspect([](medgate::engine& e, instant now) { return take_view(e, now, true); });
     if (!view) return send_error(res, 503, "the gateway is shutting down", "server_error", "shutting_down");
@@ -438,7 +437,7 @@ struct server::impl {
   }
 
   /// POST /admin/reviews/{call}: a reviewer's decision.
-  void decide_review(httplib::Request const& req, httplib::Response& res) {
+  void decide_review(http_request const& req, http_response& res) {
     if (!check_admin(req, res)) return;
     auto const id = call_of(req);
     if (!id) return send_error(res, 404, "no such call", "invalid_request_error", "not_found");
@@ -464,7 +463,7 @@ struct server::impl {
   }
 
   /// GET /v1/medgate/reviews/{call}: what became of an answer the client was told is pending review.
-  void review_outcome(httplib::Request const& req, httplib::Response& res) const {
+  void review_outcome(http_request const& req, http_response& res) const {
     if (!check_token(req, res)) return;
     auto const id = call_of(req);
     auto const o = id ? reviews->find(*id) : std::nullopt;
@@ -483,7 +482,7 @@ struct server::impl {
     }
   }
 
-  void readiness(httplib::Response& res) {
+  void readiness(http_response& res) {
     std::string open;
     bool any_ready = false;
     for (auto const& p : engine.providers()) {
@@ -502,41 +501,34 @@ struct server::impl {
   }
 
   void install_routes() {
-    http.new_task_queue = [threads = options.threads] { return new httplib::ThreadPool(threads); };
-    http.set_payload_max_length(options.max_body_bytes);
-    http.set_keep_alive_max_count(1000);  // applications keep their connection to the sidecar open
-    // Headers and body leave in separate writes; without TCP_NODELAY the body waits for the client's delayed
-    // ACK (~40 ms per call on a kept-alive connection; found by bench/gateway).
-    http.set_tcp_nodelay(true);
-    http.Post("/v1/chat/completions", [this](httplib::Request const& req, httplib::Response& res) {
+    http.route("POST", "/v1/chat/completions", [this](http_request const& req, http_response& res) {
       chat_completions(req, res);
       metrics.record_response(res.status);
     });
-    http.Get("/metrics", [this](httplib::Request const&, httplib::Response& res) {
+    http.route("GET", "/metrics", [this](http_request const&, http_response& res) {
       auto view = engine.driver().inspect([](medgate::engine& e, instant now) { return take_view(e, now, false); });
       res.set_content(metrics.exposition(view.value_or(engine_view{})), "text/plain; version=0.0.4");
     });
-    http.Get("/v1/models", [this](httplib::Request const& req, httplib::Response& res) { models(req, res); });
-    http.Get("/livez", [](httplib::Request const&, httplib::Response& res) { res.set_content("ok\n", "text/plain"); });
-    http.Get("/readyz", [this](httplib::Request const&, httplib::Response& res) { readiness(res); });
-    http.Get("/admin/status", [this](httplib::Request const& req, httplib::Response& res) { admin_status(req, res); });
-    http.Get("/admin/reviews",
-             [this](httplib::Request const& req, httplib::Response& res) { pending_reviews(req, res); });
-    http.Post(R"(/admin/reviews/(\d{1,19}))",
-              [this](httplib::Request const& req, httplib::Response& res) { decide_review(req, res); });
-    http.Get(R"(/v1/medgate/reviews/(\d{1,19}))",
-             [this](httplib::Request const& req, httplib::Response& res) { review_outcome(req, res); });
-    // httplib's own refusals (413 over the size limit, 404, 405) get an OpenAI-shaped body too.
-    http.set_error_handler([this, limit = options.max_body_bytes](httplib::Request const& req, httplib::Response& res) {
+    http.route("GET", "/v1/models", [this](http_request const& req, http_response& res) { models(req, res); });
+    http.route("GET", "/livez", [](http_request const&, http_response& res) { res.set_content("ok\n", "text/plain"); });
+    http.route("GET", "/readyz", [this](http_request const&, http_response& res) { readiness(res); });
+    http.route("GET", "/admin/status", [this](http_request const& req, http_response& res) { admin_status(req, res); });
+    http.route("GET", "/admin/reviews",
+               [this](http_request const& req, http_response& res) { pending_reviews(req, res); });
+    http.route("POST", "/admin/reviews/{id}",
+               [this](http_request const& req, http_response& res) { decide_review(req, res); });
+    http.route("GET", "/v1/medgate/reviews/{id}",
+               [this](http_request const& req, http_response& res) { review_outcome(req, res); });
+    // The server's own refusals (413 over the size limit, 404, 405, malformed HTTP) get an OpenAI-shaped body too;
+    // their messages say what was wrong with the request's form, never what it held.
+    http.on_refusal([this](http_request const& req, http_response& res) {
       if (req.path == "/v1/chat/completions" && res.status == 413) metrics.record_response(413);
-      if (!res.body.empty()) return;
-      if (res.status == 413)
-        send_error(res, 413, fmt::format("request body larger than the gateway's limit of {} bytes", limit),
-                   "invalid_request_error", "request_too_large");
-      else if (res.status == 404)
-        send_error(res, 404, "no such endpoint", "invalid_request_error", "not_found");
-      else
-        send_error(res, res.status, "the request could not be served", "invalid_request_error", "http_error");
+      auto const code = res.status == 413   ? "request_too_large"
+                        : res.status == 404 ? "not_found"
+                        : res.status == 500 ? "internal"
+                                            : "http_error";
+      send_error(res, res.status, std::string{res.body}, res.status >= 500 ? "server_error" : "invalid_request_error",
+                 code);
     });
   }
 };
@@ -578,23 +570,11 @@ result<int> server::start() {
   std::lock_guard lock{s.lifecycle};
   if (s.started) return error{"gateway: already started (a gateway starts once)"};
   s.install_routes();
-  int port = s.options.port;
-  if (port == 0)
-    port = s.http.bind_to_any_port(s.options.host);
-  else if (!s.http.bind_to_port(s.options.host, port))
-    port = -1;
-  if (port <= 0)
-    return error{fmt::format("gateway: cannot listen on {}:{} (is the address valid and the port free?)",
-                             s.options.host, s.options.port)};
-  s.bound_port = port;
+  auto const port = s.http.start();
+  if (!port) return error{"gateway: " + port.error_message()};
+  s.bound_port = *port;
   s.started = true;
-  std::packaged_task<void()> serve{[&http = s.http] { http.listen_after_bind(); }};
-  s.listener_done = serve.get_future();
-  s.listener = std::thread{std::move(serve)};
-  while (!s.http.is_running() &&
-         s.listener_done.wait_for(std::chrono::milliseconds{1}) == std::future_status::timeout) {
-  }
-  return port;
+  return *port;
 }
 
 std::optional<std::string> server::reload(result<engine_options> loaded) {
@@ -612,10 +592,7 @@ void server::stop() {
   if (!impl_) return;
   impl& s = *impl_;
   std::lock_guard lock{s.lifecycle};
-  if (!s.started || s.stopped) return;
-  s.stopped = true;
-  s.http.stop();  // httplib finishes the requests in flight before listen returns
-  s.listener.join();
+  s.http.stop();  // answers the requests in flight first
 }
 
 int server::port() const { return impl_->bound_port.load(); }

@@ -54,7 +54,7 @@ struct gateway_options {
   /// What operators and reviewers present for /admin; empty: the admin API answers 403.
   std::string admin_token{};
   std::size_t max_body_bytes = std::size_t{4} << 20;
-  int threads = 32;  ///< HTTP workers; each waits for its call's answer
+  int threads = 32;  ///< HTTP workers: calls in progress at once (idle connections hold none)
   /// Where each call's hash-chained audit record is appended (JSONL, audit_log.hpp); empty: no audit log.
   std::string audit_path{};
 

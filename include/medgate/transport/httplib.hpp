@@ -24,6 +24,7 @@
 #pragma once
 
 #include <httplib.h>
+#include <pthread.h>
 
 #include <algorithm>
 #include <atomic>
@@ -263,9 +264,19 @@ class httplib_driver {
     for (auto const& [name, count] : options_.token_counters) engine_.set_counter(name, count);
     workers_.reserve(options_.workers);
     for (std::size_t i = 0; i < options_.workers; ++i) workers_.push_back(std::make_unique<worker>());
-    for (auto& slot : workers_) slot->thread = std::thread{[this, w = slot.get()] { run_worker(*w); }};
-    watchdog_ = std::thread{[this] { run_watchdog(); }};
-    owner_ = std::thread{[this] { run_owner(); }};
+    for (auto& slot : workers_)
+      slot->thread = std::thread{[this, w = slot.get()] {
+        name_thread("mg-attempt");
+        run_worker(*w);
+      }};
+    watchdog_ = std::thread{[this] {
+      name_thread("mg-watchdog");
+      run_watchdog();
+    }};
+    owner_ = std::thread{[this] {
+      name_thread("mg-engine");
+      run_owner();
+    }};
   }
 
   static result<std::unique_ptr<httplib_driver>> create(engine_options options, seed s,
@@ -445,6 +456,9 @@ class httplib_driver {
     if (secret) o.patient_key_secret = std::move(*secret);
     return o;
   }
+
+  /// What `top -H`, perf and gdb call this thread (at most 15 characters).
+  static void name_thread(char const* name) { pthread_setname_np(pthread_self(), name); }
 
   /// One HTTP attempt, shared by the owner (which may cancel it), the worker
   /// performing it and the watchdog.
@@ -826,7 +840,8 @@ class httplib_driver {
       w.current = job;
       w.connection = connection;
     }
-    wake_watchdog();
+    // The watchdog sees this attempt when it next looks; it is woken only if that would be too late.
+    if (job->deadline.time_since_epoch().count() < watchdog_wakes_at_.load()) wake_watchdog();
     httplib::Response response;
     auto failure = httplib::Error::Success;
     bool const ok = connection->send(request, response, failure);
@@ -923,6 +938,7 @@ class httplib_driver {
         std::lock_guard lock{watchdog_mutex_};
         if (watchdog_stopping_) return;
         seen_changes = watchdog_changes_;
+        watchdog_wakes_at_ = steady::time_point::min().time_since_epoch().count();  // looking: wake me for anything
       }
       auto next = steady::time_point::max();
       auto const now = steady::now();
@@ -943,6 +959,8 @@ class httplib_driver {
       }
       std::unique_lock lock{watchdog_mutex_};
       auto const ready = [&] { return watchdog_stopping_ || watchdog_changes_ != seen_changes; };
+      if (ready()) continue;
+      watchdog_wakes_at_ = next.time_since_epoch().count();
       if (next == steady::time_point::max())
         watchdog_ready_.wait(lock, ready);
       else
@@ -979,6 +997,8 @@ class httplib_driver {
   std::condition_variable watchdog_ready_;
   std::uint64_t watchdog_changes_ = 0;
   bool watchdog_stopping_ = false;
+  /// When the watchdog next looks at the attempts by itself (steady ticks; the minimum while it is looking).
+  std::atomic<steady::rep> watchdog_wakes_at_{steady::time_point::min().time_since_epoch().count()};
 
   std::mutex key_mutex_;  ///< guards key_lookup calls and key_files_
   struct cached_key {
