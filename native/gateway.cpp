@@ -11,6 +11,8 @@
 #include <future>
 #include <mutex>
 #include <optional>
+#include <random>
+#include <span>
 #include <string_view>
 #include <thread>
 #include <utility>
@@ -25,6 +27,7 @@
 #include "gateway_metrics.hpp"
 #include "http_server.hpp"
 #include "medgate/client.hpp"
+#include "medgate/hash.hpp"
 #include "medgate/openai/chat.hpp"
 #include "medgate/rate_limit.hpp"
 
@@ -63,6 +66,14 @@ bool presents(http_request const& req, std::string_view secret) {
   constexpr std::string_view scheme = "Bearer ";
   if (header.size() <= scheme.size() || header.substr(0, scheme.size()) != scheme) return false;
   return same_secret(header.substr(scheme.size()), secret);
+}
+
+/// 32 bytes from the operating system's random source.
+std::string random_key() {
+  std::random_device source;
+  std::string key(32, '\0');
+  for (auto& c : key) c = static_cast<char>(source() & 0xff);
+  return key;
 }
 
 /// The model aliases clients may ask for: the routes' names.
@@ -247,6 +258,7 @@ struct server::impl {
   client engine;
   gateway_options options;
   gateway_metrics metrics;
+  std::string const review_key = random_key();  ///< this process's key for review ids (review_ticket)
   native::http_server http{
       native::http_server_options{options.host, options.port, options.threads, options.max_body_bytes}};
   std::mutex lifecycle;
@@ -297,13 +309,16 @@ struct server::impl {
   /// A call that ended before any of its answer was relayed: the whole answer
   /// (as one chunk of an event stream when the client asked for a stream), a
   /// held answer, or an error with its status.
-  static void respond(done const& d, bool stream, http_response& res) {
+  void respond(done const& d, bool stream, http_response& res) const {
     res.set_header("X-Medgate-Attempts", std::to_string(d.attempts.size()));
     if (!d.provider.empty()) res.set_header("X-Medgate-Target", d.provider + "/" + d.model);
     if (d.review && d.review->state == review_state::pending_review) {
       res.status = 202;
       res.set_header("X-Medgate-Review", "pending_review");
-      json held{{"object", "medgate.review"}, {"status", "pending_review"}, {"call", d.call}};
+      auto ticket = review_ticket(d.call);
+      res.set_header("X-Medgate-Review-Id", ticket);
+      json held{
+          {"object", "medgate.review"}, {"status", "pending_review"}, {"call", d.call}, {"id", std::move(ticket)}};
       if (d.review->confidence) held["confidence"] = *d.review->confidence;
       res.set_content(held.dump(), "application/json");
       return;
@@ -462,16 +477,29 @@ struct server::impl {
                     "application/json");
   }
 
-  /// GET /v1/medgate/reviews/{call}: what became of an answer the client was told is pending review.
+  /// The id a client fetches a held answer by: the call's number and a MAC of it under this process's key, so
+  /// one application cannot read another's held answers by counting call numbers.
+  [[nodiscard]] std::string review_ticket(call_id id) const {
+    auto const mac = hmac_sha256(review_key, std::to_string(id));
+    return fmt::format("{}-{}", id, to_hex(std::span{mac.data(), 16}));
+  }
+  [[nodiscard]] std::optional<call_id> call_of_ticket(std::string_view ticket) const {
+    auto const dash = ticket.find('-');
+    auto const id = cli::parse_integer<call_id>(ticket.substr(0, dash));
+    if (dash == std::string_view::npos || !id || !same_secret(ticket, review_ticket(*id))) return std::nullopt;
+    return id;
+  }
+
+  /// GET /v1/medgate/reviews/{id}: what became of an answer the client was told is pending review.
   void review_outcome(http_request const& req, http_response& res) const {
     if (!check_token(req, res)) return;
-    auto const id = call_of(req);
+    auto const id = call_of_ticket(req.path_id);
     auto const o = id ? reviews->find(*id) : std::nullopt;
     if (!o)
-      return send_error(res, 404, "no answer held for review has that call number", "invalid_request_error",
-                        "not_found");
+      return send_error(res, 404, "no answer held for review has that id (the id of its 202 answer)",
+                        "invalid_request_error", "not_found");
     res.set_header("X-Medgate-Review", std::string{to_string(o->state)});
-    json const state{{"object", "medgate.review"}, {"call", *id}, {"status", to_string(o->state)}};
+    json const state{{"object", "medgate.review"}, {"call", *id}, {"id", req.path_id}, {"status", to_string(o->state)}};
     if (o->state == review_state::pending_review) {
       res.status = 202;
       res.set_content(state.dump(), "application/json");

@@ -18,7 +18,7 @@
 //   GET  /livez                the process answers
 //   GET  /readyz               503 while no provider's breaker lets calls through
 //   GET  /metrics              Prometheus text format (gateway_metrics.hpp)
-//   GET  /v1/medgate/reviews/N what became of held call N (202 while pending)
+//   GET  /v1/medgate/reviews/ID what became of a held call (ID from its 202; 202 while pending)
 //   GET  /admin/status         engine state as JSON (admin token; gateway_admin.hpp)
 //   GET  /admin/reviews        held answers with their drafts (admin token)
 //   POST /admin/reviews/N      a reviewer's decision (admin token)

@@ -587,10 +587,11 @@ struct http_server::impl {
     for (auto const& r : routes) {
       std::string_view const path = req.path;
       if (r.with_id) {
-        if (path.size() <= r.prefix.size() || path.size() > r.prefix.size() + 19 ||
+        if (path.size() <= r.prefix.size() || path.size() > r.prefix.size() + 64 ||
             path.substr(0, r.prefix.size()) != r.prefix ||
-            !std::all_of(path.begin() + static_cast<std::ptrdiff_t>(r.prefix.size()), path.end(),
-                         [](char c) { return c >= '0' && c <= '9'; }))
+            !std::all_of(path.begin() + static_cast<std::ptrdiff_t>(r.prefix.size()), path.end(), [](char c) {
+              return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '-' || c == '_';
+            }))
           continue;
       } else if (path != r.prefix) {
         continue;

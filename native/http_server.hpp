@@ -44,7 +44,7 @@ struct http_request {
   std::string path;    ///< the target without its query
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;     ///< de-chunked
-  std::string path_id;  ///< the digits a route pattern's `{id}` matched
+  std::string path_id;  ///< what a route pattern's `{id}` matched
 
   /// The first value of a header, by case-insensitive name.
   [[nodiscard]] std::optional<std::string_view> header(std::string_view name) const;
@@ -107,7 +107,7 @@ class http_server {
   http_server& operator=(http_server const&) = delete;
 
   /// A handler for METHOD and a path; a pattern ending in `{id}` matches that
-  /// prefix followed by 1 to 19 digits (in `http_request::path_id`).
+  /// prefix followed by 1 to 64 letters, digits, `-` or `_` (in `http_request::path_id`).
   void route(std::string method, std::string pattern, http_handler handler);
   /// Shapes the body of the server's own refusals (400, 404, 405, 413, 431, 501, 505): `res.status` is set
   /// and `res.body` holds a plain message; the request has whatever could be parsed of it.

@@ -11,6 +11,7 @@
 #include <functional>
 #include <future>
 #include <iterator>
+#include <map>
 #include <memory>
 #include <string>
 #include <thread>
@@ -574,22 +575,38 @@ TEST_CASE("gateway: answers held for review are decided through /admin/reviews a
   stack s{std::size_t{4} << 20, {}, [](medgate::engine_options& o) {
             o.review.enabled = true;  // the simulator's answers carry no confidence: every one is held
           }};
+  std::map<std::uint64_t, std::string> ids;  // call number -> review id
   auto hold = [&](std::string const& text) {
     auto const r = s.post(ask(text));
     REQUIRE(r);
     REQUIRE(r->status == 202);
     CHECK(r->get_header_value("X-Medgate-Review") == "pending_review");
-    return json::parse(r->body)["call"].get<std::uint64_t>();
+    auto const held = json::parse(r->body);
+    auto const call = held["call"].get<std::uint64_t>();
+    auto const id = held["id"].get<std::string>();
+    CHECK(r->get_header_value("X-Medgate-Review-Id") == id);
+    CHECK(id.starts_with(fmt::format("{}-", call)));
+    CHECK(id.size() == fmt::format("{}-", call).size() + 32);
+    ids[call] = id;
+    return call;
   };
-  auto outcome = [&](std::uint64_t call) {
-    return s.http->Get(fmt::format("/v1/medgate/reviews/{}", call).c_str(),
+  auto outcome_of = [&](std::string const& id) {
+    return s.http->Get(fmt::format("/v1/medgate/reviews/{}", id).c_str(),
                        {{"Authorization", fmt::format("Bearer {}", token)}});
   };
+  auto outcome = [&](std::uint64_t call) { return outcome_of(ids[call]); };
   auto const first = hold("Summarise: sodium 128.");
   auto const second = hold("Summarise: sodium 150.");
   auto const third = hold("Summarise: sodium 140.");
   CHECK(outcome(first)->status == 202);
-  CHECK(s.http->Get(fmt::format("/v1/medgate/reviews/{}", first).c_str())->status == 401);
+  CHECK(json::parse(outcome(first)->body)["id"] == ids[first]);
+  CHECK(s.http->Get(fmt::format("/v1/medgate/reviews/{}", ids[first]).c_str())->status == 401);
+  // Another application cannot read a held answer by its call number, nor by guessing its id.
+  CHECK(outcome_of(std::to_string(first))->status == 404);
+  auto forged = ids[first];
+  forged.back() = forged.back() == '0' ? '1' : '0';
+  CHECK(outcome_of(forged)->status == 404);
+  CHECK(outcome_of(fmt::format("{}{}", second, ids[first].substr(ids[first].find('-'))))->status == 404);
 
   // The reviewer sees the drafts, oldest first.
   auto const listed = s.admin_get("/admin/reviews");
@@ -638,7 +655,7 @@ TEST_CASE("gateway: answers held for review are decided through /admin/reviews a
   CHECK(bad->status == 400);
   CHECK(error_of(bad)["message"] == "decision must be approved, edited or rejected");
   CHECK(s.admin_post("/admin/reviews/999999", {{"decision", "approved"}, {"reviewer", "r-1"}})->status == 404);
-  CHECK(outcome(999'999)->status == 404);
+  CHECK(outcome_of("999999-00000000000000000000000000000000")->status == 404);
 
   // A streamed request whose answer must be reviewed is held the same way (nothing was streamed).
   auto const streamed_held = post_stream(s, "Summarise: sodium 133.");
