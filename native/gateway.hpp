@@ -54,7 +54,9 @@ struct gateway_options {
   /// What operators and reviewers present for /admin; empty: the admin API answers 403.
   std::string admin_token{};
   std::size_t max_body_bytes = std::size_t{4} << 20;
-  int threads = 32;  ///< HTTP workers: calls in progress at once (idle connections hold none)
+  /// HTTP workers: calls in progress at once (each waits for its provider on its worker; idle connections hold
+  /// none). A provider answering in 5 s caps the gateway at threads / 5 calls per second.
+  int threads = 256;
   /// Where each call's hash-chained audit record is appended (JSONL, audit_log.hpp); empty: no audit log.
   std::string audit_path{};
 

@@ -44,7 +44,7 @@ constexpr std::string_view serve_usage =
     "                         reviews), at least 16 characters and not the gateway token\n"
     "                         (default MEDGATE_ADMIN_TOKEN; unset: /admin answers 403)\n"
     "  --max-body-bytes N     largest request body accepted (default 4194304)\n"
-    "  --threads N            HTTP workers, each waiting for one call (default 32)\n"
+    "  --threads N            calls in progress at once, each on its own worker (default 256)\n"
     "  --audit FILE           append each call's hash-chained audit record to FILE (JSONL;\n"
     "                         `medgate audit verify FILE` checks it)\n"
     "\n"
