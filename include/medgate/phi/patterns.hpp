@@ -1,0 +1,692 @@
+// phi/patterns.hpp — the identifiers that have a shape: dates, phone and fax
+// numbers, email, URLs, IP addresses, SSNs, ZIP codes, ages over 89, and
+// numbers that a cue word says are a record, account, licence, vehicle or
+// device id, or that are long enough to identify someone on their own.
+//
+//   auto spans = phi::find_patterns("Seen 3/4/21 at 14:30, call (617) 555-0134.");
+//   // {5, 20, date}, {27, 41, phone}
+//
+// Names and places need lexicons and context; they are found elsewhere. One
+// pass from left to right, each position tried once against a fixed set of
+// hand-written matchers (no regular expressions), so the time is linear in
+// the text. Offsets are UTF-8 byte offsets; only ASCII is ever part of a
+// match, so invalid UTF-8 is skipped like any other non-ASCII byte.
+//
+// Choices made where the shape alone is ambiguous (each has a test):
+// - A month and day without a year (4/3) is a date, except where it reads as a
+//   score or a fraction: x/4, x/5 and x/10 with x no larger (reflexes,
+//   strength, pain), 0/x, and any followed by a dose or measure word
+//   ("1/2 tab", "3/4 cup"). "3-4" is a range, never a date.
+// - A bare month name is a date, except "May" and "March" (a verb too) without a day or year.
+// - Five digits are a ZIP code only after a state (", MA 02115") or the word
+//   zip / postal code; otherwise they are too often a lab value.
+// - Seven or more digits in a row, or six or more characters mixing letters
+//   and at least five digits, are an id even with no cue: notes rarely hold
+//   such numbers for another reason, and missing an MRN costs more than
+//   hiding a number.
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <cstddef>
+#include <optional>
+#include <string_view>
+#include <vector>
+
+#include "category.hpp"
+
+namespace medgate::phi {
+
+namespace detail {
+
+constexpr bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
+constexpr bool is_alpha(char c) noexcept { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+constexpr bool is_alnum(char c) noexcept { return is_digit(c) || is_alpha(c); }
+constexpr bool is_hex(char c) noexcept { return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
+constexpr char lower(char c) noexcept { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+
+constexpr bool same_word(std::string_view a, std::string_view b) noexcept {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    if (lower(a[i]) != lower(b[i])) return false;
+  return true;
+}
+
+/// What the matchers look at: the text and bounds-checked access.
+struct cursor {
+  std::string_view text;
+
+  [[nodiscard]] char at(std::size_t i) const noexcept { return i < text.size() ? text[i] : '\0'; }
+  [[nodiscard]] bool digit(std::size_t i) const noexcept { return is_digit(at(i)); }
+  [[nodiscard]] bool alnum(std::size_t i) const noexcept { return is_alnum(at(i)); }
+  /// How many digits start at i (at most `most`).
+  [[nodiscard]] std::size_t digits(std::size_t i, std::size_t most = 64) const noexcept {
+    std::size_t n = 0;
+    while (n < most && digit(i + n)) ++n;
+    return n;
+  }
+  [[nodiscard]] int number(std::size_t i, std::size_t n) const noexcept {
+    int v = 0;
+    for (std::size_t k = 0; k < n; ++k) v = v * 10 + (text[i + k] - '0');
+    return v;
+  }
+  /// Whether `word` (lower case) starts at i, case-insensitively, and is not followed by a letter or digit.
+  [[nodiscard]] bool word_at(std::size_t i, std::string_view word) const noexcept {
+    if (i + word.size() > text.size()) return false;
+    for (std::size_t k = 0; k < word.size(); ++k)
+      if (lower(text[i + k]) != word[k]) return false;
+    return !alnum(i + word.size());
+  }
+  /// Whether text at i starts with `prefix` (lower case), case-insensitively.
+  [[nodiscard]] bool starts(std::size_t i, std::string_view prefix) const noexcept {
+    if (i + prefix.size() > text.size()) return false;
+    for (std::size_t k = 0; k < prefix.size(); ++k)
+      if (lower(text[i + k]) != prefix[k]) return false;
+    return true;
+  }
+  [[nodiscard]] std::size_t skip_spaces(std::size_t i) const noexcept {
+    while (at(i) == ' ' || at(i) == '\t') ++i;
+    return i;
+  }
+  /// The word (letters only) that ends just before i, skipping spaces and the punctuation that follows cue
+  /// words (": # . -"), within `window` bytes; empty if none.
+  [[nodiscard]] std::string_view word_before(std::size_t i, std::size_t window = 24) const noexcept {
+    std::size_t const floor = i > window ? i - window : 0;
+    std::size_t end = i;
+    while (end > floor && (text[end - 1] == ' ' || text[end - 1] == ':' || text[end - 1] == '#' ||
+                           text[end - 1] == '.' || text[end - 1] == '-' || text[end - 1] == '\t'))
+      --end;
+    std::size_t start = end;
+    while (start > floor && is_alpha(text[start - 1])) --start;
+    if (start > 0 && is_alnum(text[start - 1])) return {};
+    return text.substr(start, end - start);
+  }
+  /// The two words before i ("medical record", "license plate"), as one view, or empty.
+  [[nodiscard]] std::string_view two_words_before(std::size_t i, std::size_t window = 40) const noexcept {
+    auto const last = word_before(i, window);
+    if (last.empty()) return {};
+    auto const last_start = static_cast<std::size_t>(last.data() - text.data());
+    auto const first = word_before(last_start, window);
+    if (first.empty()) return last;
+    auto const first_start = static_cast<std::size_t>(first.data() - text.data());
+    return text.substr(first_start, last_start + last.size() - first_start);
+  }
+};
+
+constexpr std::array<std::string_view, 12> month_names{"january",   "february", "march",    "april",
+                                                       "may",       "june",     "july",     "august",
+                                                       "september", "october",  "november", "december"};
+
+/// The month whose name or abbreviation (Jan, Jan., Sept, Sep) starts at i: its number and the bytes taken.
+inline std::optional<std::pair<int, std::size_t>> month_at(cursor const& c, std::size_t i) noexcept {
+  for (std::size_t m = 0; m < month_names.size(); ++m) {
+    auto const full = month_names[m];
+    if (c.word_at(i, full)) return std::pair{static_cast<int>(m) + 1, full.size()};
+    if (m == 4) continue;  // "May" has no abbreviation
+    auto const three = full.substr(0, 3);
+    std::size_t n = 0;
+    if (m == 8 && c.starts(i, "sept") && !is_alpha(c.at(i + 4)))
+      n = 4;
+    else if (c.starts(i, three) && !is_alpha(c.at(i + 3)))
+      n = 3;
+    if (n == 0) continue;
+    if (c.at(i + n) == '.') ++n;
+    return std::pair{static_cast<int>(m) + 1, n};
+  }
+  return std::nullopt;
+}
+
+/// A day of the month at i (1–31, "3", "03", "3rd", "21st"): the bytes taken.
+inline std::size_t day_at(cursor const& c, std::size_t i) noexcept {
+  auto const n = c.digits(i, 3);
+  if (n == 0 || n > 2) return 0;
+  int const d = c.number(i, n);
+  if (d < 1 || d > 31) return 0;
+  std::size_t end = i + n;
+  for (std::string_view suffix : {"st", "nd", "rd", "th"})
+    if (c.starts(end, suffix) && !is_alpha(c.at(end + 2))) {
+      end += 2;
+      break;
+    }
+  if (is_alpha(c.at(end))) return 0;
+  return end - i;
+}
+
+/// A year at i: four digits 1800–2199, or, when `two_digit`, two; the bytes taken.
+inline std::size_t year_at(cursor const& c, std::size_t i, bool two_digit) noexcept {
+  auto const n = c.digits(i, 5);
+  if (n == 4) {
+    int const y = c.number(i, 4);
+    return y >= 1800 && y <= 2199 ? 4 : 0;
+  }
+  return two_digit && n == 2 ? 2 : 0;
+}
+
+/// A time just after a date (" 14:30", " at 2:15 pm", ", 0830", "@1400h"): where the date-and-time ends.
+inline std::size_t with_time(cursor const& c, std::size_t end) noexcept {
+  std::size_t i = end;
+  if (c.at(i) == ',') ++i;
+  i = c.skip_spaces(i);
+  if (c.word_at(i, "at")) i = c.skip_spaces(i + 2);
+  if (c.at(i) == '@') i = c.skip_spaces(i + 1);
+  if (i == end || !c.digit(i)) return end;
+  auto const h = c.digits(i, 5);
+  std::size_t t = i + h;
+  if ((h == 1 || h == 2) && c.at(t) == ':' && c.digits(t + 1, 3) == 2) {
+    if (c.number(i, h) > 23 || c.number(t + 1, 2) > 59) return end;
+    t += 3;
+    if (c.at(t) == ':' && c.digits(t + 1, 3) == 2) t += 3;
+  } else if (h == 4) {
+    if (c.number(i, 2) > 23 || c.number(i + 2, 2) > 59) return end;
+  } else {
+    return end;
+  }
+  std::size_t const before_suffix = t;
+  t = c.skip_spaces(t);
+  for (std::string_view suffix : {"am", "pm", "a.m.", "p.m.", "hrs", "h"})
+    if (c.starts(t, suffix) && !is_alpha(c.at(t + suffix.size()))) return t + suffix.size();
+  return before_suffix;
+}
+
+/// Words after "1/2" or "3/4" that make it a fraction or a measure, not a date.
+inline bool measure_follows(cursor const& c, std::size_t end) noexcept {
+  std::size_t const i = c.skip_spaces(end);
+  for (std::string_view w :
+       {"tab",      "tabs",   "tablet", "tablets", "cap",    "caps", "capsule", "capsules", "pill",  "pills", "cup",
+        "cups",     "of",     "dose",   "doses",   "tsp",    "tbsp", "inch",    "inches",   "in",    "mile",  "miles",
+        "block",    "blocks", "flight", "flights", "mg",     "ml",   "unit",    "units",    "times", "x",     "ppd",
+        "strength", "ns",     "amp",    "vial",    "bottle", "pack", "packs",   "drops",    "puffs"})
+    if (c.word_at(i, w)) return true;
+  return false;
+}
+
+/// A date starting at a digit: 2021-04-03, 3/4/21, 03-04-2021, 3.4.2021, 4/3, 03-Apr-2021, 3 April 2021, 3rd of April.
+inline std::size_t numeric_date(cursor const& c, std::size_t i) noexcept {
+  auto const a = c.digits(i, 5);
+  // yyyy-mm-dd, yyyy/mm/dd
+  if (a == 4 && year_at(c, i, false) == 4 && (c.at(i + 4) == '-' || c.at(i + 4) == '/' || c.at(i + 4) == '.')) {
+    char const sep = c.at(i + 4);
+    auto const m = c.digits(i + 5, 3);
+    if ((m == 1 || m == 2) && c.at(i + 5 + m) == sep) {
+      auto const d = c.digits(i + 6 + m, 3);
+      int const mv = c.number(i + 5, m);
+      if ((d == 1 || d == 2) && mv >= 1 && mv <= 12) {
+        int const dv = c.number(i + 6 + m, d);
+        if (dv >= 1 && dv <= 31 && !c.alnum(i + 6 + m + d)) return i + 6 + m + d;
+      }
+    }
+  }
+  if (a == 1 || a == 2) {
+    int const av = c.number(i, a);
+    char const sep = c.at(i + a);
+    // 03-Apr-2021, 3 Apr 2021, 3rd of April
+    {
+      std::size_t const day = day_at(c, i);
+      if (day > 0) {
+        std::size_t j = i + day;
+        bool const dashed = c.at(j) == '-' || c.at(j) == '/';
+        j = dashed ? j + 1 : c.skip_spaces(j);
+        if (!dashed && c.word_at(j, "of")) j = c.skip_spaces(j + 2);
+        if (j > i + day || dashed)
+          if (auto const month = month_at(c, j)) {
+            std::size_t end = j + month->second;
+            std::size_t k = end;
+            if (dashed && (c.at(k) == '-' || c.at(k) == '/')) {
+              if (auto const y = year_at(c, k + 1, true)) return k + 1 + y;
+              return end;
+            }
+            if (c.at(k) == ',') ++k;
+            k = c.skip_spaces(k);
+            if (auto const y = year_at(c, k, false); y > 0 && !c.alnum(k + y)) end = k + y;
+            return end;
+          }
+      }
+    }
+    if (sep == '/' || sep == '-' || sep == '.') {
+      auto const b = c.digits(i + a + 1, 3);
+      if (b == 1 || b == 2) {
+        int const bv = c.number(i + a + 1, b);
+        bool const month_day =
+            (av >= 1 && av <= 12 && bv >= 1 && bv <= 31) || (av >= 1 && av <= 31 && bv >= 1 && bv <= 12);
+        std::size_t const after = i + a + 1 + b;
+        if (month_day && c.at(after) == sep) {  // with a year
+          auto const y = c.digits(after + 1, 5);
+          if ((y == 2 || y == 4) && !c.alnum(after + 1 + y) && (y == 2 || year_at(c, after + 1, false) == 4))
+            return after + 1 + y;
+          return 0;
+        }
+        // month and day only: '/' alone, and not a score, a fraction or a measure
+        if (month_day && sep == '/' && !c.alnum(after) && c.at(after) != '/' && !c.digit(after + 1)) {
+          bool const score = (bv == 4 || bv == 5 || bv == 10) && av <= bv;
+          if (!score && av != 0 && !measure_follows(c, after)) return after;
+        }
+      }
+    }
+  }
+  return 0;
+}
+
+/// A date starting with a month's name: April 3, Apr. 3rd, 2021; April 2021; April (alone, see above).
+inline std::size_t month_first_date(cursor const& c, std::size_t i) noexcept {
+  auto const month = month_at(c, i);
+  if (!month) return 0;
+  std::size_t const after_month = i + month->second;
+  std::size_t j = c.skip_spaces(after_month);
+  if (c.at(after_month) == '-' || c.at(after_month) == '/') j = after_month + 1;
+  if (j > after_month || c.at(after_month) == '-' || c.at(after_month) == '/') {
+    if (c.word_at(j, "the")) j = c.skip_spaces(j + 3);
+    if (auto const day = day_at(c, j); day > 0) {
+      std::size_t end = j + day;
+      std::size_t k = end;
+      if (c.at(k) == ',' || c.at(k) == '-' || c.at(k) == '/') ++k;
+      k = c.skip_spaces(k);
+      if (auto const y = year_at(c, k, false); y > 0 && !c.alnum(k + y)) end = k + y;
+      return end;
+    }
+    if (auto const y = year_at(c, j, false); y > 0 && !c.alnum(j + y)) return j + y;
+  }
+  // A bare month: full names only (an abbreviation alone is too often a word: "mar", "jun"), not May or March.
+  bool const full = month->second == month_names[static_cast<std::size_t>(month->first - 1)].size();
+  if (full && month->first != 5 && month->first != 3) return after_month;
+  return 0;
+}
+
+/// "on the 3rd", "by the 21st": a day named by its ordinal after a preposition.
+inline std::size_t ordinal_day(cursor const& c, std::size_t i) noexcept {
+  if (!c.word_at(i, "the")) return 0;
+  auto const before = c.word_before(i, 12);
+  if (!same_word(before, "on") && !same_word(before, "by") && !same_word(before, "since") &&
+      !same_word(before, "until") && !same_word(before, "from"))
+    return 0;
+  std::size_t const j = c.skip_spaces(i + 3);
+  auto const day = day_at(c, j);
+  if (day == 0 || !is_alpha(c.text[j + day - 1])) return 0;  // needs its ordinal suffix
+  return j + day;
+}
+
+inline std::size_t ipv4_at(cursor const& c, std::size_t i) noexcept {
+  std::size_t j = i;
+  for (int part = 0; part < 4; ++part) {
+    auto const n = c.digits(j, 4);
+    if (n == 0 || n > 3 || c.number(j, n) > 255) return 0;
+    j += n;
+    if (part < 3) {
+      if (c.at(j) != '.') return 0;
+      ++j;
+    }
+  }
+  if (c.alnum(j) || (c.at(j) == '.' && c.digit(j + 1))) return 0;
+  return j;
+}
+
+inline std::size_t ipv6_at(cursor const& c, std::size_t i) noexcept {
+  std::size_t j = i;
+  int colons = 0;
+  bool double_colon = false;
+  bool hex_letter = false;
+  while (true) {
+    std::size_t n = 0;
+    while (n < 5 && is_hex(c.at(j + n))) {
+      hex_letter = hex_letter || is_alpha(c.at(j + n));
+      ++n;
+    }
+    if (n > 4) return 0;
+    j += n;
+    if (c.at(j) != ':') break;
+    if (c.at(j + 1) == ':') {
+      if (double_colon) return 0;
+      double_colon = true;
+      ++colons;
+      ++j;
+    }
+    ++colons;
+    ++j;
+    if (colons > 7) return 0;
+    if (!is_hex(c.at(j))) break;
+  }
+  if (c.alnum(j) || colons > 7) return 0;
+  if (colons == 7 || (double_colon && colons >= 2 && hex_letter)) return j;
+  return 0;
+}
+
+inline std::size_t email_at(cursor const& c, std::size_t i) noexcept {
+  auto const local = [](char ch) {
+    return is_alnum(ch) || ch == '.' || ch == '_' || ch == '%' || ch == '+' || ch == '-';
+  };
+  std::size_t j = i;
+  while (j - i <= 64 && local(c.at(j))) ++j;  // RFC 5321's limits keep each try short
+  if (j == i || j - i > 64 || c.at(j) != '@') return 0;
+  ++j;
+  std::size_t labels = 0;
+  std::size_t last_label = 0;
+  std::size_t last_letters = 0;
+  for (;;) {
+    std::size_t const start = j;
+    bool letters_only = true;
+    while (is_alnum(c.at(j)) || c.at(j) == '-') {
+      letters_only = letters_only && is_alpha(c.at(j));
+      ++j;
+    }
+    if (j == start || j - i > 320) return 0;
+    ++labels;
+    last_label = j;
+    last_letters = letters_only ? j - start : 0;
+    if (c.at(j) == '.' && is_alnum(c.at(j + 1)))
+      ++j;
+    else
+      break;
+  }
+  return labels >= 2 && last_letters >= 2 ? last_label : 0;
+}
+
+inline std::size_t url_at(cursor const& c, std::size_t i) noexcept {
+  std::size_t j = 0;
+  if (c.starts(i, "https://"))
+    j = i + 8;
+  else if (c.starts(i, "http://"))
+    j = i + 7;
+  else if (c.starts(i, "www.") && c.alnum(i + 4))
+    j = i + 4;
+  else
+    return 0;
+  while (j < c.text.size()) {
+    char const ch = c.text[j];
+    if (ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r' || ch == '"' || ch == '<' || ch == '>' || ch == '\'') break;
+    ++j;
+  }
+  while (j > i) {
+    char const ch = c.text[j - 1];
+    if (ch != '.' && ch != ',' && ch != ';' && ch != ':' && ch != '!' && ch != '?' && ch != ')' && ch != ']') break;
+    --j;
+  }
+  return j;
+}
+
+/// 123-45-6789 (or 123 45 6789, or 123456789, after "SSN" / "social security").
+inline std::size_t ssn_at(cursor const& c, std::size_t i) noexcept {
+  auto const cue = c.word_before(i);
+  bool const cued =
+      same_word(cue, "ssn") || same_word(cue, "ss") || same_word(cue, "soc") || same_word(cue, "security");
+  if (cued && c.digits(i, 10) == 9 && !c.alnum(i + 9)) return i + 9;
+  if (c.digits(i, 4) != 3) return 0;
+  char const sep = c.at(i + 3);
+  if ((sep == '-' || (sep == ' ' && cued)) && c.digits(i + 4, 3) == 2 && c.at(i + 6) == sep &&
+      c.digits(i + 7, 5) == 4 && !c.alnum(i + 11) && !(c.at(i + 11) == '-' && c.digit(i + 12)))
+    return i + 11;
+  return 0;
+}
+
+/// US phone numbers: (617) 555-0134, 617-555-0134, 617.555.0134, 617 555 0134, +1 617 555 0134, 1-800-555-0199,
+/// with an extension (x123, ext. 123); seven digits (555-0134) only after a phone word.
+inline std::size_t phone_at(cursor const& c, std::size_t i) noexcept {
+  std::size_t j = i;
+  if (c.at(j) == '+' && c.at(j + 1) == '1') {
+    j += 2;
+    if (c.at(j) == ' ' || c.at(j) == '-' || c.at(j) == '.') ++j;
+  } else if (c.at(j) == '1' && (c.at(j + 1) == '-' || c.at(j + 1) == ' ' || c.at(j + 1) == '.') &&
+             (c.digits(j + 2, 4) == 3 || c.at(j + 2) == '(')) {
+    j += 2;
+  }
+  std::size_t area_end = 0;
+  if (c.at(j) == '(' && c.digits(j + 1, 4) == 3 && c.at(j + 4) == ')') {
+    area_end = c.skip_spaces(j + 5);
+    if (c.at(area_end) == '-') ++area_end;
+  } else if (c.digits(j, 4) == 3 && (c.at(j + 3) == '-' || c.at(j + 3) == '.' || c.at(j + 3) == ' ')) {
+    area_end = j + 4;
+  }
+  std::size_t end = 0;
+  if (area_end > 0 && c.digits(area_end, 4) == 3 &&
+      (c.at(area_end + 3) == '-' || c.at(area_end + 3) == '.' || c.at(area_end + 3) == ' ') &&
+      c.digits(area_end + 4, 5) == 4 && !c.alnum(area_end + 8))
+    end = area_end + 8;
+  if (end == 0 && j == i && c.digits(i, 4) == 3 && (c.at(i + 3) == '-' || c.at(i + 3) == '.') &&
+      c.digits(i + 4, 5) == 4 && !c.alnum(i + 8)) {
+    auto const cue = c.word_before(i);
+    for (std::string_view w : {"phone", "tel", "telephone", "cell", "mobile", "pager", "beeper", "fax", "call", "ph",
+                               "contact", "number", "no", "home", "work"})
+      if (same_word(cue, w)) end = i + 8;
+  }
+  if (end == 0) return 0;
+  if (c.at(end) == '-' && c.digit(end + 1)) return 0;  // part of a longer number
+  std::size_t k = c.skip_spaces(end);
+  if (c.at(k) == ',') k = c.skip_spaces(k + 1);
+  std::size_t ext = 0;
+  if (c.starts(k, "ext.") || c.starts(k, "ext:"))
+    ext = k + 4;
+  else if (c.word_at(k, "ext") || c.word_at(k, "extension"))
+    ext = k + (c.word_at(k, "ext") ? 3 : 9);
+  else if ((c.at(k) == 'x' || c.at(k) == 'X') && c.digit(k + 1))
+    ext = k + 1;
+  if (ext > 0) {
+    std::size_t const d = c.skip_spaces(ext);
+    if (auto const n = c.digits(d, 7); n >= 1 && n <= 6) end = d + n;
+  }
+  return end;
+}
+
+/// "92 y/o", "95-year-old", "age 91", "aged 102": the number only, when it is 90 to 125.
+inline std::size_t old_age_at(cursor const& c, std::size_t i) noexcept {
+  auto const n = c.digits(i, 4);
+  if (n < 2 || n > 3) return 0;
+  int const v = c.number(i, n);
+  if (v < 90 || v > 125) return 0;
+  auto const before = c.word_before(i, 10);
+  if (same_word(before, "age") || same_word(before, "aged")) return i + n;
+  std::size_t j = i + n;
+  if (c.at(j) == '-' || c.at(j) == ' ') ++j;
+  for (std::string_view unit : {"y/o", "y.o.", "yo", "yom", "yof", "yr", "yrs", "year", "years", "y"})
+    if (c.starts(j, unit) && (!is_alpha(c.at(j + unit.size())) || unit == "year" || unit == "yr")) return i + n;
+  return 0;
+}
+
+constexpr std::array<std::string_view, 51> state_codes{
+    "al", "ak", "az", "ar", "ca", "co", "ct", "de", "dc", "fl", "ga", "hi", "id", "il", "in", "ia", "ks",
+    "ky", "la", "me", "md", "ma", "mi", "mn", "ms", "mo", "mt", "ne", "nv", "nh", "nj", "nm", "ny", "nc",
+    "nd", "oh", "ok", "or", "pa", "ri", "sc", "sd", "tn", "tx", "ut", "vt", "va", "wa", "wv", "wi", "wy"};
+
+/// Five digits (and an optional -dddd) after a state's two-letter code or the word zip / postal code.
+inline std::size_t zip_at(cursor const& c, std::size_t i) noexcept {
+  if (c.digits(i, 6) != 5 || is_alpha(c.at(i + 5))) return 0;
+  std::size_t end = i + 5;
+  if (c.at(end) == '-' && c.digits(end + 1, 5) == 4 && !c.alnum(end + 5))
+    end += 5;
+  else if (c.alnum(end) || (c.at(end) == '-' && c.digit(end + 1)))
+    return 0;
+  auto const before = c.word_before(i, 16);
+  if (same_word(before, "zip") || same_word(before, "zipcode") || same_word(before, "postal") ||
+      (same_word(before, "code") &&
+       (same_word(c.two_words_before(i), "zip code") || same_word(c.two_words_before(i), "postal code"))))
+    return end;
+  // A state code written in capitals, right before (", MA 02115").
+  if (before.size() == 2 && before[0] >= 'A' && before[0] <= 'Z' && before[1] >= 'A' && before[1] <= 'Z')
+    for (auto code : state_codes)
+      if (same_word(before, code)) return end;
+  return 0;
+}
+
+/// The category one cue word gives the id after it, if any.
+inline std::optional<category> cue_word(std::string_view w) noexcept {
+  struct cue {
+    std::string_view word;
+    category kind;
+  };
+  static constexpr std::array<cue, 46> cues{{
+      {"mrn", category::mrn},
+      {"mr", category::mrn},
+      {"chart", category::mrn},
+      {"acct", category::account},
+      {"account", category::account},
+      {"acc", category::account},
+      {"policy", category::account},
+      {"member", category::account},
+      {"subscriber", category::account},
+      {"medicaid", category::account},
+      {"medicare", category::account},
+      {"insurance", category::account},
+      {"plan", category::account},
+      {"group", category::account},
+      {"beneficiary", category::account},
+      {"billing", category::account},
+      {"claim", category::account},
+      {"invoice", category::account},
+      {"license", category::license},
+      {"licence", category::license},
+      {"lic", category::license},
+      {"dea", category::license},
+      {"npi", category::license},
+      {"certificate", category::license},
+      {"cert", category::license},
+      {"registration", category::license},
+      {"vin", category::vehicle},
+      {"plate", category::vehicle},
+      {"tag", category::vehicle},
+      {"serial", category::device},
+      {"sn", category::device},
+      {"device", category::device},
+      {"lot", category::device},
+      {"implant", category::device},
+      {"pacemaker", category::device},
+      {"model", category::device},
+      {"udi", category::device},
+      {"id", category::id},
+      {"identifier", category::id},
+      {"case", category::id},
+      {"specimen", category::id},
+      {"accession", category::id},
+      {"ref", category::id},
+      {"reference", category::id},
+      {"badge", category::id},
+      {"passport", category::id},
+  }};
+  for (auto const& c : cues)
+    if (same_word(w, c.word)) return c.kind;
+  return std::nullopt;
+}
+
+/// The category the cue words before an id give it, if any: the nearest word ("MRN: ...", "DEA ..."), or, when
+/// that only says it is a number ("id", "number", "no", "#"), the word before that ("Medicaid ID ...", "license
+/// number ...", "medical record no. ...").
+inline std::optional<category> id_cue(cursor const& c, std::size_t i) noexcept {
+  auto const last = c.word_before(i, 24);
+  if (last.empty()) return std::nullopt;
+  bool const generic = same_word(last, "id") || same_word(last, "identifier") || same_word(last, "number") ||
+                       same_word(last, "no") || same_word(last, "num") || same_word(last, "nr");
+  if (generic) {
+    auto const start = static_cast<std::size_t>(last.data() - c.text.data());
+    auto const before = c.word_before(start, 24);
+    if (same_word(before, "record") || same_word(before, "unit")) return category::mrn;
+    if (auto const kind = cue_word(before); kind && *kind != category::id) return kind;
+    if (same_word(last, "id") || same_word(last, "identifier")) return category::id;
+    return std::nullopt;  // "number 500" alone says nothing
+  }
+  if (same_word(last, "plate") &&
+      same_word(c.word_before(static_cast<std::size_t>(last.data() - c.text.data()), 24), "license"))
+    return category::vehicle;
+  return cue_word(last);
+}
+
+/// An id-like token at i (letters and digits, joined by '-' or '/'): its end, and its digit count. Joined parts
+/// end the token past 64 bytes, so a long chain is cut into ids instead of being scanned again from each part.
+inline std::pair<std::size_t, std::size_t> id_token(cursor const& c, std::size_t i) noexcept {
+  std::size_t j = i;
+  std::size_t digits = 0;
+  for (;;) {
+    while (c.alnum(j)) {
+      if (c.digit(j)) ++digits;
+      ++j;
+    }
+    if ((c.at(j) != '-' && c.at(j) != '/') || !c.alnum(j + 1) || j - i >= 64) return {j, digits};
+    ++j;
+  }
+}
+
+/// A vehicle identification number: 17 capitals and digits (no I, O or Q), at least three of them digits.
+inline bool vin(cursor const& c, std::size_t i, std::size_t end) noexcept {
+  if (end - i != 17) return false;
+  std::size_t digits = 0;
+  for (std::size_t k = i; k < end; ++k) {
+    char const ch = c.text[k];
+    if (is_digit(ch))
+      ++digits;
+    else if (ch < 'A' || ch > 'Z' || ch == 'I' || ch == 'O' || ch == 'Q')
+      return false;
+  }
+  return digits >= 3;
+}
+
+}  // namespace detail
+
+/// Every shaped identifier in `text`, in order, none overlapping (see the header comment).
+inline std::vector<span> find_patterns(std::string_view text) {
+  using namespace detail;
+  cursor const c{text};
+  std::vector<span> found;
+  std::size_t i = 0;
+  while (i < text.size()) {
+    char const ch = text[i];
+    bool const starts_token = i == 0 || !is_alnum(text[i - 1]);
+    if (!starts_token || !(is_alnum(ch) || ch == '(' || ch == '+')) {
+      ++i;
+      continue;
+    }
+    auto const take = [&](std::size_t end, category cat) {
+      if (end <= i) return false;
+      found.push_back({i, end, cat});
+      i = end;
+      return true;
+    };
+    if (is_alpha(ch)) {
+      if (take(url_at(c, i), category::url) || take(email_at(c, i), category::email)) continue;
+      if (auto const end = month_first_date(c, i); end > 0 && take(with_time(c, end), category::date)) continue;
+      if (auto const end = ordinal_day(c, i); end > 0) {  // the day only, not "the"
+        i = c.skip_spaces(i + 3);
+        take(end, category::date);
+        continue;
+      }
+      if (take(ipv6_at(c, i), category::ip)) continue;
+      // Letters and digits mixed: an id when a cue says so or it holds five digits or more; a VIN.
+      auto const [end, digits] = id_token(c, i);
+      if (digits > 0) {
+        auto const cue = id_cue(c, i);
+        if (vin(c, i, end) && take(end, category::vehicle)) continue;
+        if (cue && digits >= 2 && end - i >= 4 && take(end, *cue)) continue;
+        if (!cue && digits >= 5 && end - i >= 6 && take(end, category::id)) continue;
+      }
+      while (i < text.size() && is_alnum(text[i])) ++i;
+      continue;
+    }
+    if (is_digit(ch)) {
+      if (take(email_at(c, i), category::email) || take(ipv4_at(c, i), category::ip) ||
+          take(ipv6_at(c, i), category::ip))
+        continue;
+      if (auto const end = numeric_date(c, i); end > 0 && take(with_time(c, end), category::date)) continue;
+      if (take(ssn_at(c, i), category::ssn)) continue;
+      if (auto const end = phone_at(c, i); end > 0) {
+        auto const cue = c.word_before(i, 24);
+        if (take(end, same_word(cue, "fax") || same_word(cue, "facsimile") ? category::fax : category::phone)) continue;
+      }
+      if (take(old_age_at(c, i), category::age) || take(zip_at(c, i), category::zip)) continue;
+      auto const [end, digits] = id_token(c, i);
+      if (vin(c, i, end) && take(end, category::vehicle)) continue;
+      bool const year = end - i == 4 && year_at(c, i, false) == 4;
+      if (auto const cue = id_cue(c, i); cue && digits >= 4 && !year && take(end, *cue)) continue;
+      bool const letters =
+          std::any_of(text.begin() + static_cast<std::ptrdiff_t>(i), text.begin() + static_cast<std::ptrdiff_t>(end),
+                      [](char x) { return is_alpha(x); });
+      if ((digits >= 7 || (letters && digits >= 5 && end - i >= 6)) && !measure_follows(c, end) &&
+          take(end, category::id))
+        continue;
+      i = end > i ? end : i + 1;
+      continue;
+    }
+    // '(' or '+': a phone number's start
+    if (auto const end = phone_at(c, i); end > 0) {
+      auto const cue = c.word_before(i, 24);
+      if (take(end, same_word(cue, "fax") || same_word(cue, "facsimile") ? category::fax : category::phone)) continue;
+    }
+    ++i;
+  }
+  return found;
+}
+
+}  // namespace medgate::phi
