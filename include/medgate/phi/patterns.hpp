@@ -118,18 +118,23 @@ constexpr std::array<std::string_view, 12> month_names{"january",   "february", 
                                                        "september", "october",  "november", "december"};
 
 /// The month whose name or abbreviation (Jan, Jan., Sept, Sep) starts at i: its number and the bytes taken.
+/// The twelve names differ in their first three letters, so those pick the only candidate.
 inline std::optional<std::pair<int, std::size_t>> month_at(cursor const& c, std::size_t i) noexcept {
+  if (i + 3 > c.text.size()) return std::nullopt;
+  char const a = lower(c.text[i]);
+  char const b = lower(c.text[i + 1]);
+  char const d = lower(c.text[i + 2]);
   for (std::size_t m = 0; m < month_names.size(); ++m) {
     auto const full = month_names[m];
+    if (full[0] != a || full[1] != b || full[2] != d) continue;
     if (c.word_at(i, full)) return std::pair{static_cast<int>(m) + 1, full.size()};
-    if (m == 4) continue;  // "May" has no abbreviation
-    auto const three = full.substr(0, 3);
+    if (m == 4) return std::nullopt;  // "May" has no abbreviation
     std::size_t n = 0;
     if (m == 8 && c.starts(i, "sept") && !is_alpha(c.at(i + 4)))
       n = 4;
-    else if (c.starts(i, three) && !is_alpha(c.at(i + 3)))
+    else if (!is_alpha(c.at(i + 3)))
       n = 3;
-    if (n == 0) continue;
+    if (n == 0) return std::nullopt;
     if (c.at(i + n) == '.') ++n;
     return std::pair{static_cast<int>(m) + 1, n};
   }
@@ -621,6 +626,13 @@ inline std::vector<span> find_patterns(std::string_view text) {
   using namespace detail;
   cursor const c{text};
   std::vector<span> found;
+  // The next '@' and ':' at or after i: an email or an IPv6 address is only tried when one is near.
+  std::size_t next_at = 0;
+  std::size_t next_colon = 0;
+  auto const near = [&text](std::size_t& next, char wanted, std::size_t from, std::size_t within) {
+    if (next < from) next = std::min(text.find(wanted, from), text.size());
+    return next - from <= within;
+  };
   std::size_t i = 0;
   while (i < text.size()) {
     char const ch = text[i];
@@ -629,6 +641,8 @@ inline std::vector<span> find_patterns(std::string_view text) {
       ++i;
       continue;
     }
+    bool const email_near = near(next_at, '@', i, 65);
+    bool const colon_near = near(next_colon, ':', i, 5);
     auto const take = [&](std::size_t end, category cat) {
       if (end <= i) return false;
       found.push_back({i, end, cat});
@@ -636,28 +650,32 @@ inline std::vector<span> find_patterns(std::string_view text) {
       return true;
     };
     if (is_alpha(ch)) {
-      if (take(url_at(c, i), category::url) || take(email_at(c, i), category::email)) continue;
-      if (auto const end = month_first_date(c, i); end > 0 && take(with_time(c, end), category::date)) continue;
-      if (auto const end = ordinal_day(c, i); end > 0) {  // the day only, not "the"
-        i = c.skip_spaces(i + 3);
-        take(end, category::date);
-        continue;
-      }
-      if (take(ipv6_at(c, i), category::ip)) continue;
+      char const first = lower(ch);
+      if ((first == 'h' || first == 'w') && take(url_at(c, i), category::url)) continue;
+      if (email_near && take(email_at(c, i), category::email)) continue;
+      if (std::string_view{"jfmasond"}.find(first) != std::string_view::npos)
+        if (auto const end = month_first_date(c, i); end > 0 && take(with_time(c, end), category::date)) continue;
+      if (first == 't')
+        if (auto const end = ordinal_day(c, i); end > 0) {  // the day only, not "the"
+          i = c.skip_spaces(i + 3);
+          take(end, category::date);
+          continue;
+        }
+      if (colon_near && take(ipv6_at(c, i), category::ip)) continue;
       // Letters and digits mixed: an id when a cue says so or it holds five digits or more; a VIN.
       auto const [end, digits] = id_token(c, i);
-      if (digits > 0) {
-        auto const cue = id_cue(c, i);
+      if (digits >= 2 && end - i >= 4) {
         if (vin(c, i, end) && take(end, category::vehicle)) continue;
-        if (cue && digits >= 2 && end - i >= 4 && take(end, *cue)) continue;
+        auto const cue = id_cue(c, i);
+        if (cue && take(end, *cue)) continue;
         if (!cue && digits >= 5 && end - i >= 6 && take(end, category::id)) continue;
       }
       while (i < text.size() && is_alnum(text[i])) ++i;
       continue;
     }
     if (is_digit(ch)) {
-      if (take(email_at(c, i), category::email) || take(ipv4_at(c, i), category::ip) ||
-          take(ipv6_at(c, i), category::ip))
+      if ((email_near && take(email_at(c, i), category::email)) || take(ipv4_at(c, i), category::ip) ||
+          (colon_near && take(ipv6_at(c, i), category::ip)))
         continue;
       if (auto const end = numeric_date(c, i); end > 0 && take(with_time(c, end), category::date)) continue;
       if (take(ssn_at(c, i), category::ssn)) continue;
@@ -669,7 +687,8 @@ inline std::vector<span> find_patterns(std::string_view text) {
       auto const [end, digits] = id_token(c, i);
       if (vin(c, i, end) && take(end, category::vehicle)) continue;
       bool const year = end - i == 4 && year_at(c, i, false) == 4;
-      if (auto const cue = id_cue(c, i); cue && digits >= 4 && !year && take(end, *cue)) continue;
+      if (digits >= 4 && !year)
+        if (auto const cue = id_cue(c, i); cue && take(end, *cue)) continue;
       bool const letters =
           std::any_of(text.begin() + static_cast<std::ptrdiff_t>(i), text.begin() + static_cast<std::ptrdiff_t>(end),
                       [](char x) { return is_alpha(x); });
