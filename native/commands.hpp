@@ -14,5 +14,6 @@ int run_demo(args a);
 int run_audit(args a);
 int run_tokens(args a);
 int run_serve(args a);
+int run_redact(args a);
 
 }  // namespace medgate::cli

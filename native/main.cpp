@@ -21,6 +21,8 @@ constexpr command commands[] = {
      medgate::cli::run_chat},
     {"simulate", "run the fault-injecting OpenAI-compatible provider simulator", medgate::cli::run_simulate},
     {"audit", "verify the hash chain of an audit log (audit verify FILE)", medgate::cli::run_audit},
+    {"redact", "replace the PHI in a text with placeholders (redact [--jsonl] < FILE); names and places: not yet",
+     medgate::cli::run_redact},
     {"tokens",
      "count tokens exactly as cl100k_base, o200k_base, deepseek_v3 or llama3 do (tokens --encoding NAME < FILE)",
      medgate::cli::run_tokens},
