@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <iostream>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -22,6 +23,14 @@ inline result<std::string> read_file(std::string const& path) {
   std::ostringstream text;
   text << in.rdbuf();
   if (in.bad()) return error{fmt::format("cannot read {}", path)};
+  return text.str();
+}
+
+/// The bytes of the file at `path`, or of standard input when `path` is "-".
+inline result<std::string> read_input(std::string const& path) {
+  if (path != "-") return read_file(path);
+  std::ostringstream text;
+  text << std::cin.rdbuf();
   return text.str();
 }
 

@@ -3,9 +3,6 @@
 //   medgate redact < note.txt > note.redacted.txt
 //   medgate redact --jsonl notes.jsonl      # {"id", "text"} per line -> {"id", "text", "spans"} per line
 #include <cstdio>
-#include <iostream>
-#include <iterator>
-#include <sstream>
 #include <string>
 
 #include <fmt/format.h>
@@ -86,17 +83,12 @@ int run_redact(args a) {
     std::fputs(usage_text, stdout);
     return 0;
   }
-  std::string text;
-  if (parsed->input == "-") {
-    text.assign(std::istreambuf_iterator<char>{std::cin}, std::istreambuf_iterator<char>{});
-  } else {
-    auto bytes = read_file(parsed->input);
-    if (!bytes) {
-      std::fprintf(stderr, "medgate redact: %s\n", bytes.error_message().c_str());
-      return 2;
-    }
-    text = std::move(*bytes);
+  auto read = read_input(parsed->input);
+  if (!read) {
+    std::fprintf(stderr, "medgate redact: %s\n", read.error_message().c_str());
+    return 2;
   }
+  std::string const& text = *read;
   if (!parsed->jsonl) {
     auto const out = phi::redact(text, phi::find_patterns(text));
     std::fwrite(out.data(), 1, out.size(), stdout);

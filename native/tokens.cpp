@@ -5,7 +5,6 @@
 //   medgate tokens --encoding cl100k_base --pieces < x.txt  # pre-tokens, JSON strings
 //   medgate tokens --info                                   # the vocabularies and where they came from
 #include <cstdio>
-#include <iostream>
 #include <iterator>
 #include <string>
 
@@ -101,14 +100,9 @@ int run_tokens(args a) {
   auto enc = load_encoding(encoding_name, directory);
   if (!enc) return fail(enc.error_message());
 
-  std::string text;
-  if (input == "-") {
-    text.assign(std::istreambuf_iterator<char>{std::cin}, std::istreambuf_iterator<char>{});
-  } else {
-    auto bytes = read_file(input);
-    if (!bytes) return fail(bytes.error_message());
-    text = std::move(*bytes);
-  }
+  auto read = read_input(input);
+  if (!read) return fail(read.error_message());
+  std::string const& text = *read;
   std::string out;
   if (ids) {
     for (auto const id : (*enc)->encode(text)) fmt::format_to(std::back_inserter(out), "{}\n", id);
