@@ -8,13 +8,11 @@
 #include <cstdint>
 #include <cstdio>
 #include <deque>
-#include <future>
 #include <mutex>
 #include <optional>
 #include <random>
 #include <span>
 #include <string_view>
-#include <thread>
 #include <utility>
 #include <variant>
 
