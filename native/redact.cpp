@@ -11,27 +11,30 @@
 #include "arguments.hpp"
 #include "commands.hpp"
 #include "files.hpp"
-#include "medgate/phi/patterns.hpp"
+#include "medgate/phi/detect.hpp"
 #include "medgate/phi/redact.hpp"
+#include "phi_data.hpp"
 
 namespace medgate::cli {
 
 namespace {
 
 constexpr char const* usage_text =
-    "usage: medgate redact [--jsonl] [FILE | -]\n"
+    "usage: medgate redact [--jsonl] [--lexicon FILE] [FILE | -]\n"
     "Writes FILE (or standard input) with its protected health information replaced by placeholders:\n"
-    "[DATE], [PHONE], [FAX], [EMAIL], [URL], [IP], [SSN], [ZIP], [AGE], [MRN], [ACCOUNT], [LICENSE], [VEHICLE],\n"
-    "[DEVICE], [ID]. Bytes that are not PHI, invalid UTF-8 included, come out as they went in.\n"
+    "[NAME], [LOCATION], [DATE], [PHONE], [FAX], [EMAIL], [URL], [IP], [SSN], [ZIP], [AGE], [MRN], [ACCOUNT],\n"
+    "[LICENSE], [VEHICLE], [DEVICE], [ID]. Bytes that are not PHI, invalid UTF-8 included, come out as they went in.\n"
     "  --jsonl   each line is {\"id\": ..., \"text\": \"...\"}; each output line is {\"id\": ..., \"text\": "
     "<redacted>,\n"
     "            \"spans\": [{\"start\": s, \"end\": e, \"type\": \"DATE\"}, ...]} with UTF-8 byte offsets into the\n"
     "            input text. A line that is not such an object gives {\"line\": N, \"error\": \"...\"} (never its\n"
     "            content) and the exit status 1; the other lines are still redacted.\n"
-    "So far it finds the identifiers that have a shape; names and places are not found yet.\n";
+    "  --lexicon FILE  the PHI lexicon (default: the one the build made, or $MEDGATE_LEXICONS_DIR/phi.mglex);\n"
+    "                  without one, names and places are found by their cues only (\"Dr. ...\", \"..., MD\").\n";
 
 struct options {
   std::string input = "-";
+  std::string lexicon;
   bool jsonl = false;
   bool help = false;
 };
@@ -48,6 +51,10 @@ result<options> parse(args a) {
     if (name == "--jsonl" || name == "--help") {
       if (auto e = in.no_value()) return *e;
       (name == "--jsonl" ? out.jsonl : out.help) = true;
+    } else if (name == "--lexicon") {
+      auto v = in.value();
+      if (!v) return error{v.error_message()};
+      out.lexicon = std::move(*v);
     } else {
       return error{fmt::format("unknown option {}\n{}", name, usage_text)};
     }
@@ -56,14 +63,14 @@ result<options> parse(args a) {
 }
 
 /// One line of --jsonl input, redacted; or the reason it could not be (naming what was wrong, not the content).
-result<nlohmann::json> redact_record(std::string_view line) {
+result<nlohmann::json> redact_record(std::string_view line, phi::lexicon const& lex) {
   auto record = nlohmann::json::parse(line, nullptr, false);
   if (record.is_discarded()) return error{"not valid JSON (or not valid UTF-8)"};
   if (!record.is_object()) return error{"not a JSON object"};
   auto const text = record.find("text");
   if (text == record.end() || !text->is_string()) return error{"no string \"text\""};
   auto const& original = text->get_ref<std::string const&>();
-  auto const spans = phi::find_patterns(original);
+  auto const spans = phi::find_phi(original, lex);
   nlohmann::json out{{"id", record.value("id", nlohmann::json{})}, {"text", phi::redact(original, spans)}};
   auto& listed = out["spans"] = nlohmann::json::array();
   for (auto const& s : spans)
@@ -88,9 +95,19 @@ int run_redact(args a) {
     std::fprintf(stderr, "medgate redact: %s\n", read.error_message().c_str());
     return 2;
   }
+  auto lex = load_lexicon(parsed->lexicon);
+  if (!lex) {
+    if (!parsed->lexicon.empty()) {
+      std::fprintf(stderr, "medgate redact: %s\n", lex.error_message().c_str());
+      return 2;
+    }
+    std::fprintf(stderr, "medgate redact: names and places are found by their cues only: %s\n",
+                 lex.error_message().c_str());
+    lex = phi::lexicon{};
+  }
   std::string const& text = *read;
   if (!parsed->jsonl) {
-    auto const out = phi::redact(text, phi::find_patterns(text));
+    auto const out = phi::redact(text, phi::find_phi(text, *lex));
     std::fwrite(out.data(), 1, out.size(), stdout);
     return 0;
   }
@@ -104,7 +121,7 @@ int run_redact(args a) {
     ++number;
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     if (line.find_first_not_of(" \t") == std::string_view::npos) continue;  // blank lines are not records
-    auto redacted = redact_record(line);
+    auto redacted = redact_record(line, *lex);
     if (redacted) {
       out += redacted->dump();
     } else {

@@ -12,24 +12,18 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "data_dirs.hpp"
 #include "files.hpp"
 
 namespace medgate::cli {
 
 namespace {
 
-std::vector<std::filesystem::path> search_path(std::string const& directory) {
-  if (!directory.empty()) return {directory};
-  std::vector<std::filesystem::path> dirs;
-  if (char const* env = std::getenv("MEDGATE_TOKENS_DIR"); env && *env) dirs.emplace_back(env);
-  std::error_code ec;
-  if (auto const self = std::filesystem::read_symlink("/proc/self/exe", ec); !ec)
-    dirs.push_back(self.parent_path().parent_path() / "share" / "medgate" / "tokens");
 #ifdef MEDGATE_TOKEN_DATA_DIR
-  dirs.emplace_back(MEDGATE_TOKEN_DATA_DIR);
+constexpr char const* build_dir = MEDGATE_TOKEN_DATA_DIR;
+#else
+constexpr char const* build_dir = nullptr;
 #endif
-  return dirs;
-}
 
 }  // namespace
 
@@ -37,7 +31,7 @@ result<std::shared_ptr<tokens::encoding const>> load_encoding(std::string_view n
   if (std::find(std::begin(known_encodings), std::end(known_encodings), name) == std::end(known_encodings))
     return error{fmt::format("unknown encoding '{}': known are {}", name, fmt::join(known_encodings, ", "))};
   std::string tried;
-  for (auto const& dir : search_path(directory)) {
+  for (auto const& dir : data_search_path(directory, "MEDGATE_TOKENS_DIR", "tokens", build_dir)) {
     auto const file = dir / fmt::format("{}.mgtok", name);
     std::error_code ec;
     if (!std::filesystem::exists(file, ec)) {

@@ -11,10 +11,11 @@
 //   OUT_DIR      where <name>.mgtok files are written (created if missing)
 //   --modules    the node_modules folder holding the packages (default: next to this script)
 
-import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+
+import { PinnedError, readPinned as readPinnedFile } from '../cmake/pinned.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -37,32 +38,14 @@ function fail(message) {
 
 // ---- inputs ---------------------------------------------------------------------------------------------
 
-function sha256(bytes) {
-  return createHash('sha256').update(bytes).digest('hex');
-}
-
 // Reads one pinned file from an installed package after checking the package version and the file's hash.
-function readPinned(modules, { package: pkg, version, file, sha256: expected }) {
-  const pkgDir = join(modules, pkg);
-  const pkgJson = join(pkgDir, 'package.json');
-  if (!existsSync(pkgJson)) {
-    fail(`${pkg} is not installed in ${modules}; run \`npm ci\` in ${here}`);
+function readPinned(modules, entry) {
+  try {
+    return readPinnedFile(modules, entry, here);
+  } catch (e) {
+    if (e instanceof PinnedError) fail(e.message);
+    throw e;
   }
-  const installed = JSON.parse(readFileSync(pkgJson, 'utf8')).version;
-  if (installed !== version) {
-    fail(`${pkg}: manifest pins version ${version} but ${installed} is installed; run \`npm ci\` in ${here} ` +
-         `(or update package.json, package-lock.json and manifest.json together)`);
-  }
-  const path = join(pkgDir, file);
-  if (!existsSync(path)) fail(`${pkg}@${version}: file ${file} not found at ${path}`);
-  const bytes = readFileSync(path);
-  const actual = sha256(bytes);
-  if (actual !== expected) {
-    fail(`sha256 mismatch for ${pkg}@${version} ${file} (${path}):\n  expected ${expected}\n  actual   ${actual}\n` +
-         `The installed package version may be wrong or the file was modified; run \`npm ci\` in ${here}. ` +
-         `If the version was changed on purpose, review the new data and update the hash in manifest.json.`);
-  }
-  return bytes;
 }
 
 // ---- tiktoken (.tiktoken: "base64 rank" per line; rank = id; merge the adjacent pair with the lowest rank) ---

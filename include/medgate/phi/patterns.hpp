@@ -14,9 +14,11 @@
 //
 // Choices made where the shape alone is ambiguous (each has a test):
 // - A month and day without a year (4/3) is a date, except where it reads as a
-//   score or a fraction: x/4, x/5 and x/10 with x no larger (reflexes,
-//   strength, pain), 0/x, and any followed by a dose or measure word
-//   ("1/2 tab", "3/4 cup"). "3-4" is a range, never a date.
+//   score or a fraction: x/4, x/5, x/6 and x/10 with x no larger (reflexes,
+//   strength, murmurs, pain), 0/x, and any followed by a dose or measure word
+//   ("1/2 tab", "3/4 cup"); a cue before ("on", "from", "since", "dated")
+//   makes even those a date. "3-4" is a range, never a date; 10/2014 (a month
+//   and a year) is a date.
 // - A bare month name is a date, except "May" and "March" (a verb too) without a day or year.
 // - Five digits are a ZIP code only after a state (", MA 02115") or the word
 //   zip / postal code; otherwise they are too often a lab value.
@@ -197,11 +199,32 @@ inline std::size_t with_time(cursor const& c, std::size_t end) noexcept {
 inline bool measure_follows(cursor const& c, std::size_t end) noexcept {
   std::size_t const i = c.skip_spaces(end);
   for (std::string_view w :
-       {"tab",      "tabs",   "tablet", "tablets", "cap",    "caps", "capsule", "capsules", "pill",  "pills", "cup",
-        "cups",     "of",     "dose",   "doses",   "tsp",    "tbsp", "inch",    "inches",   "in",    "mile",  "miles",
-        "block",    "blocks", "flight", "flights", "mg",     "ml",   "unit",    "units",    "times", "x",     "ppd",
-        "strength", "ns",     "amp",    "vial",    "bottle", "pack", "packs",   "drops",    "puffs"})
+       {"tab",   "tabs",  "tablet", "tablets",  "cap",    "caps",    "capsule", "capsules", "pill",   "pills",
+        "cup",   "cups",  "of",     "dose",     "doses",  "tsp",     "tbsp",    "inch",     "inches", "in",
+        "mile",  "miles", "block",  "blocks",   "flight", "flights", "mg",      "ml",       "unit",   "units",
+        "times", "x",     "ppd",    "strength", "ns",     "amp",     "vial",    "bottle",   "pack",   "packs",
+        "drops", "puffs", "mm",     "cm",       "kg",     "mcg",     "meq",     "mmol",     "mmhg",   "lb",
+        "lbs",   "oz",    "hr",     "hrs",      "min",    "mins"})
     if (c.word_at(i, w)) return true;
+  return false;
+}
+
+/// Whether a word before i says a date follows: "on 4/10", "from 10/10", "since 3/4".
+inline bool date_cue_before(cursor const& c, std::size_t i) noexcept {
+  auto const w = c.word_before(i, 12);
+  // The end of a range that starts with a date: "from 2/25 to 3/10", "1/15 - 2/4".
+  if (same_word(w, "to") || same_word(w, "through") || same_word(w, "thru") || (w.empty() && c.at(i - 2) == '-')) {
+    std::size_t j = w.empty() ? i - 2 : static_cast<std::size_t>(w.data() - c.text.data());
+    while (j > 0 && (c.text[j - 1] == ' ' || c.text[j - 1] == '-')) --j;
+    std::size_t k = j;
+    while (k > 0 && (is_digit(c.text[k - 1]) || c.text[k - 1] == '/')) --k;
+    auto const before = c.text.substr(k, j - k);
+    if (before.size() >= 3 && before.find('/') != std::string_view::npos && is_digit(before.back())) return true;
+  }
+  for (std::string_view cue : {"on",          "from", "since", "until",    "till",       "through",  "thru",
+                               "dated",       "date", "dos",   "seen",     "filled",     "refilled", "visit",
+                               "appointment", "appt", "due",   "admitted", "discharged", "started",  "stopped"})
+    if (same_word(w, cue)) return true;
   return false;
 }
 
@@ -247,6 +270,10 @@ inline std::size_t numeric_date(cursor const& c, std::size_t i) noexcept {
           }
       }
     }
+    // 10/2014: a month and a year
+    if (sep == '/' && av >= 1 && av <= 12 && c.digits(i + a + 1, 5) == 4 && year_at(c, i + a + 1, false) == 4 &&
+        !c.alnum(i + a + 5) && c.at(i + a + 5) != sep)
+      return i + a + 5;
     if (sep == '/' || sep == '-' || sep == '.') {
       auto const b = c.digits(i + a + 1, 3);
       if (b == 1 || b == 2) {
@@ -262,8 +289,8 @@ inline std::size_t numeric_date(cursor const& c, std::size_t i) noexcept {
         }
         // month and day only: '/' alone, and not a score, a fraction or a measure
         if (month_day && sep == '/' && !c.alnum(after) && c.at(after) != '/' && !c.digit(after + 1)) {
-          bool const score = (bv == 4 || bv == 5 || bv == 10) && av <= bv;
-          if (!score && av != 0 && !measure_follows(c, after)) return after;
+          bool const score = (bv == 4 || bv == 5 || bv == 6 || bv == 10) && av <= bv;
+          if ((!score || date_cue_before(c, i)) && av != 0 && !measure_follows(c, after)) return after;
         }
       }
     }
@@ -476,7 +503,15 @@ inline std::size_t old_age_at(cursor const& c, std::size_t i) noexcept {
   int const v = c.number(i, n);
   if (v < 90 || v > 125) return 0;
   auto const before = c.word_before(i, 10);
-  if (same_word(before, "age") || same_word(before, "aged")) return i + n;
+  if (same_word(before, "age") || same_word(before, "aged") ||
+      (same_word(before, "sex") && static_cast<std::size_t>(before.data() - c.text.data()) >= 4 &&
+       c.starts(static_cast<std::size_t>(before.data() - c.text.data()) - 4, "age/")))
+    return i + n;
+  if (same_word(before, "at")) {  // "died at 97", "passed away at 92"
+    auto const two = c.two_words_before(i, 24);
+    for (std::string_view w : {"died at", "passed at", "away at", "deceased at", "death at"})
+      if (same_word(two, w)) return i + n;
+  }
   std::size_t j = i + n;
   if (c.at(j) == '-' || c.at(j) == ' ') ++j;
   for (std::string_view unit : {"y/o", "y.o.", "yo", "yom", "yof", "yr", "yrs", "year", "years", "y"})
@@ -515,7 +550,7 @@ inline std::optional<category> cue_word(std::string_view w) noexcept {
     std::string_view word;
     category kind;
   };
-  static constexpr std::array<cue, 46> cues{{
+  static constexpr std::array<cue, 52> cues{{
       {"mrn", category::mrn},
       {"mr", category::mrn},
       {"chart", category::mrn},
@@ -562,6 +597,12 @@ inline std::optional<category> cue_word(std::string_view w) noexcept {
       {"reference", category::id},
       {"badge", category::id},
       {"passport", category::id},
+      {"order", category::id},
+      {"encounter", category::id},
+      {"visit", category::id},
+      {"requisition", category::id},
+      {"csn", category::id},
+      {"fin", category::id},
   }};
   for (auto const& c : cues)
     if (same_word(w, c.word)) return c.kind;
@@ -603,6 +644,14 @@ inline std::pair<std::size_t, std::size_t> id_token(cursor const& c, std::size_t
     if ((c.at(j) != '-' && c.at(j) != '/') || !c.alnum(j + 1) || j - i >= 64) return {j, digits};
     ++j;
   }
+}
+
+/// Two 24-hour times joined by '-' ("0700-1900", "1900-0700"): a shift, not an id.
+inline bool shift_times(cursor const& c, std::size_t i, std::size_t end) noexcept {
+  auto const time = [&](std::size_t at) {
+    return c.digits(at, 5) == 4 && c.number(at, 2) <= 24 && c.number(at + 2, 2) <= 59;
+  };
+  return end - i == 9 && c.at(i + 4) == '-' && time(i) && time(i + 5);
 }
 
 /// A vehicle identification number: 17 capitals and digits (no I, O or Q), at least three of them digits.
@@ -670,6 +719,11 @@ inline std::vector<span> find_patterns(std::string_view text) {
         if (cue && take(end, *cue)) continue;
         if (!cue && digits >= 5 && end - i >= 6 && take(end, category::id)) continue;
       }
+      // A plate written with a space after its cue: "plate FHY 177".
+      if (digits == 0 && end - i >= 2 && end - i <= 4 && c.at(end) == ' ' && c.digits(end + 1, 6) >= 2 &&
+          c.digits(end + 1, 6) <= 4 && !c.alnum(end + 1 + c.digits(end + 1, 6)) && id_cue(c, i) == category::vehicle &&
+          take(end + 1 + c.digits(end + 1, 6), category::vehicle))
+        continue;
       while (i < text.size() && is_alnum(text[i])) ++i;
       continue;
     }
@@ -687,6 +741,10 @@ inline std::vector<span> find_patterns(std::string_view text) {
       auto const [end, digits] = id_token(c, i);
       if (vin(c, i, end) && take(end, category::vehicle)) continue;
       bool const year = end - i == 4 && year_at(c, i, false) == 4;
+      if (shift_times(c, i, end)) {  // "0700-1900": a nursing shift
+        i = end;
+        continue;
+      }
       if (digits >= 4 && !year)
         if (auto const cue = id_cue(c, i); cue && take(end, *cue)) continue;
       bool const letters =

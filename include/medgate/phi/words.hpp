@@ -1,0 +1,249 @@
+// phi/words.hpp — a text cut into the words the name and place detectors
+// reason about: where each word is, its letter case, what the lexicon says it
+// can be, and what separates it from the next word.
+//
+//   auto ws = phi::split_words(text, lex);
+//   for (auto const& w : ws) if (w.flags & phi::word::last) ...
+//
+// A word is a run of letters (ASCII, or any byte of a multi-byte UTF-8
+// sequence except the general punctuation block U+2000–U+206F) with inner
+// apostrophes and hyphens ("O'Brien", "Smith-Jones", "Peña"). A trailing "'s"
+// is not part of the word; it sets `possessive`. Digits end a word. Case is
+// judged on ASCII letters only. In a stretch written in capitals the case says
+// nothing, so `caps_region` is set on every word of a line with at least three
+// words that has no lower-case word.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+#include "category.hpp"
+#include "lexicon.hpp"
+
+namespace medgate::phi {
+
+enum class letter_case : std::uint8_t {
+  lower,  ///< "patient"
+  title,  ///< "Rivera", "McDonald", "O'Brien"
+  upper,  ///< "RIVERA", "MD", "J"
+  other,  ///< "iPhone", no ASCII letter
+};
+
+struct text_word {
+  std::size_t start = 0;
+  std::size_t end = 0;  ///< without a possessive "'s"
+  std::uint16_t flags = 0;
+  letter_case shape = letter_case::other;
+  bool possessive = false;      ///< "'s" or "’s" follows
+  bool caps_region = false;     ///< on a line written in capitals
+  bool sentence_start = false;  ///< first word of the text, of a line, or after ". ! ? :"
+  bool period_after = false;    ///< "." right after the word (abbreviations, initials)
+  bool comma_after = false;     ///< "," right after the word
+  bool newline_before = false;  ///< a line break between the previous word and this one
+  bool number_before = false;   ///< digits right before, on the same line ("12 Elm")
+  bool bracket_before = false;  ///< "(" or "[" between the previous word and this one
+  bool in_code = false;         ///< a digit touches it ("CHA2DS2", "5mg"): part of a code or a measure
+  std::size_t gap_before = 0;   ///< bytes between the previous word's end (or possessive) and this word
+
+  [[nodiscard]] std::size_t size() const noexcept { return end - start; }
+  /// Capitalised as a proper noun would be: Title, or capitals where case says nothing ("RIVERA" in a
+  /// capitals line, or a short word in capitals).
+  [[nodiscard]] bool capitalized() const noexcept {
+    return shape == letter_case::title || (shape == letter_case::upper && (caps_region || end - start > 1));
+  }
+};
+
+namespace detail {
+
+constexpr bool ascii_upper(char c) noexcept { return c >= 'A' && c <= 'Z'; }
+constexpr bool ascii_lower(char c) noexcept { return c >= 'a' && c <= 'z'; }
+
+/// Bytes of a letter at i: 1 for ASCII letters, the length of a UTF-8 sequence that is not general
+/// punctuation (U+2000–U+206F: dashes, quotes), 0 otherwise.
+inline std::size_t letter_at(std::string_view t, std::size_t i) noexcept {
+  auto const c = static_cast<unsigned char>(t[i]);
+  if (ascii_upper(t[i]) || ascii_lower(t[i])) return 1;
+  if (c < 0xC2) return 0;
+  std::size_t n = c < 0xE0 ? 2 : c < 0xF0 ? 3 : c < 0xF5 ? 4 : 0;
+  if (n == 0 || i + n > t.size()) return 0;
+  for (std::size_t k = 1; k < n; ++k)
+    if ((static_cast<unsigned char>(t[i + k]) & 0xC0) != 0x80) return 0;
+  if (c == 0xE2 && static_cast<unsigned char>(t[i + 1]) == 0x80) return 0;  // U+2000–U+203F
+  if (c == 0xE2 && static_cast<unsigned char>(t[i + 1]) == 0x81 && static_cast<unsigned char>(t[i + 2]) < 0xB0)
+    return 0;  // U+2040–U+206F
+  // U+00A0–U+00BF (no-break space, «, », °, ±, ...) and U+00D7, U+00F7 (× ÷) are not letters.
+  if (c == 0xC2 || (c == 0xC3 && (t[i + 1] == '\x97' || t[i + 1] == '\xB7'))) return 0;
+  return n;
+}
+
+/// An apostrophe at i ("'" or "’"): its bytes, else 0.
+inline std::size_t apostrophe_at(std::string_view t, std::size_t i) noexcept {
+  if (i < t.size() && t[i] == '\'') return 1;
+  if (i + 2 < t.size() && t[i] == '\xE2' && t[i + 1] == '\x80' && t[i + 2] == '\x99') return 3;
+  return 0;
+}
+
+/// The case of the letter whose UTF-8 sequence starts at w[i] (of `n` bytes): +1 capital, -1 small, 0 neither
+/// or unknown. ASCII, Latin-1, Latin Extended-A and Latin Extended Additional (Vietnamese) are known.
+inline int letter_case_at(std::string_view w, std::size_t i, std::size_t n) noexcept {
+  auto const b = [&](std::size_t k) { return static_cast<unsigned>(static_cast<unsigned char>(w[i + k])); };
+  if (n == 1) return ascii_upper(w[i]) ? 1 : ascii_lower(w[i]) ? -1 : 0;
+  unsigned cp = 0;
+  if (n == 2)
+    cp = ((b(0) & 0x1FU) << 6) | (b(1) & 0x3FU);
+  else if (n == 3)
+    cp = ((b(0) & 0x0FU) << 12) | ((b(1) & 0x3FU) << 6) | (b(2) & 0x3FU);
+  else
+    return 0;
+  auto const parity = [&](unsigned upper_parity) { return cp % 2 == upper_parity ? 1 : -1; };
+  if (cp >= 0xC0 && cp <= 0xDE) return cp == 0xD7 ? 0 : 1;   // À–Þ but ×
+  if (cp >= 0xDF && cp <= 0xFF) return cp == 0xF7 ? 0 : -1;  // ß–ÿ but ÷
+  if (cp >= 0x100 && cp <= 0x137) return parity(0);
+  if (cp >= 0x139 && cp <= 0x148) return parity(1);
+  if (cp >= 0x14A && cp <= 0x177) return parity(0);
+  if (cp == 0x178) return 1;
+  if (cp >= 0x179 && cp <= 0x17E) return parity(1);
+  if (cp >= 0x1E00 && cp <= 0x1EFF) return parity(0);
+  return 0;
+}
+
+inline letter_case shape_of(std::string_view w) noexcept {
+  std::size_t uppers = 0;
+  std::size_t lowers = 0;
+  int first = 0;
+  for (std::size_t i = 0; i < w.size();) {
+    auto const c = static_cast<unsigned char>(w[i]);
+    std::size_t const n = c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
+    int const k = i + n <= w.size() ? letter_case_at(w, i, n) : 0;
+    if (first == 0) first = k;
+    uppers += k > 0 ? 1 : 0;
+    lowers += k < 0 ? 1 : 0;
+    i += n;
+  }
+  if (uppers + lowers == 0) return letter_case::other;
+  if (uppers == 0) return letter_case::lower;
+  if (lowers == 0) return letter_case::upper;
+  // Title: a capital first and no more capitals than small letters ("McDonald", "O'Brien", "Łapiński";
+  // not "PRBCs").
+  return first > 0 && uppers <= lowers ? letter_case::title : letter_case::other;
+}
+
+/// What a hyphenated word not in the lexicon can be, from its parts: clinical if any part is ("Guillain-Barre"),
+/// a name or a common word only if every part is ("Smith-Jones", "follow-up"; not "co-management").
+inline std::uint16_t hyphenated_flags(std::string_view w, lexicon const& lex) noexcept {
+  std::uint16_t any = 0;
+  std::uint16_t all = 0xFFFF;
+  std::size_t parts = 0;
+  for (std::size_t start = 0; start <= w.size();) {
+    std::size_t end = w.find('-', start);
+    if (end == std::string_view::npos) end = w.size();
+    if (end == w.size() && parts == 0) return 0;  // no hyphen
+    auto const f = lex.lookup(w.substr(start, end - start));
+    any |= f;
+    all &= f;
+    ++parts;
+    start = end + 1;
+  }
+  return static_cast<std::uint16_t>((any & word::clinical) | (all & (word::name | word::common)));
+}
+
+}  // namespace detail
+
+/// The words of `text`, with what `lex` says of each (an empty lexicon gives flags 0).
+inline std::vector<text_word> split_words(std::string_view text, lexicon const& lex) {
+  using detail::apostrophe_at;
+  using detail::letter_at;
+  std::vector<text_word> words;
+  words.reserve(text.size() / 6 + 1);
+  std::size_t i = 0;
+  std::size_t prev_end = 0;
+  bool sentence = true;
+  while (i < text.size()) {
+    std::size_t n = letter_at(text, i);
+    if (n == 0) {
+      char const c = text[i];
+      if (c == '.' || c == '!' || c == '?' || c == ':' || c == ';' || c == '\n') sentence = true;
+      ++i;
+      continue;
+    }
+    text_word w;
+    w.start = i;
+    while (i < text.size()) {
+      if ((n = letter_at(text, i)) != 0) {
+        i += n;
+        continue;
+      }
+      // An inner apostrophe or hyphen joins letters on both sides: O'Brien, Smith-Jones (not "Murphy's").
+      std::size_t const a = text[i] == '-' ? 1 : apostrophe_at(text, i);
+      if (a == 0 || i + a >= text.size() || letter_at(text, i + a) == 0) break;
+      if (a != 1 || text[i] != '-') {
+        bool const s = text[i + a] == 's' || text[i + a] == 'S';
+        if (s && (i + a + 1 >= text.size() || letter_at(text, i + a + 1) == 0)) break;  // possessive
+      }
+      i += a;
+    }
+    w.end = i;
+    if (std::size_t const a = apostrophe_at(text, i); a != 0 && i + a < text.size() &&
+                                                      (text[i + a] == 's' || text[i + a] == 'S') &&
+                                                      (i + a + 1 >= text.size() || letter_at(text, i + a + 1) == 0)) {
+      w.possessive = true;
+      i += a + 1;
+    }
+    std::string_view const gap = text.substr(prev_end, w.start - prev_end);
+    w.gap_before = gap.size();
+    for (char const c : gap) {
+      if (c == '\n') w.newline_before = true;
+      if (c == '(' || c == '[') w.bracket_before = true;
+    }
+    {
+      std::size_t k = w.start;
+      while (k > prev_end && (text[k - 1] == ' ' || text[k - 1] == '\t')) --k;
+      w.number_before = k > prev_end && text[k - 1] >= '0' && text[k - 1] <= '9';
+    }
+    w.sentence_start = sentence || words.empty();
+    sentence = false;
+    w.shape = detail::shape_of(text.substr(w.start, w.end - w.start));
+    w.flags = lex.lookup(text.substr(w.start, w.end - w.start));
+    if (w.flags == 0) w.flags = detail::hyphenated_flags(text.substr(w.start, w.end - w.start), lex);
+    w.period_after = i < text.size() && text[i] == '.';
+    // A placeholder left by an earlier redaction ("[NAME]") is not a word to look at again.
+    if (w.start > 0 && text[w.start - 1] == '[' && i < text.size() && text[i] == ']' &&
+        parse_category(text.substr(w.start, w.end - w.start)) && w.shape == letter_case::upper)
+      continue;
+    w.in_code = (i < text.size() && text[i] >= '0' && text[i] <= '9') ||
+                (w.start > 0 && text[w.start - 1] >= '0' && text[w.start - 1] <= '9');
+    w.comma_after = i < text.size() && text[i] == ',';
+    prev_end = i;
+    words.push_back(w);
+  }
+  // A state or country of several words ("North Carolina", "New Zealand") lends that to each of its words.
+  for (std::size_t k = 0; k + 1 < words.size(); ++k) {
+    if (!(words[k].flags & word::head)) continue;
+    for (std::size_t m = k + 1; m < words.size() && m < k + 3; ++m) {
+      if (words[m].start != words[m - 1].end + 1 || text[words[m - 1].end] != ' ') break;
+      auto const f = lex.lookup(text.substr(words[k].start, words[m].end - words[k].start));
+      if (f & (word::state | word::country))
+        for (std::size_t q = k; q <= m; ++q)
+          words[q].flags |= static_cast<std::uint16_t>(f & (word::state | word::country));
+    }
+  }
+  // Lines written in capitals: at least three words, none of them in lower case.
+  std::size_t line_start = 0;
+  for (std::size_t k = 0; k <= words.size(); ++k) {
+    if (k < words.size() && !(k > line_start && words[k].newline_before)) continue;
+    std::size_t upper = 0;
+    bool any_lower = false;
+    for (std::size_t m = line_start; m < k; ++m) {
+      upper += words[m].shape == letter_case::upper ? 1 : 0;
+      any_lower = any_lower || words[m].shape == letter_case::lower || words[m].shape == letter_case::title;
+    }
+    if (!any_lower && upper >= 3)
+      for (std::size_t m = line_start; m < k; ++m) words[m].caps_region = true;
+    line_start = k;
+  }
+  return words;
+}
+
+}  // namespace medgate::phi

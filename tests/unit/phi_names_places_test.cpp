@@ -1,0 +1,199 @@
+// phi_names_places_test.cpp — people's names (phi/names.hpp) and places (phi/places.hpp), through
+// phi::find_phi with a small lexicon that says exactly which words are known.
+#include <doctest/doctest.h>
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "medgate/phi/detect.hpp"
+#include "medgate/phi/redact.hpp"
+#include "mglex_writer.hpp"
+
+namespace {
+
+namespace word = medgate::phi::word;
+using medgate::phi::category;
+
+medgate::phi::lexicon const& lex() {
+  static auto const l = medgate::test::make_lexicon({
+      // names: plain, and ones that are also words
+      {"john", word::first | word::common},
+      {"maria", word::first | word::common},
+      {"sarah", word::first},
+      {"linda", word::first},
+      {"will", word::first | word::common | word::frequent_last},
+      {"hope", word::first | word::common},
+      {"rivera", word::last | word::frequent_last},
+      {"garcia", word::last | word::frequent_last},
+      {"kim", word::last | word::frequent_last},
+      {"doe", word::last | word::common},
+      {"brown", word::last | word::common | word::frequent_last},
+      {"murphy", word::last | word::frequent_last},
+      {"wilson", word::last | word::frequent_last},
+      {"foley", word::last | word::clinical},
+      {"lasix", word::clinical},
+      {"jackson", word::last | word::frequent_last | word::city},
+      // places
+      {"worcester", word::city | word::last},
+      {"springfield", word::city},
+      {"mobile", word::city | word::common},
+      {"new york", word::city | word::state},
+      {"ma", word::state},
+      {"il", word::state},
+      {"massachusetts", word::state},
+      {"street", word::street | word::common},
+      {"st", word::street},
+      {"ave", word::street},
+      {"avenue", word::street | word::common},
+      {"suffolk", word::county},
+      // common words the examples use
+      {"patient", word::common},
+      {"new", word::common},
+      {"for", word::common},
+      {"recovery", word::common},
+      {"seen", word::common},
+      {"with", word::common},
+      {"wife", word::common},
+      {"is", word::common},
+      {"the", word::common},
+      {"started", word::common},
+      {"sign", word::common},
+      {"catheter", word::common},
+      {"negative", word::common},
+      {"lives", word::common},
+      {"in", word::common},
+      {"her", word::common},
+      {"daughter", word::common},
+      {"placed", word::common},
+      {"disease", word::common},
+      {"plan", word::common},
+      {"follow", word::common},
+      {"up", word::common},
+      {"general", word::common},
+      {"hospital", word::common},
+      {"medical", word::common},
+      {"center", word::common},
+      {"county", word::common},
+      {"and", word::common},
+      {"moved", word::common},
+      {"to", word::common},
+      {"from", word::common},
+      {"transferred", word::common},
+      {"called", word::common},
+      {"a", word::common},
+      {"was", word::common},
+      {"there", word::common},
+      {"of", word::common},
+      {"dr", word::street},
+      {"mrs", 0},
+      {"hcp", word::clinical},
+  });
+  return l;
+}
+
+std::string redacted(std::string_view text) { return medgate::phi::redact(text, medgate::phi::find_phi(text, lex())); }
+
+struct example {
+  std::string_view text;
+  std::string_view expected;
+};
+
+void check_all(std::vector<example> const& examples) {
+  for (auto const& e : examples) {
+    CAPTURE(e.text);
+    CHECK(redacted(e.text) == e.expected);
+  }
+}
+
+TEST_CASE("a name from the lexicon that is not a word is a name on its own, in any case") {
+  check_all({
+      {"Seen: Rivera at bedside", "Seen: [NAME] at bedside"},
+      {"PATIENT RIVERA SEEN", "PATIENT [NAME] SEEN"},
+      {"Sarah Rivera was there", "[NAME] was there"},
+      {"rivera", "rivera"},  // lower case in mixed text: not a proper noun
+  });
+}
+
+TEST_CASE("a name that is also a word needs company or a cue") {
+  check_all({
+      {"Will follow up", "Will follow up"},
+      {"Hope for recovery", "Hope for recovery"},
+      {"There is Hope", "There is [NAME]"},  // a first name capitalised inside a lower-case sentence
+      {"John Brown is the HCP", "[NAME] is the HCP"},
+      {"PATIENT SEEN WITH JOHN BROWN", "PATIENT SEEN WITH [NAME]"},
+      {"Brown and Garcia", "Brown and [NAME]"},
+      {"the patient called Brown", "the patient called [NAME]"},  // a frequent name inside lower-case prose
+  });
+}
+
+TEST_CASE("cues name the capitalised words after them, whatever the lexicon says") {
+  check_all({
+      {"Seen by Dr. Okafor today", "Seen by Dr. [NAME] today"},
+      {"Mrs. Hope Doe", "Mrs. [NAME]"},
+      {"Lives with her daughter Maria.", "Lives with her daughter [NAME]."},
+      {"seen with wife Linda Garcia", "seen with wife [NAME]"},
+      {"Patient: Doe, John A.", "Patient: [NAME]."},
+      {"Patient: John Rivera, MRN 00123456", "Patient: [NAME], MRN [MRN]"},
+      {"Attending: Xavier Okonkwo-Blake", "Attending: [NAME]"},
+  });
+}
+
+TEST_CASE("a credential after words makes them a name") {
+  check_all({
+      {"Electronically signed by: Sarah Kim, MD", "Electronically signed by: [NAME], MD"},
+      {"Note by Priya Venkatesan RN", "Note by [NAME] RN"},
+  });
+}
+
+TEST_CASE("clinical words that look like names survive") {
+  check_all({
+      {"Foley catheter placed", "Foley catheter placed"},
+      {"Started Lasix", "Started Lasix"},
+      {"Murphy's sign negative", "Murphy's sign negative"},
+      {"Wilson disease", "Wilson disease"},
+      {"Dr. Foley", "Dr. [NAME]"},  // a cue wins over the stop-list
+  });
+}
+
+TEST_CASE("names next to each other are one span; separate sentences are separate names") {
+  auto const spans = medgate::phi::find_phi("LINDA GARCIA. JOHN BROWN IS HCP", lex());
+  REQUIRE(spans.size() == 2);
+  CHECK(spans[0] == medgate::phi::span{0, 12, category::name});
+  CHECK(spans[1] == medgate::phi::span{14, 24, category::name});
+}
+
+TEST_CASE("places: addresses, cities before a state, listed cities, counties and facilities") {
+  check_all({
+      {"1234 Elm Street, Apt 5B. Plan", "[LOCATION]. Plan"},
+      {"lives at 77 N Main St # 4", "lives at [LOCATION]"},
+      {"P.O. Box 1432", "[LOCATION]"},
+      {"Worcester, MA 01605", "[LOCATION], MA [ZIP]"},
+      {"Lives in Springfield", "Lives in [LOCATION]"},
+      {"moved to Mobile", "moved to [LOCATION]"},
+      {"Mobile unit", "Mobile unit"},
+      {"Oakvale, Massachusetts", "[LOCATION], Massachusetts"},
+      {"from New York", "from New York"},  // a state too: Safe Harbor keeps states
+      {"Suffolk County", "[LOCATION]"},
+      {"Transferred from Mercy General Hospital", "Transferred from [LOCATION]"},
+      {"transferred from St. Mary's Medical Center", "transferred from [LOCATION]"},
+      {"the General Hospital", "the General Hospital"},  // names no one place
+  });
+}
+
+TEST_CASE("without a lexicon names and places are found by their cues alone") {
+  medgate::phi::lexicon const none;
+  auto const red = [&](std::string_view t) { return medgate::phi::redact(t, medgate::phi::find_phi(t, none)); };
+  CHECK(red("Seen by Dr. Okafor on 3/4/21") == "Seen by Dr. [NAME] on [DATE]");
+  CHECK(red("Signed: Sarah Kim, MD") == "Signed: [NAME], MD");
+  CHECK(red("12 Elm Street") == "[LOCATION]");
+}
+
+TEST_CASE("a note without PHI comes out unchanged") {
+  std::string_view const note =
+      "HPI: 67 yo with CHF on Lasix presents with dyspnea x3 days. Foley catheter placed.\n"
+      "Plan: Will follow up in clinic. Murphy's sign negative. BP 132/84, HR 88.\n";
+  CHECK(redacted(note) == note);
+}
+
+}  // namespace
