@@ -52,9 +52,24 @@ inline std::vector<span> merge_spans(std::vector<span> spans) {
 /// The PHI in `text`: ordered, disjoint spans of UTF-8 byte offsets.
 inline std::vector<span> find_phi(std::string_view text, lexicon const& lex) {
   std::vector<span> spans = find_patterns(text);
-  auto const words = split_words(text, lex);
-  find_places(text, words, lex, spans);  // before names: a tie ("Worcester, MA") is a place
-  find_names(text, words, spans);
+  // Names and places a piece of about 64 KB at a time, cut after a line break: their rules look no further
+  // than a line or two, and the words of one piece stay in the cache.
+  constexpr std::size_t piece = std::size_t{1} << 16;
+  std::vector<text_word> words;
+  words.reserve(std::min(text.size(), piece) / 5 + 16);
+  for (std::size_t at = 0; at < text.size();) {
+    std::size_t end = text.size();
+    if (text.size() - at > piece) {
+      end = text.find('\n', at + piece);
+      end = end == std::string_view::npos ? text.size() : end + 1;
+    }
+    auto const upto = text.substr(0, end);
+    words.clear();
+    split_words(upto, lex, words, at);
+    find_places(upto, words, lex, spans);  // before names: a tie ("Worcester, MA") is a place
+    find_names(upto, words, spans);
+    at = end;
+  }
   return merge_spans(std::move(spans));
 }
 

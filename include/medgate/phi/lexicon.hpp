@@ -30,6 +30,25 @@
 
 namespace medgate::phi {
 
+namespace detail {
+
+constexpr char fold_ascii(char c) noexcept { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+
+/// The hash the lexicon and the cue words use: FNV-1a over the ASCII-folded bytes, finished with a shift. One
+/// can compute it a byte at a time (hash_step) while scanning a word and finish it with hash_finish.
+inline constexpr std::uint64_t hash_seed = 14695981039346656037ULL;
+constexpr std::uint64_t hash_step(std::uint64_t h, char c) noexcept {
+  return (h ^ static_cast<unsigned char>(fold_ascii(c))) * 1099511628211ULL;
+}
+constexpr std::size_t hash_finish(std::uint64_t h) noexcept { return static_cast<std::size_t>(h ^ (h >> 29)); }
+inline std::size_t folded_hash(std::string_view s) noexcept {
+  std::uint64_t h = hash_seed;
+  for (char const c : s) h = hash_step(h, c);
+  return hash_finish(h);
+}
+
+}  // namespace detail
+
 /// What a lexicon entry can be: one bit each, as lexicons/convert.mjs writes them.
 namespace word {
 inline constexpr std::uint16_t first = 1U << 0;          ///< a first name
@@ -100,12 +119,18 @@ class lexicon {
 
   /// The flags of `text` (a word, or words separated by single spaces), ASCII case ignored; 0 if absent.
   [[nodiscard]] std::uint16_t lookup(std::string_view text) const noexcept {
+    return lookup(text, detail::folded_hash(text));
+  }
+  /// The same, with `hash` = detail::folded_hash(text) already computed.
+  [[nodiscard]] std::uint16_t lookup(std::string_view text, std::size_t hash) const noexcept {
     if (!data_ || text.empty() || text.size() > 255) return 0;
     std::size_t const mask = data_->slots.size() - 1;
-    for (std::size_t i = hash(text) & mask;; i = (i + 1) & mask) {
+    auto const tag = tag_of(hash);
+    for (std::size_t i = hash & mask;; i = (i + 1) & mask) {
       slot const& s = data_->slots[i];
       if (s.length == 0) return 0;
-      if (s.length == text.size() && folded_equal(std::string_view{data_->bytes}.substr(s.offset, s.length), text))
+      if (s.tag == tag && s.length == text.size() &&
+          folded_equal(std::string_view{data_->bytes}.substr(s.offset, s.length), text))
         return s.flags;
     }
   }
@@ -117,11 +142,15 @@ class lexicon {
   lexicon() = default;
 
  private:
+  /// 8 bytes; the tag (8 more bits of the hash) spares reading the key of most slots that do not match.
   struct slot {
     std::uint32_t offset = 0;
-    std::uint8_t length = 0;  ///< 0: empty
     std::uint16_t flags = 0;
+    std::uint8_t length = 0;  ///< 0: empty
+    std::uint8_t tag = 0;
   };
+
+  static constexpr std::uint8_t tag_of(std::size_t hash) noexcept { return static_cast<std::uint8_t>(hash >> 24); }
   struct table {
     std::string bytes;
     std::string_view provenance;
@@ -130,30 +159,19 @@ class lexicon {
 
     void insert(std::uint32_t offset, std::uint8_t length, std::uint16_t flags) {
       std::size_t const mask = slots.size() - 1;
-      std::size_t i = hash(std::string_view{bytes}.substr(offset, length)) & mask;
+      std::size_t const hash = detail::folded_hash(std::string_view{bytes}.substr(offset, length));
+      std::size_t i = hash & mask;
       while (slots[i].length != 0) i = (i + 1) & mask;
-      slots[i] = slot{offset, length, flags};
+      slots[i] = slot{offset, flags, length, tag_of(hash)};
     }
   };
 
   explicit lexicon(std::shared_ptr<table const> data) : data_{std::move(data)} {}
 
-  static constexpr char fold(char c) noexcept { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
-
-  /// FNV-1a over the folded bytes.
-  static std::size_t hash(std::string_view s) noexcept {
-    std::uint64_t h = 14695981039346656037ULL;
-    for (char const c : s) {
-      h ^= static_cast<unsigned char>(fold(c));
-      h *= 1099511628211ULL;
-    }
-    return static_cast<std::size_t>(h ^ (h >> 29));
-  }
-
   /// `key` is already folded.
   static bool folded_equal(std::string_view key, std::string_view text) noexcept {
     for (std::size_t i = 0; i < key.size(); ++i)
-      if (key[i] != fold(text[i])) return false;
+      if (key[i] != detail::fold_ascii(text[i])) return false;
     return true;
   }
 

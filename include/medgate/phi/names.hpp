@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "category.hpp"
+#include "cue_words.hpp"
 #include "lexicon.hpp"
 #include "patterns.hpp"
 #include "words.hpp"
@@ -47,150 +48,6 @@ inline bool word_is(std::string_view text, text_word const& w, std::string_view 
   }
   return true;
 }
-
-template <std::size_t N>
-bool word_in(std::string_view text, text_word const& w, std::array<std::string_view, N> const& list) noexcept {
-  for (auto const l : list)
-    if (word_is(text, w, l)) return true;
-  return false;
-}
-
-inline constexpr std::array<std::string_view, 22> name_titles{
-    "dr",  "doctor", "mr",   "mrs", "ms",  "miss",   "mx",     "prof",    "professor", "nurse", "sr",
-    "sra", "dra",    "srta", "don", "rev", "pastor", "sister", "brother", "dña",       "señor", "señora"};
-
-inline constexpr std::array<std::string_view, 36> name_relations{
-    "wife",      "husband",  "son",           "daughter",    "mother",      "father",       "mom",      "dad",
-    "sister",    "brother",  "spouse",        "partner",     "boyfriend",   "girlfriend",   "friend",   "niece",
-    "nephew",    "grandson", "granddaughter", "grandmother", "grandfather", "aunt",         "uncle",    "cousin",
-    "caregiver", "guardian", "fiance",        "fiancee",     "stepson",     "stepdaughter", "neighbor", "roommate",
-    "hcp",       "proxy",    "sibling",       "companion"};
-
-/// Words that, with "by" or "with" after them, introduce a person.
-inline constexpr std::array<std::string_view, 31> name_verbs{
-    "seen",     "signed",   "dictated",      "transcribed", "cosigned",    "reviewed", "examined",      "evaluated",
-    "referred", "attested", "authenticated", "performed",   "interpreted", "verified", "approved",      "prepared",
-    "entered",  "written",  "discussed",     "spoke",       "spoken",      "lives",    "living",        "resides",
-    "staying",  "talked",   "met",           "consulted",   "accompanied", "called",   "electronically"};
-
-/// Labels that put a name after them on their line ("Patient: ...", "cc: ...").
-inline constexpr std::array<std::string_view, 42> name_labels{
-    "name",        "patient",     "pt",        "attending",  "pcp",     "physician", "provider",
-    "resident",    "fellow",      "intern",    "nurse",      "rn",      "surgeon",   "anesthesiologist",
-    "radiologist", "pathologist", "referring", "contact",    "cc",      "to",        "from",
-    "dear",        "author",      "signed",    "signature",  "by",      "witness",   "interpreter",
-    "guarantor",   "subscriber",  "insured",   "consultant", "nombre",  "apellidos", "médico",
-    "medico",      "paciente",    "remitido",  "enfermera",  "doctora", "re",        "caller"};
-
-inline constexpr std::array<std::string_view, 31> name_credentials{
-    "md",   "do",  "rn",  "np",  "pa",   "pa-c",   "phd",  "dds",   "dmd",  "lpn",  "cna",
-    "aprn", "fnp", "dnp", "msw", "lcsw", "pharmd", "crna", "rd",    "facp", "facs", "mph",
-    "bsn",  "msn", "jr",  "sr",  "ii",   "iii",    "iv",   "fnp-c", "np-c"};
-
-inline constexpr std::array<std::string_view, 6> name_suffixes{"jr", "sr", "ii", "iii", "iv", "v"};
-
-/// Words that are names too ("In", "Will", "Her") but that no cue or company makes one: pronouns, auxiliaries,
-/// prepositions, conjunctions.
-inline constexpr std::array<std::string_view, 57> never_names{
-    "in",    "on",    "at",    "or",     "and",  "so",  "do",   "an",   "as",   "by",    "to",   "up",
-    "the",   "of",    "her",   "his",    "him",  "she", "he",   "they", "them", "their", "my",   "our",
-    "your",  "we",    "us",    "it",     "is",   "be",  "not",  "no",   "per",  "will",  "may",  "can",
-    "shall", "would", "could", "should", "with", "for", "from", "but",  "if",   "who",   "that", "this",
-    "all",   "any",   "some",  "was",    "were", "are", "has",  "had",  "have"};
-
-/// Days of the week: names too ("Sun", "Wed"), but a title is needed to make them one.
-inline constexpr std::array<std::string_view, 18> weekdays{
-    "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "mon", "tue",
-    "tues",   "wed",     "thu",       "thur",     "thurs",  "fri",      "sat",    "sun", "weds"};
-
-inline constexpr std::array<std::string_view, 11> month_abbreviations{"jan", "feb", "mar",  "apr", "jun", "jul",
-                                                                      "aug", "sep", "sept", "oct", "nov"};
-
-/// Nouns that make the name before them an eponym: "Murphy's sign", "Wilson disease", "Foley catheter".
-inline constexpr std::array<std::string_view, 80> eponym_nouns{"sign",
-                                                               "signs",
-                                                               "test",
-                                                               "disease",
-                                                               "syndrome",
-                                                               "catheter",
-                                                               "score",
-                                                               "scale",
-                                                               "criteria",
-                                                               "maneuver",
-                                                               "manoeuvre",
-                                                               "reflex",
-                                                               "palsy",
-                                                               "lymphoma",
-                                                               "sarcoma",
-                                                               "procedure",
-                                                               "operation",
-                                                               "fracture",
-                                                               "classification",
-                                                               "grade",
-                                                               "stage",
-                                                               "position",
-                                                               "phenomenon",
-                                                               "triad",
-                                                               "law",
-                                                               "repair",
-                                                               "tube",
-                                                               "line",
-                                                               "drain",
-                                                               "needle",
-                                                               "blade",
-                                                               "stain",
-                                                               "node",
-                                                               "nodes",
-                                                               "murmur",
-                                                               "ulcer",
-                                                               "cyst",
-                                                               "diverticulum",
-                                                               "tumor",
-                                                               "tumour",
-                                                               "body",
-                                                               "bodies",
-                                                               "cell",
-                                                               "cells",
-                                                               "nerve",
-                                                               "duct",
-                                                               "gland",
-                                                               "space",
-                                                               "point",
-                                                               "incision",
-                                                               "approach",
-                                                               "valve",
-                                                               "shunt",
-                                                               "bag",
-                                                               "lamp",
-                                                               "index",
-                                                               "formula",
-                                                               "method",
-                                                               "technique",
-                                                               "dressing",
-                                                               "boot",
-                                                               "splint",
-                                                               "rule",
-                                                               "rules",
-                                                               "angle",
-                                                               "view",
-                                                               "ring",
-                                                               "wave",
-                                                               "waves",
-                                                               "spots",
-                                                               "sphincter",
-                                                               "hernia",
-                                                               "contracture",
-                                                               "protocol",
-                                                               "respiration",
-                                                               "respirations",
-                                                               "encephalopathy",
-                                                               "fundoplication",
-                                                               "resection",
-                                                               "pouch"};
-
-inline constexpr std::array<std::string_view, 12> month_words{"january",   "february", "march",    "april",
-                                                              "may",       "june",     "july",     "august",
-                                                              "september", "october",  "november", "december"};
 
 /// Whether only spaces (and at most an initial's period) separate words a and b: they can be one name.
 inline bool adjacent(std::string_view text, text_word const& a, text_word const& b) noexcept {
@@ -216,7 +73,7 @@ inline bool comma_adjacent(std::string_view text, text_word const& a, text_word 
 
 /// Whether word k is an eponym or a term named for someone: "Murphy's sign", "Wilson disease", "Foley catheter".
 inline bool eponym_at(std::string_view text, std::vector<text_word> const& words, std::size_t k) noexcept {
-  if (k + 1 >= words.size() || words[k + 1].newline_before || !word_in(text, words[k + 1], eponym_nouns)) return false;
+  if (k + 1 >= words.size() || words[k + 1].newline_before || !(words[k + 1].cues & cue::eponym_noun)) return false;
   return words[k].possessive || adjacent(text, words[k], words[k + 1]);
 }
 
@@ -225,13 +82,6 @@ inline bool ascii_only(std::string_view text, text_word const& w) noexcept {
     if (static_cast<unsigned char>(text[i]) >= 0x80) return false;
   return true;
 }
-
-/// Verbs that follow a person at the start of a sentence: "MARIA RESTED COMFORTABLY", "Kilback reports".
-inline constexpr std::array<std::string_view, 30> person_verbs{
-    "rested",  "reports",   "reported",   "states",     "stated",     "denies",     "denied",  "ate",
-    "slept",   "tolerated", "tolerating", "ambulated",  "verbalized", "verbalizes", "refused", "refuses",
-    "voices",  "voiced",    "complains",  "complained", "remains",    "continues",  "feels",   "felt",
-    "appears", "endorses",  "endorsed",   "presents",   "presented",  "says"};
 
 inline bool is_initial(std::string_view text, text_word const& w) noexcept {
   return w.size() == 1 && text[w.start] >= 'A' && text[w.start] <= 'Z';
@@ -244,8 +94,9 @@ inline void find_names(std::string_view text, std::vector<text_word> const& word
   using namespace detail;
   std::size_t const n = words.size();
   // What each word is to the name rules.
-  // clinical: stop-listed or an eponym, which only a title can make a name ("Dr. Foley").
-  enum class role : unsigned char { none, blocked, clinical, strong, weak, unknown, initial };
+  // overridable: a stop-listed word, an eponym, a month or a word such as "Will", which only the strongest cues
+  // can make a name ("Dr. Foley", "his wife Mae", "Dr. Will", "daughter May").
+  enum class role : unsigned char { none, blocked, overridable, strong, weak, unknown, initial };
   std::vector<role> roles(n, role::none);
   std::vector<char> is_name(n, 0);
 
@@ -256,21 +107,21 @@ inline void find_names(std::string_view text, std::vector<text_word> const& word
       continue;
     }
     if (!w.capitalized()) continue;
-    if ((w.flags & word::clinical) || eponym_at(text, words, k) || w.in_code || word_in(text, w, weekdays)) {
-      roles[k] = role::clinical;
+    if ((w.flags & word::clinical) || eponym_at(text, words, k) || w.in_code || (w.cues & cue::weekday)) {
+      roles[k] = role::overridable;
       continue;
     }
     // Months ("April", "JUN 2"), pronouns and the like are never names; neither is "Will" at a sentence's start.
     auto const digit_at = [&](std::size_t i) { return i < text.size() && is_digit(text[i]); };
     bool const month_abbreviation =
-        word_in(text, w, month_abbreviations) &&
+        (w.cues & cue::month_abbreviation) &&
         (digit_at(w.end + 1) || (w.end < text.size() && text[w.end] == '.' && digit_at(w.end + 2)));
-    if (word_in(text, w, month_words) || month_abbreviation ||
-        (word_in(text, w, never_names) && (w.caps_region || w.sentence_start || w.shape == letter_case::upper))) {
-      roles[k] = role::blocked;
+    if ((w.cues & cue::month) || month_abbreviation ||
+        ((w.cues & cue::never_name) && (w.caps_region || w.sentence_start || w.shape == letter_case::upper))) {
+      roles[k] = role::overridable;
       continue;
     }
-    if (word_in(text, w, name_titles) || word_in(text, w, name_credentials) || word_in(text, w, name_relations)) {
+    if (w.cues & (cue::title | cue::credential | cue::relation)) {
       roles[k] = role::blocked;
     } else if (w.flags & word::name) {
       // Also a word, a state, two letters ("Li", "PO") or an abbreviation in a mixed-case line ("RA", "GU").
@@ -278,6 +129,7 @@ inline void find_names(std::string_view text, std::vector<text_word> const& word
                              (w.shape == letter_case::upper && !w.caps_region && w.size() <= 4 && ascii_only(text, w));
       roles[k] = ambiguous ? role::weak : role::strong;
     } else if (!(w.flags & (word::common | word::state | word::country | word::street)) && w.size() >= 2 &&
+               !medical_word(text.substr(w.start, w.end - w.start)) &&
                !(w.shape == letter_case::upper && !w.caps_region && w.size() <= 4 && ascii_only(text, w))) {
       roles[k] = role::unknown;  // but not an abbreviation in a mixed-case line ("MRN", "DOB")
     }
@@ -288,7 +140,7 @@ inline void find_names(std::string_view text, std::vector<text_word> const& word
   };
   // A cue at word k: mark the capitalised words after it (up to four), when only spaces and ":#(" separate
   // it from the first; after a title, the first may be any capitalised word ("Dr. Foley", "Dr. Street").
-  auto const mark_after = [&](std::size_t k, bool allow_comma, bool title = false) {
+  auto const mark_after = [&](std::size_t k, bool allow_comma, bool title = false, bool strong = false) {
     if (k + 1 >= n) return;
     for (std::size_t i = words[k].end + (words[k].possessive ? 2 : 0); i < words[k + 1].start; ++i) {
       char const c = text[i];
@@ -300,8 +152,12 @@ inline void find_names(std::string_view text, std::vector<text_word> const& word
     for (std::size_t m = k + 1; m < n && taken < 4; ++m) {
       auto const& w = words[m];
       bool const first = m == k + 1;
-      bool const takes = nameable(m) || (title && first && w.capitalized() && roles[m] != role::blocked);
-      if (!takes) break;
+      bool const takes = nameable(m) || (title && first && w.capitalized() && roles[m] == role::none && !w.caps_region);
+      // The strongest cues may make a stop-listed word or a month a name when it is a name too ("his wife Mae",
+      // "daughter May"); only a title does so for a word such as "Will" ("Dr. Will").
+      bool const overridden = strong && first && roles[m] == role::overridable && (w.flags & word::name) &&
+                              (title || !(w.cues & cue::never_name));
+      if (!takes && !overridden) break;
       // In capitals, a rare surname that is also a word ("PATIENT") is the word; unless a title says otherwise.
       if (w.caps_region && roles[m] == role::weak && !(w.flags & (word::first | word::frequent_last)) &&
           !(title && first))
@@ -319,26 +175,28 @@ inline void find_names(std::string_view text, std::vector<text_word> const& word
     auto const& w = words[k];
     // 1. Cues.
     // A title in capitals in a mixed-case line is an abbreviation: "functional MR. Denies" (mitral regurgitation).
-    if (word_in(text, w, name_titles) && (w.shape != letter_case::upper || w.caps_region) && k + 1 < n &&
+    if ((w.cues & cue::title) && (w.shape != letter_case::upper || w.caps_region) && k + 1 < n &&
         !words[k + 1].newline_before && (w.period_after || adjacent(text, w, words[k + 1])) &&
         words[k + 1].capitalized())
-      mark_after(k, false, true);
-    if (word_in(text, w, name_relations) && k + 1 < n) mark_after(k, false);
-    if ((word_is(text, w, "by") || word_is(text, w, "with")) && k > 0 && word_in(text, words[k - 1], name_verbs))
+      mark_after(k, false, true, true);
+    if ((w.cues & cue::relation) && k + 1 < n) mark_after(k, false, false, true);
+    if ((word_is(text, w, "by") || word_is(text, w, "with")) && k > 0 && (words[k - 1].cues & cue::name_verb) &&
+        adjacent(text, words[k - 1], w))
       mark_after(k, false);
-    if (word_in(text, w, name_labels) && w.end < text.size() && (text[w.end] == ':' || text[w.end] == '#'))
-      mark_after(k, true);
+    if ((w.cues & cue::label) && w.end < text.size() && (text[w.end] == ':' || text[w.end] == '#'))
+      mark_after(k, true, false, true);
     // 2. Credentials after.
     // A professional title lets a stop-listed word be the name ("L. Gleason, RN"); "Jr." and "III" do not; the
     // word right before must be a word, not an initial ("W/O IV" is no name).
-    if (k > 0 && word_in(text, w, name_credentials) && (words[k - 1].comma_after || w.shape == letter_case::upper) &&
+    if (k > 0 && (w.cues & cue::credential) && (words[k - 1].comma_after || w.shape == letter_case::upper) &&
         !w.newline_before && roles[k - 1] != role::initial) {
-      bool const professional = !word_in(text, w, name_suffixes);
+      bool const professional = !(w.cues & cue::suffix);
       // "Jr." and "III" follow a whole name ("John Smith Jr."), not one word ("Garden IV").
       bool const whole =
           professional || (k > 1 && nameable(k - 1) && nameable(k - 2) && adjacent(text, words[k - 2], words[k - 1]));
       for (std::size_t m = k, taken = 0; whole && m-- > 0 && taken < 4;) {
-        if (!nameable(m) && !(professional && roles[m] == role::clinical)) break;
+        if (!nameable(m) && !(professional && roles[m] == role::overridable && (words[m].flags & word::clinical)))
+          break;
         if (m + 1 < k && !adjacent(text, words[m], words[m + 1])) break;
         if (m + 1 == k && !(adjacent(text, words[m], w) || comma_adjacent(text, words[m], w))) break;
         if (words[m].caps_region && roles[m] == role::weak && !(words[m].flags & (word::first | word::frequent_last)))
@@ -362,7 +220,14 @@ inline void find_names(std::string_view text, std::vector<text_word> const& word
           roles[next] == role::unknown && ((roles[k] == role::unknown && title_pair) || initial_first);
       bool const first_then_unknown = (roles[k] == role::weak || roles[k] == role::strong) && (w.flags & word::first) &&
                                       w.size() >= 3 && roles[next] == role::unknown && b.size() >= 3;
-      if ((unknown_pair && b.size() >= 3) || first_then_unknown)
+      // "R. Rice", "Jo S. Beer": an initial with its period, then a surname of the lexicon.
+      bool const initial_then_surname = roles[next] != role::none && (b.flags & word::last) &&
+                                        !(b.end < text.size() && text[b.end] == ':') &&
+                                        ((roles[k] == role::initial && w.period_after && next == k + 1 &&
+                                          (w.start == 0 || text[w.start - 1] == ' ' || text[w.start - 1] == '\n')) ||
+                                         (next == k + 2 && words[k + 1].period_after && (w.flags & word::first) &&
+                                          (roles[k] == role::weak || roles[k] == role::strong)));
+      if ((unknown_pair && b.size() >= 3) || first_then_unknown || initial_then_surname)
         for (std::size_t m = k; m <= next; ++m) is_name[m] = 1;
     }
     // A first name then a surname, both also words, make a name together: "JOHN BROWN", "Will Hunt".
@@ -370,16 +235,26 @@ inline void find_names(std::string_view text, std::vector<text_word> const& word
         (words[k + 1].flags & word::last) && adjacent(text, w, words[k + 1]) &&
         ((words[k + 1].flags & word::frequent_last) || !(words[k + 1].flags & word::common)))
       is_name[k] = is_name[k + 1] = 1;
+    // A message's signature, "... Thanks - Hazel\"", and a greeting, "\"Homer, the swelling...": a name-like
+    // word after a dash or an opening quote.
+    if (roles[k] == role::weak || roles[k] == role::strong || roles[k] == role::unknown) {
+      bool const signed_off = w.start >= 2 && text[w.start - 1] == ' ' && text[w.start - 2] == '-' &&
+                              ((w.end < text.size() && text[w.end] == '"') ||
+                               (roles[k] != role::unknown && (w.end == text.size() || text[w.end] == '\n')));
+      bool const greeted = w.start >= 1 && text[w.start - 1] == '"' && w.comma_after &&
+                           (roles[k] != role::weak || (w.flags & word::first));
+      if (signed_off || greeted) is_name[k] = 1;
+    }
     if (roles[k] == role::weak && !w.caps_region && w.shape == letter_case::title && !w.sentence_start &&
         !(w.flags & (word::state | word::country)) && (w.flags & (word::first | word::frequent_last)) && k > 0 &&
-        words[k - 1].shape == letter_case::lower && !w.newline_before)
+        w.lower_before)
       is_name[k] = 1;
   }
 
   // A sentence that starts with one or two name-like words and a verb that takes a person: "MARIA RESTED",
   // "NHÂN SÂM RESTED".
   for (std::size_t k = 1; k < n; ++k) {
-    if (!word_in(text, words[k], person_verbs)) continue;
+    if (!(words[k].cues & cue::person_verb)) continue;
     std::size_t first = k;
     while (first > 0 && k - first < 2 &&
            (roles[first - 1] == role::weak || roles[first - 1] == role::strong || roles[first - 1] == role::unknown) &&
@@ -393,26 +268,20 @@ inline void find_names(std::string_view text, std::vector<text_word> const& word
       for (std::size_t m = first; m < k; ++m) is_name[m] = 1;
   }
 
-  // 4. Company: grow every name over adjacent name-like words, both ways, until nothing changes.
-  for (bool grew = true; grew;) {
-    grew = false;
-    for (std::size_t k = 0; k + 1 < n; ++k) {
-      // "Last, First" grows too when one of them is a name of the lexicon that is not also a word.
-      bool const comma_pair = comma_adjacent(text, words[k], words[k + 1]) &&
-                              (roles[k] == role::strong || roles[k + 1] == role::strong) &&
-                              (roles[k] == role::strong || roles[k] == role::weak) &&
-                              (roles[k + 1] == role::strong || roles[k + 1] == role::weak);
-      if (!adjacent(text, words[k], words[k + 1]) && !comma_pair) continue;
-      if (is_name[k] && !is_name[k + 1] && nameable(k + 1)) {
-        is_name[k + 1] = 1;
-        grew = true;
-      }
-      if (is_name[k + 1] && !is_name[k] && nameable(k)) {
-        is_name[k] = 1;
-        grew = true;
-      }
-    }
+  // 4. Company: grow every name over adjacent name-like words ("Last, First" too when one of them is a name of the
+  // lexicon that is not also a word). Along a line of words one sweep each way reaches the fixed point.
+  std::vector<char> link(n, 0);  // link[k]: words k and k + 1 can be one name
+  for (std::size_t k = 0; k + 1 < n; ++k) {
+    bool const comma_pair = comma_adjacent(text, words[k], words[k + 1]) &&
+                            (roles[k] == role::strong || roles[k + 1] == role::strong) &&
+                            (roles[k] == role::strong || roles[k] == role::weak) &&
+                            (roles[k + 1] == role::strong || roles[k + 1] == role::weak);
+    link[k] = static_cast<char>(comma_pair || adjacent(text, words[k], words[k + 1]));
   }
+  for (std::size_t k = 0; k + 1 < n; ++k)
+    if (link[k] && is_name[k] && nameable(k + 1)) is_name[k + 1] = 1;
+  for (std::size_t k = n; k-- > 1;)
+    if (link[k - 1] && is_name[k] && nameable(k - 1)) is_name[k - 1] = 1;
 
   // One span per run of name words that are adjacent (or "Last, First").
   for (std::size_t k = 0; k < n;) {

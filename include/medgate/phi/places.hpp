@@ -35,49 +35,6 @@ namespace medgate::phi {
 
 namespace detail {
 
-/// Last words of a facility's name.
-inline constexpr std::array<std::string_view, 29> facility_heads{
-    "hospital",   "hospitals",  "clinic",     "clinics",   "center",     "centre",   "infirmary",      "hospice",
-    "home",       "healthcare", "health",     "institute", "sanatorium", "rehab",    "rehabilitation", "pharmacy",
-    "practice",   "associates", "facility",   "care",      "group",      "medicine", "partners",       "physicians",
-    "pediatrics", "living",     "apothecary", "residence", "manor"};
-
-/// Words of a facility's name that say what it is, not which one ("General Hospital" alone names none).
-inline constexpr std::array<std::string_view, 62> facility_generic{
-    "general",   "medical",      "regional",   "community",      "memorial",    "university", "health",     "center",
-    "hospital",  "clinic",       "nursing",    "rehabilitation", "care",        "urgent",     "skilled",    "the",
-    "of",        "and",          "children's", "childrens",      "county",      "city",       "state",      "veterans",
-    "family",    "primary",      "internal",   "emergency",      "department",  "radiology",  "cardiology", "oncology",
-    "surgery",   "pediatrics",   "psychiatry", "neurology",      "orthopedics", "women's",    "behavioral", "mental",
-    "physical",  "occupational", "therapy",    "dialysis",       "cancer",      "heart",      "eye",        "kidney",
-    "wound",     "pain",         "sleep",      "imaging",        "outpatient",  "inpatient",  "ambulatory", "surgical",
-    "specialty", "senior",       "assisted",   "living",         "medicine",    "group"};
-
-/// Words joining a facility's name: "St. Mary of the Lake", "Johns Hopkins & Partners".
-inline constexpr std::array<std::string_view, 3> facility_joiners{"of", "the", "and"};
-
-inline constexpr std::array<std::string_view, 15> place_cues{"in",        "from",     "to",     "near",    "at",
-                                                             "of",        "visiting", "lives",  "resides", "moved",
-                                                             "relocated", "born",     "native", "outside", "around"};
-
-/// The cues strong enough to make an unknown word a place: "lives in Rippinside", "from Oakvale".
-inline constexpr std::array<std::string_view, 4> strong_place_cues{"in", "from", "near", "outside"};
-
-/// First words of place names: "North Coltencester", "Port Ellis", "Lake Ozella".
-inline constexpr std::array<std::string_view, 14> place_prefixes{
-    "north", "south", "east", "west", "new", "port", "fort", "saint", "st", "mount", "mt", "lake", "san", "los"};
-
-inline constexpr std::array<std::string_view, 9> unit_words{"apt", "apartment", "suite", "ste", "unit",
-                                                            "fl",  "floor",     "bldg",  "room"};
-
-/// The most used street suffixes, for when there is no lexicon (it has the whole USPS list).
-inline constexpr std::array<std::string_view, 20> common_street_suffixes{
-    "street", "st", "avenue", "ave", "road", "rd",    "boulevard", "blvd",    "lane",   "ln",
-    "drive",  "dr", "court",  "ct",  "way",  "place", "pl",        "terrace", "circle", "highway"};
-
-inline constexpr std::array<std::string_view, 12> directions{"n",  "s",  "e",     "w",     "ne",   "nw",
-                                                             "se", "sw", "north", "south", "east", "west"};
-
 inline bool only_spaces(std::string_view text, std::size_t from, std::size_t to) noexcept {
   for (std::size_t i = from; i < to; ++i)
     if (text[i] != ' ' && text[i] != '\t' && text[i] != '.') return false;
@@ -102,7 +59,7 @@ inline std::size_t unit_after(std::string_view text, std::vector<text_word> cons
   if (i < text.size() && text[i] == '.') ++i;
   if (i < text.size() && text[i] == ',') ++i;
   while (i < text.size() && text[i] == ' ') ++i;
-  if (k + 1 < words.size() && words[k + 1].start == i && word_in(text, words[k + 1], unit_words)) {
+  if (k + 1 < words.size() && words[k + 1].start == i && (words[k + 1].cues & cue::unit)) {
     i = words[k + 1].end;
     if (i < text.size() && text[i] == '.') ++i;
     while (i < text.size() && text[i] == ' ') ++i;
@@ -168,13 +125,17 @@ inline void find_places(std::string_view text, std::vector<text_word> const& wor
                         std::vector<span>& out) {
   using namespace detail;
   std::size_t const n = words.size();
-  auto const add = [&](std::size_t start, std::size_t end) { out.push_back(span{start, end, category::location}); };
+  std::size_t last_place_end = std::string_view::npos;  // where the last place found here ends
+  auto const add = [&](std::size_t start, std::size_t end) {
+    out.push_back(span{start, end, category::location});
+    last_place_end = end;
+  };
 
   for (std::size_t k = 0; k < n; ++k) {
     auto const& w = words[k];
 
     // Street addresses: the suffix at k, name words before it back to a house number.
-    bool const street = (w.flags & word::street) || (w.flags == 0 && word_in(text, w, common_street_suffixes));
+    bool const street = (w.flags & word::street) || (w.flags == 0 && (w.cues & cue::street_suffix));
     if (street && w.capitalized() && k > 0) {
       std::size_t first = k;
       while (first > 0 && k - first < 4 && !words[first].number_before) {
@@ -191,7 +152,7 @@ inline void find_places(std::string_view text, std::vector<text_word> const& wor
         if (start < words[first].start && !measure_follows(cursor{text}, number_end)) {
           std::size_t end = w.end;
           std::size_t last = k;
-          if (k + 1 < n && adjacent(text, w, words[k + 1]) && word_in(text, words[k + 1], directions) &&
+          if (k + 1 < n && adjacent(text, w, words[k + 1]) && (words[k + 1].cues & cue::direction) &&
               words[k + 1].shape != letter_case::lower) {
             last = k + 1;
             end = words[k + 1].end;
@@ -213,13 +174,13 @@ inline void find_places(std::string_view text, std::vector<text_word> const& wor
       }
     }
     // A house number, capitalised words and a unit, without a street suffix: "31261 E Main Apt. 197".
-    if ((w.capitalized() || word_in(text, w, directions)) && w.number_before && !street && k + 1 < n) {
+    if ((w.capitalized() || (w.cues & cue::direction)) && w.number_before && !street && k + 1 < n) {
       std::size_t last = k;
       while (last + 1 < n && last - k < 3 && words[last + 1].capitalized() &&
-             adjacent(text, words[last], words[last + 1]) && !word_in(text, words[last + 1], unit_words))
+             adjacent(text, words[last], words[last + 1]) && !(words[last + 1].cues & cue::unit))
         ++last;
       std::size_t const start = house_number_start(text, w.start);
-      if (start < w.start && last + 1 < n && word_in(text, words[last + 1], unit_words) &&
+      if (start < w.start && last + 1 < n && (words[last + 1].cues & cue::unit) &&
           adjacent(text, words[last], words[last + 1])) {
         std::size_t const end = unit_after(text, words, last, words[last].end);
         if (end > words[last].end) add(start, end);
@@ -248,10 +209,11 @@ inline void find_places(std::string_view text, std::vector<text_word> const& wor
     // Facilities.
     // "Home" names a place only as a nursing, care or rest home ("continue home meds" does not).
     bool const home_ok = !word_is(text, w, "home") ||
-                         (k > 0 && (word_is(text, words[k - 1], "nursing") || word_is(text, words[k - 1], "care") ||
-                                    word_is(text, words[k - 1], "rest") || word_is(text, words[k - 1], "retirement") ||
-                                    word_is(text, words[k - 1], "group") || word_is(text, words[k - 1], "foster")));
-    if (w.capitalized() && home_ok && word_in(text, w, facility_heads)) {
+                         (k > 0 && adjacent(text, words[k - 1], w) &&
+                          (word_is(text, words[k - 1], "nursing") || word_is(text, words[k - 1], "care") ||
+                           word_is(text, words[k - 1], "rest") || word_is(text, words[k - 1], "retirement") ||
+                           word_is(text, words[k - 1], "group") || word_is(text, words[k - 1], "foster")));
+    if (w.capitalized() && home_ok && (w.cues & cue::facility_head)) {
       std::size_t first = k;
       bool specific = false;
       while (first > 0 && k - first < 6) {
@@ -259,21 +221,21 @@ inline void find_places(std::string_view text, std::vector<text_word> const& wor
         if (!adjacent(text, p, words[first]) &&
             !(p.possessive && p.end + 2 < words[first].start && only_spaces(text, p.end + 2, words[first].start)))
           break;
-        if (!p.capitalized() && !word_in(text, p, facility_joiners)) break;
+        if (!p.capitalized() && !(p.cues & cue::facility_joiner)) break;
         if ((p.flags & word::clinical) ||
-            (p.caps_region && word_in(text, p, never_names) && !word_in(text, p, facility_joiners)))
+            (p.caps_region && (p.cues & cue::never_name) && !(p.cues & cue::facility_joiner)))
           break;
         --first;
         // A word that is not generic says which place; in capitals it must also not be a common word ("CARDIAC").
-        if (!word_in(text, p, facility_generic) && !word_in(text, p, facility_heads) &&
+        if (!(p.cues & cue::facility_generic) && !(p.cues & cue::facility_head) &&
             (!p.caps_region || !(p.flags & word::common) || (p.flags & (word::name | word::city)) || p.possessive))
           specific = true;
       }
-      while (first < k && word_in(text, words[first], facility_joiners)) ++first;
+      while (first < k && (words[first].cues & cue::facility_joiner)) ++first;
       std::size_t last = k;
       // "... of Iowa", "... at Fairview"
       for (std::size_t m = k + 1; m + 1 < n && m < k + 6; ++m) {
-        if (!word_in(text, words[m], facility_joiners) || !adjacent(text, words[m - 1], words[m])) break;
+        if (!(words[m].cues & cue::facility_joiner) || !adjacent(text, words[m - 1], words[m])) break;
         std::size_t t = m + 1;
         while (t < n && word_is(text, words[t], "the") && adjacent(text, words[t - 1], words[t])) ++t;
         if (t >= n || !words[t].capitalized() || !adjacent(text, words[t - 1], words[t])) break;
@@ -286,23 +248,22 @@ inline void find_places(std::string_view text, std::vector<text_word> const& wor
     }
     // Cities.
     if (!w.capitalized() || (w.flags & (word::clinical | word::country)) || eponym_at(text, words, k) ||
-        word_in(text, w, month_words))
+        (w.cues & cue::month))
       continue;
     // An unknown capitalised word after a place cue, maybe after a compass word: "lives in Rippinside",
     // "IN NORTH COLTENCESTER".
     bool const after_cue =
         k > 0 && !w.newline_before && !words[k - 1].possessive &&
         text.substr(words[k - 1].end, w.start - words[k - 1].end).find_first_not_of(' ') == std::string_view::npos;
-    if (after_cue && word_in(text, words[k - 1], strong_place_cues) &&
-        (w.shape == letter_case::title || w.caps_region) && !(w.flags & word::state)) {
+    if (after_cue && (words[k - 1].cues & cue::strong_place_cue) && (w.shape == letter_case::title || w.caps_region) &&
+        !(w.flags & word::state)) {
       std::size_t last = k;
-      if (word_in(text, w, place_prefixes) && k + 1 < n && adjacent(text, w, words[k + 1]) &&
-          words[k + 1].capitalized())
+      if ((w.cues & cue::place_prefix) && k + 1 < n && adjacent(text, w, words[k + 1]) && words[k + 1].capitalized())
         last = k + 1;
       auto const& p = words[last];
       if (!(p.flags &
             (word::common | word::proper | word::name | word::state | word::country | word::clinical | word::city)) &&
-          p.size() >= 3 && !p.in_code) {
+          p.size() >= 3 && !p.in_code && !medical_word(text.substr(p.start, p.end - p.start))) {
         add(w.start, p.end);
         k = last;
         continue;
@@ -322,9 +283,9 @@ inline void find_places(std::string_view text, std::vector<text_word> const& wor
              !(words[first - 1].flags & word::street) && !words[first - 1].number_before)
         --first;
       bool const after_address =
-          !out.empty() && out.back().category == category::location && out.back().end <= words[first].start &&
-          (only_spaces(text, out.back().end, words[first].start) ||
-           (text[out.back().end] == ',' && only_spaces(text, out.back().end + 1, words[first].start)));
+          last_place_end <= words[first].start &&
+          (only_spaces(text, last_place_end, words[first].start) ||
+           (text[last_place_end] == ',' && only_spaces(text, last_place_end + 1, words[first].start)));
       bool all_common = true;
       for (std::size_t m = first; m <= end_word; ++m) all_common = all_common && (words[m].flags & word::common);
       if (!(phrase_flags & (word::state | word::country)) && (listed || !all_common || after_address)) {
@@ -343,7 +304,7 @@ inline void find_places(std::string_view text, std::vector<text_word> const& wor
       all_common = all_common && (words[m].flags & word::common);
       any_name = any_name || (words[m].flags & word::name);
     }
-    bool const cue = after_cue && word_in(text, words[k - 1], place_cues);
+    bool const cue = after_cue && (words[k - 1].cues & cue::place_cue);
     if ((cue && (!all_common || w.shape == letter_case::title)) || (!all_common && !any_name)) {
       add(w.start, words[city_end].end);
       k = city_end;

@@ -9,9 +9,14 @@
 // sequence except the general punctuation block U+2000–U+206F) with inner
 // apostrophes and hyphens ("O'Brien", "Smith-Jones", "Peña"). A trailing "'s"
 // is not part of the word; it sets `possessive`. Digits end a word. Case is
-// judged on ASCII letters only. In a stretch written in capitals the case says
-// nothing, so `caps_region` is set on every word of a line with at least three
-// words that has no lower-case word.
+// judged on ASCII and Latin letters. In a stretch written in capitals the case
+// says nothing, so `caps_region` is set on every word of a line with at least
+// three words in capitals and none in lower case.
+//
+// A lower-case word that is in no cue list ("the", "pain", "daily") can be no
+// name, no place and no cue, so it is not kept: the rules see the words that
+// matter, and what lies between two kept words is still in the text (rules
+// that need two words side by side check the bytes between them).
 #pragma once
 
 #include <cstddef>
@@ -20,6 +25,7 @@
 #include <vector>
 
 #include "category.hpp"
+#include "cue_words.hpp"
 #include "lexicon.hpp"
 
 namespace medgate::phi {
@@ -33,8 +39,9 @@ enum class letter_case : std::uint8_t {
 
 struct text_word {
   std::size_t start = 0;
-  std::size_t end = 0;  ///< without a possessive "'s"
-  std::uint16_t flags = 0;
+  std::size_t end = 0;      ///< without a possessive "'s"
+  std::uint32_t cues = 0;   ///< its roles for the rules (cue_words.hpp)
+  std::uint16_t flags = 0;  ///< what the lexicon says (looked up only for words that are not lower case)
   letter_case shape = letter_case::other;
   bool possessive = false;      ///< "'s" or "’s" follows
   bool caps_region = false;     ///< on a line written in capitals
@@ -44,8 +51,8 @@ struct text_word {
   bool newline_before = false;  ///< a line break between the previous word and this one
   bool number_before = false;   ///< digits right before, on the same line ("12 Elm")
   bool bracket_before = false;  ///< "(" or "[" between the previous word and this one
-  bool in_code = false;         ///< a digit touches it ("CHA2DS2", "5mg"): part of a code or a measure
-  std::size_t gap_before = 0;   ///< bytes between the previous word's end (or possessive) and this word
+  bool in_code = false;         ///< a digit or '/' touches it ("CHA2DS2", "5mg", "A/P"): a code or a measure
+  bool lower_before = false;    ///< the word right before it, on its line, is in lower case (kept or not)
 
   [[nodiscard]] std::size_t size() const noexcept { return end - start; }
   /// Capitalised as a proper noun would be: Title, or capitals where case says nothing ("RIVERA" in a
@@ -151,37 +158,76 @@ inline std::uint16_t hyphenated_flags(std::string_view w, lexicon const& lex) no
 
 }  // namespace detail
 
-/// The words of `text`, with what `lex` says of each (an empty lexicon gives flags 0).
-inline std::vector<text_word> split_words(std::string_view text, lexicon const& lex) {
+/// Appends to `words` the words of `text` from byte `from` on, with what `lex` says of each (an empty lexicon
+/// gives flags 0). Offsets are into `text`; the rules may look at the bytes before `from`.
+inline void split_words(std::string_view text, lexicon const& lex, std::vector<text_word>& words,
+                        std::size_t from = 0) {
   using detail::apostrophe_at;
   using detail::letter_at;
-  std::vector<text_word> words;
-  words.reserve(text.size() / 6 + 1);
-  std::size_t i = 0;
-  std::size_t prev_end = 0;
+  std::size_t const first_word = words.size();
+  std::size_t i = from;
+  std::size_t prev_end = from;
   bool sentence = true;
+  bool newline = false;
+  bool bracket = false;
+  bool prev_lower = false;
+  // The current line, for caps_region: its first kept word, its words in capitals, whether any is lower case.
+  std::size_t line_first = first_word;
+  std::size_t line_upper = 0;
+  bool line_lower = false;
+  auto const end_line = [&] {
+    if (!line_lower && line_upper >= 3)
+      for (std::size_t m = line_first; m < words.size(); ++m) words[m].caps_region = true;
+    line_first = words.size();
+    line_upper = 0;
+    line_lower = false;
+  };
   while (i < text.size()) {
-    std::size_t n = letter_at(text, i);
-    if (n == 0) {
-      char const c = text[i];
+    char const c = text[i];
+    bool const ascii_letter = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+    if (!ascii_letter && (static_cast<unsigned char>(c) < 0x80 || letter_at(text, i) == 0)) {
       if (c == '.' || c == '!' || c == '?' || c == ':' || c == ';' || c == '\n') sentence = true;
+      newline = newline || c == '\n';
+      bracket = bracket || c == '(' || c == '[';
       ++i;
       continue;
     }
     text_word w;
     w.start = i;
+    // The word's letters; ASCII ones are counted and hashed on the way, anything else sends the shape to
+    // shape_of.
+    std::uint64_t h = detail::hash_seed;
+    std::size_t uppers = 0;
+    std::size_t lowers = 0;
+    bool ascii = true;
     while (i < text.size()) {
-      if ((n = letter_at(text, i)) != 0) {
+      char const d = text[i];
+      if (d >= 'a' && d <= 'z') {
+        ++lowers;
+        h = detail::hash_step(h, d);
+        ++i;
+        continue;
+      }
+      if (d >= 'A' && d <= 'Z') {
+        ++uppers;
+        h = detail::hash_step(h, d);
+        ++i;
+        continue;
+      }
+      if (std::size_t const n = static_cast<unsigned char>(d) >= 0x80 ? letter_at(text, i) : 0; n != 0) {
+        ascii = false;
+        for (std::size_t k = 0; k < n; ++k) h = detail::hash_step(h, text[i + k]);
         i += n;
         continue;
       }
       // An inner apostrophe or hyphen joins letters on both sides: O'Brien, Smith-Jones (not "Murphy's").
-      std::size_t const a = text[i] == '-' ? 1 : apostrophe_at(text, i);
+      std::size_t const a = d == '-' ? 1 : apostrophe_at(text, i);
       if (a == 0 || i + a >= text.size() || letter_at(text, i + a) == 0) break;
-      if (a != 1 || text[i] != '-') {
+      if (d != '-') {
         bool const s = text[i + a] == 's' || text[i + a] == 'S';
         if (s && (i + a + 1 >= text.size() || letter_at(text, i + a + 1) == 0)) break;  // possessive
       }
+      for (std::size_t k = 0; k < a; ++k) h = detail::hash_step(h, text[i + k]);
       i += a;
     }
     w.end = i;
@@ -191,35 +237,61 @@ inline std::vector<text_word> split_words(std::string_view text, lexicon const& 
       w.possessive = true;
       i += a + 1;
     }
-    std::string_view const gap = text.substr(prev_end, w.start - prev_end);
-    w.gap_before = gap.size();
-    for (char const c : gap) {
-      if (c == '\n') w.newline_before = true;
-      if (c == '(' || c == '[') w.bracket_before = true;
+    std::string_view const word_text = text.substr(w.start, w.end - w.start);
+    w.period_after = i < text.size() && text[i] == '.';
+    if (newline) end_line();
+    // A placeholder left by an earlier redaction ("[NAME]") is not a word to look at again.
+    if (w.start > 0 && text[w.start - 1] == '[' && i < text.size() && text[i] == ']' && lowers == 0 &&
+        parse_category(word_text)) {
+      newline = bracket = false;
+      continue;
     }
+    w.newline_before = newline;
+    w.bracket_before = bracket;
+    w.lower_before = prev_lower && !newline;
+    newline = bracket = false;
     {
       std::size_t k = w.start;
       while (k > prev_end && (text[k - 1] == ' ' || text[k - 1] == '\t')) --k;
       w.number_before = k > prev_end && text[k - 1] >= '0' && text[k - 1] <= '9';
     }
-    w.sentence_start = sentence || words.empty();
+    w.sentence_start = sentence || words.size() == first_word;
     sentence = false;
-    w.shape = detail::shape_of(text.substr(w.start, w.end - w.start));
-    w.flags = lex.lookup(text.substr(w.start, w.end - w.start));
-    if (w.flags == 0) w.flags = detail::hyphenated_flags(text.substr(w.start, w.end - w.start), lex);
-    w.period_after = i < text.size() && text[i] == '.';
-    // A placeholder left by an earlier redaction ("[NAME]") is not a word to look at again.
-    if (w.start > 0 && text[w.start - 1] == '[' && i < text.size() && text[i] == ']' &&
-        parse_category(text.substr(w.start, w.end - w.start)) && w.shape == letter_case::upper)
+    if (ascii) {
+      bool const first_upper = text[w.start] >= 'A' && text[w.start] <= 'Z';
+      w.shape = uppers == 0                       ? letter_case::lower
+                : lowers == 0                     ? letter_case::upper
+                : first_upper && uppers <= lowers ? letter_case::title
+                                                  : letter_case::other;
+    } else {
+      w.shape = detail::shape_of(word_text);
+    }
+    std::size_t const hash = detail::hash_finish(h);
+    w.cues = cue_bits(word_text, hash);
+    prev_lower = w.shape == letter_case::lower;
+    line_lower = line_lower || w.shape == letter_case::lower || w.shape == letter_case::title;
+    line_upper += w.shape == letter_case::upper ? 1 : 0;
+    if (w.shape == letter_case::lower && (w.cues & cue::in_lower_case) == 0) {  // not kept (see the top)
+      prev_end = i;
       continue;
-    w.in_code = (i < text.size() && text[i] >= '0' && text[i] <= '9') ||
-                (w.start > 0 && text[w.start - 1] >= '0' && text[w.start - 1] <= '9');
+    }
+    // Only a capitalised word can be a name or a place; a lower-case one needs no lexicon.
+    if (w.shape != letter_case::lower) {
+      w.flags = lex.lookup(word_text, hash);
+      if (w.flags == 0) w.flags = detail::hyphenated_flags(word_text, lex);
+    }
+    // A digit or a slash touching it: a code, a measure or a list of abbreviations ("CHA2DS2", "ICS/LAMA/LABA").
+    auto const code_char = [&](std::size_t at) {
+      return at < text.size() && ((text[at] >= '0' && text[at] <= '9') || text[at] == '/');
+    };
+    w.in_code = code_char(i) || (w.start > 0 && code_char(w.start - 1));
     w.comma_after = i < text.size() && text[i] == ',';
     prev_end = i;
     words.push_back(w);
   }
+  end_line();
   // A state or country of several words ("North Carolina", "New Zealand") lends that to each of its words.
-  for (std::size_t k = 0; k + 1 < words.size(); ++k) {
+  for (std::size_t k = first_word; k + 1 < words.size(); ++k) {
     if (!(words[k].flags & word::head)) continue;
     for (std::size_t m = k + 1; m < words.size() && m < k + 3; ++m) {
       if (words[m].start != words[m - 1].end + 1 || text[words[m - 1].end] != ' ') break;
@@ -229,20 +301,13 @@ inline std::vector<text_word> split_words(std::string_view text, lexicon const& 
           words[q].flags |= static_cast<std::uint16_t>(f & (word::state | word::country));
     }
   }
-  // Lines written in capitals: at least three words, none of them in lower case.
-  std::size_t line_start = 0;
-  for (std::size_t k = 0; k <= words.size(); ++k) {
-    if (k < words.size() && !(k > line_start && words[k].newline_before)) continue;
-    std::size_t upper = 0;
-    bool any_lower = false;
-    for (std::size_t m = line_start; m < k; ++m) {
-      upper += words[m].shape == letter_case::upper ? 1 : 0;
-      any_lower = any_lower || words[m].shape == letter_case::lower || words[m].shape == letter_case::title;
-    }
-    if (!any_lower && upper >= 3)
-      for (std::size_t m = line_start; m < k; ++m) words[m].caps_region = true;
-    line_start = k;
-  }
+}
+
+/// The words of `text`, with what `lex` says of each.
+inline std::vector<text_word> split_words(std::string_view text, lexicon const& lex) {
+  std::vector<text_word> words;
+  words.reserve(text.size() / 6 + 1);
+  split_words(text, lex, words);
   return words;
 }
 
