@@ -55,8 +55,8 @@ inline constexpr std::uint32_t in_lower_case = title | relation | name_verb | la
 namespace detail::lists {
 
 inline constexpr std::array<std::string_view, 20> name_titles{
-    "dr",   "mr",   "mrs", "ms",  "miss",   "mx",     "prof",    "professor",  "sr",
-    "sra", "dra",    "srta", "don", "rev", "pastor", "sister", "brother", "dña",       "señor", "señora"};
+    "dr",  "mr",   "mrs", "ms",  "miss",   "mx",     "prof",    "professor", "sr",    "sra",
+    "dra", "srta", "don", "rev", "pastor", "sister", "brother", "dña",       "señor", "señora"};
 
 inline constexpr std::array<std::string_view, 36> name_relations{
     "wife",      "husband",  "son",           "daughter",    "mother",      "father",       "mom",      "dad",
@@ -243,7 +243,7 @@ inline constexpr std::array<std::string_view, 12> directions{"n",  "s",  "e",   
 
 /// Words of addresses and facilities the place rules look at even in lower case: "po box", "rest home".
 inline constexpr std::array<std::string_view, 8> address_words{"po",   "p",          "o",      "box",
-                                                              "rest", "retirement", "foster", "nursing"};
+                                                               "rest", "retirement", "foster", "nursing"};
 
 }  // namespace detail::lists
 
@@ -321,12 +321,12 @@ namespace detail {
 /// "hyperlipidemia", "cholecystectomy", "carvedilol", "apixaban", "ondansetron". The word list (wamerican) holds
 /// few of them, and a capitalised word it does not know is otherwise a name's company.
 inline constexpr std::array<std::string_view, 53> medical_endings{
-    "itis",    "osis",    "emia",     "ectomy",   "otomy",   "ostomy",   "plasty",  "scopy",   "graphy",
-    "pathy",   "algia",   "megaly",   "ology",    "ologist", "uria",     "penia",   "cytosis", "azole",
-    "olol",    "opril",   "sartan",   "statin",   "mycin",   "cillin",   "floxacin", "cycline", "prazole",
-    "tidine",  "dipine",  "parin",    "xaban",    "gliflozin", "gliptin", "glutide", "zepam",   "zolam",
-    "triptan", "setron",  "lukast",   "terol",    "tropium", "semide",  "thiazide", "asone",  "isone",
-    "amine",   "ase",     "emic",     "otic",     "ectasis", "trophy",  "plegia",  "thema"};
+    "itis",    "osis",   "emia",   "ectomy", "otomy",     "ostomy",  "plasty",   "scopy",   "graphy",
+    "pathy",   "algia",  "megaly", "ology",  "ologist",   "uria",    "penia",    "cytosis", "azole",
+    "olol",    "opril",  "sartan", "statin", "mycin",     "cillin",  "floxacin", "cycline", "prazole",
+    "tidine",  "dipine", "parin",  "xaban",  "gliflozin", "gliptin", "glutide",  "zepam",   "zolam",
+    "triptan", "setron", "lukast", "terol",  "tropium",   "semide",  "thiazide", "asone",   "isone",
+    "amine",   "ase",    "emic",   "otic",   "ectasis",   "trophy",  "plegia",   "thema"};
 
 }  // namespace detail
 
@@ -335,7 +335,8 @@ inline bool medical_word(std::string_view word) noexcept {
   for (auto const e : detail::medical_endings) {
     if (word.size() < e.size() + 4) continue;
     bool same = true;
-    for (std::size_t i = 0; i < e.size() && same; ++i) same = detail::fold_ascii(word[word.size() - e.size() + i]) == e[i];
+    for (std::size_t i = 0; i < e.size() && same; ++i)
+      same = detail::fold_ascii(word[word.size() - e.size() + i]) == e[i];
     if (same) return true;
   }
   return false;
