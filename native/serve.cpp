@@ -8,6 +8,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -20,6 +21,7 @@
 #include "files.hpp"
 #include "gateway.hpp"
 #include "medgate/config.hpp"
+#include "phi_data.hpp"
 #include "stop_signals.hpp"
 #include "token_data.hpp"
 
@@ -244,6 +246,14 @@ int run_serve(args a) {
   stop_signals signals{true};
   transport::httplib_options transport;
   transport.token_counters = token_counters("medgate serve");
+  if (options->phi.enabled) {
+    auto lexicon = load_lexicon();
+    if (lexicon)
+      transport.phi_lexicon = std::make_shared<phi::lexicon const>(std::move(*lexicon));
+    else
+      fmt::print(stderr, "medgate serve: the protect step finds names and places by their cues only: {}\n",
+                 lexicon.error_message());
+  }
   auto gw = gateway::server::create(std::move(*options), arguments.gateway, std::move(transport));
   if (!gw) {
     fmt::print(stderr, "medgate serve: {}\n", gw.error_message());

@@ -70,6 +70,11 @@
 //                                          per UTC day; "default" applies to each tenant not listed;
 //                                          an absent limit is no limit
 //     "context": {"policy": "refuse" | "drop_oldest" | "cut_middle"},    a prompt too long for the window
+//     "phi": {"enabled": false, "modes": {"NAME": "pseudonymize", "DATE": "shift", "AGE": "generalize", ...},
+//             "max_shift_days": 365},      the protect step (phi/protect.hpp): per category (NAME, LOCATION,
+//                                          ZIP, DATE, AGE, PHONE, FAX, EMAIL, SSN, MRN, ACCOUNT, LICENSE,
+//                                          VEHICLE, DEVICE, URL, IP, ID) redact | pseudonymize | shift |
+//                                          generalize | keep; "redact" when not set
 //     "patient_key_secret_env": "MEDGATE_PATIENT_KEY_SECRET",
 //     "record_decisions": true,
 //     "gateway": {"listen": "127.0.0.1:8080", "token_env": "MEDGATE_GATEWAY_TOKEN",
@@ -1057,9 +1062,49 @@ inline problem read_context(json const& v, std::string const& at, context_option
   return read_fields(v, at, fields, out);
 }
 
+inline constexpr std::array<enum_name<phi::mode>, 5> phi_mode_names{{{"redact", phi::mode::redact},
+                                                                     {"pseudonymize", phi::mode::pseudonymize},
+                                                                     {"shift", phi::mode::shift},
+                                                                     {"generalize", phi::mode::generalize},
+                                                                     {"keep", phi::mode::keep}}};
+
+/// {"NAME": "pseudonymize", "DATE": "shift", ...}: a mode per category, named as in placeholders.
+inline problem read_phi_modes(json const& v, std::string const& at, phi::protect_options& out) {
+  if (!v.is_object()) return fmt::format("{} must be an object, got {}", at, describe(v));
+  for (auto it = v.begin(); it != v.end(); ++it) {
+    auto const& key = it.key();
+    if (is_comment(key)) continue;
+    auto const c = phi::parse_category(key);
+    if (!c || phi::to_string(*c) != key) {
+      std::string names;
+      for (auto const n : phi::category_names) names += fmt::format("{}{}", names.empty() ? "" : ", ", n);
+      return fmt::format("{} has no category {}: the categories are {}", at, describe(json(key)), names);
+    }
+    if (auto p = read_enum(it.value(), member_path(at, key), phi_mode_names, out.modes[phi::cat(*c)])) return p;
+  }
+  return std::nullopt;
+}
+
+inline problem read_phi(json const& v, std::string const& at, phi::phi_options& out) {
+  using o = phi::phi_options;
+  static constexpr std::array<field<o>, 3> fields{{
+      {"enabled", [](json const& j, std::string const& p, o& x) { return read_bool(j, p, x.enabled); }},
+      {"modes", [](json const& j, std::string const& p, o& x) { return read_phi_modes(j, p, x.protect); }},
+      {"max_shift_days",
+       [](json const& j, std::string const& p, o& x) -> problem {
+         std::uint32_t n = 0;
+         if (auto e = read_count(j, p, n)) return e;
+         if (n < 1 || n > 3650) return fmt::format("{} must be 1..3650, got {}", p, n);
+         x.protect.max_shift_days = static_cast<int>(n);
+         return std::nullopt;
+       }},
+  }};
+  return read_fields(v, at, fields, out);
+}
+
 inline problem read_engine(json const& v, engine_options& out) {
   using o = engine_options;
-  static constexpr std::array<field<o>, 13> fields{{
+  static constexpr std::array<field<o>, 14> fields{{
       {"providers",
        [](json const& j, std::string const& p, o& e) { return read_providers(j, p, e.routing.providers); }},
       {"routes", [](json const& j, std::string const& p, o& e) { return read_routes(j, p, e.routing.routes); }},
@@ -1072,6 +1117,7 @@ inline problem read_engine(json const& v, engine_options& out) {
        [](json const& j, std::string const& p, o& e) { return read_model_overrides(j, p, e.models.overrides); }},
       {"budgets", [](json const& j, std::string const& p, o& e) { return read_budgets(j, p, e.budgets); }},
       {"context", [](json const& j, std::string const& p, o& e) { return read_context(j, p, e.context); }},
+      {"phi", [](json const& j, std::string const& p, o& e) { return read_phi(j, p, e.phi); }},
       {"patient_key_secret_env",
        [](json const& j, std::string const& p, o& e) { return read_api_key_env(j, p, e.patient_key_secret_env); }},
       {"record_decisions",
@@ -1542,6 +1588,11 @@ inline config_json to_json(engine_options const& o) {
   out["budgets"] = config_json{{"per_call", std::move(per_call)}, {"tenants", std::move(tenants)}};
   if (bo.default_tenant) out["budgets"]["default"] = tenant_json(*bo.default_tenant);
   out["context"] = config_json{{"policy", c::name_of(c::context_policy_names, o.context.policy)}};
+  config_json modes = config_json::object();
+  for (std::size_t k = 0; k < phi::category_count; ++k)
+    modes[std::string{phi::category_names[k]}] = c::name_of(c::phi_mode_names, o.phi.protect.modes[k]);
+  out["phi"] = config_json{
+      {"enabled", o.phi.enabled}, {"modes", std::move(modes)}, {"max_shift_days", o.phi.protect.max_shift_days}};
   out["patient_key_secret_env"] = o.patient_key_secret_env;
   out["record_decisions"] = o.record_decisions;
   return out;

@@ -52,6 +52,7 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -80,6 +81,8 @@
 #include "idempotency.hpp"
 #include "openai/chat.hpp"
 #include "openai/classify.hpp"
+#include "phi/detect.hpp"
+#include "phi/protect.hpp"
 #include "random.hpp"
 #include "rate_limit.hpp"
 #include "result.hpp"
@@ -113,6 +116,9 @@ struct call_request {
   /// arrives (see `engine::on_stream_start`). Ignored without `chat.stream`,
   /// and when review is on (a held answer must not have reached anyone).
   bool relay_stream = false;
+  /// With the protect step on (`phi.enabled`): the re-identification map of an earlier turn of the same
+  /// conversation (reid_map::to_json), so its placeholders keep their numbers. Never sent anywhere.
+  std::string phi_map{};
 };
 
 /// One attempt as it happened.
@@ -293,6 +299,10 @@ struct done {
   std::string idempotency;            ///< "", "lead", "join" or "cached"
   std::string canary_arm;             ///< "", "control" or "canary"
   call_tokens tokens{};               ///< counted, used and paid (zero for a call that never reached the budget step)
+  /// The protect step's work: PHI found per category, and the re-identification map (reid_map::to_json) for a
+  /// later turn. Empty when the step is off. The map holds PHI: keep it local.
+  std::array<std::uint32_t, phi::category_count> phi_found{};
+  std::string phi_map{};
 };
 
 /// A reviewer decided on a held answer. `response` is the approved or edited
@@ -423,6 +433,10 @@ class engine {
     return ledger_.usage(tenant, wall_at(now));
   }
 
+  /// The lexicon the protect step's name and place detectors use (phi/lexicon.hpp); the host loads it. Without
+  /// one, names and places are found by their cues alone.
+  void set_phi_lexicon(std::shared_ptr<phi::lexicon const> lexicon) { phi_lexicon_ = std::move(lexicon); }
+
   /// Continues an existing audit log: the next record chains to `head`.
   void resume_audit(std::string head, std::uint64_t next_sequence) {
     audit_chain_ = audit_chain{std::move(head), next_sequence};
@@ -441,6 +455,7 @@ class engine {
     std::string const patient_key = std::exchange(c.request.patient_key, std::string{});
     if (c.request.request_id.empty()) c.request.request_id = fmt::format("call-{}", id);
     hedge_.on_call(now);
+    if (options_.phi.enabled && !protect_step(c, patient_key, now)) return id;
 
     choose_chain(c, patient_key, now);
     if (c.chain.empty()) {
@@ -694,6 +709,8 @@ class engine {
     std::vector<attempt_record> attempts;
     std::vector<skipped_target> skipped;
     std::vector<std::string> decisions;
+    phi::reid_map phi_map;  ///< what the protect step replaced (holds PHI; local only)
+    std::array<std::uint32_t, phi::category_count> phi_found{};
   };
 
   /// What a call shares with the calls that joined it.
@@ -906,6 +923,42 @@ class engine {
         saturating_add(prompt_tokens_for(c, model), c.request.chat.max_tokens.value_or(m->max_output_tokens));
     if (need <= m->context_window) return std::nullopt;
     return fmt::format("context window too small ({} > {} tokens)", need, m->context_window);
+  }
+
+  /// The protect step: the PHI of every message's text replaced as `options_.phi` says, the replacements kept
+  /// in the call's map for the answer. A streamed answer with PHI replaced is not relayed as it arrives (the
+  /// caller must see it rehydrated). false when the request's map was unreadable (the call then finished).
+  bool protect_step(call_state& c, std::string const& patient_key, instant now) {
+    if (!c.request.phi_map.empty()) {
+      auto map = phi::reid_map::from_json(c.request.phi_map);
+      c.request.phi_map.clear();
+      if (!map) {
+        finish_error(c, call_error_code::invalid_request, map.error_message(), now);
+        return false;
+      }
+      c.phi_map = std::move(*map);
+    }
+    static phi::lexicon const no_lexicon;
+    phi::lexicon const& lex = phi_lexicon_ ? *phi_lexicon_ : no_lexicon;
+    std::size_t found = 0;
+    for (auto& m : c.request.chat.messages) {
+      auto const spans = phi::find_phi(m.content, lex);
+      if (spans.empty()) continue;
+      for (auto const& s : spans) ++c.phi_found[static_cast<std::size_t>(s.category)];
+      found += spans.size();
+      m.content =
+          phi::protect(m.content, spans, options_.phi.protect, options_.patient_key_secret, patient_key, c.phi_map);
+    }
+    if (found == 0) return true;
+    std::string counts;
+    for (std::size_t k = 0; k < phi::category_count; ++k)
+      if (c.phi_found[k] != 0)
+        counts += fmt::format("{}{} {}", counts.empty() ? "" : ", ", c.phi_found[k], phi::category_names[k]);
+    note(c, fmt::format("protect: {} ({})", counts,
+                        c.request.relay_stream && c.request.chat.stream ? "the stream is held to be rehydrated"
+                                                                        : "replaced before sending"));
+    c.request.relay_stream = false;
+    return true;
   }
 
   /// The budget step: count the prompt for the chain's first model, fit it
@@ -1474,9 +1527,11 @@ class engine {
   void deliver(call_state& c, openai::chat_response response, std::string const& provider, std::string const& model,
                instant now) {
     auto record = make_record(c, "ok", now);
+    record.answer_hash = answer_hash(response);  // of what the provider sent, before rehydration
+    if (options_.phi.enabled)
+      for (auto& choice : response.choices) choice.message.content = phi::rehydrate(choice.message.content, c.phi_map);
     record.provider = provider;
     record.model = model;
-    record.answer_hash = answer_hash(response);
     if (response.usage_info) {
       record.prompt_tokens = response.usage_info->prompt_tokens;
       record.completion_tokens = response.usage_info->completion_tokens;
@@ -1575,6 +1630,10 @@ class engine {
 
   /// Seals and emits the call's audit record, emits `done`, forgets the call.
   audit_record finish(call_state& c, audit_record record, done d) {
+    if (options_.phi.enabled) {
+      d.phi_found = c.phi_found;
+      d.phi_map = c.phi_map.to_json();
+    }
     clear_timer(c);
     stop_rate_wait(c);
     auto sealed = audit_chain_.append(std::move(record));
@@ -1610,7 +1669,8 @@ class engine {
   }
 
   engine_options options_;
-  std::deque<provider_state> providers_;  ///< a deque: calls waiting for a rate limit point into it
+  std::shared_ptr<phi::lexicon const> phi_lexicon_;  ///< for the protect step; null: cues only
+  std::deque<provider_state> providers_;             ///< a deque: calls waiting for a rate limit point into it
   rng rng_;
   hedge_policy hedge_;
   idempotency_cache<shared_outcome, call_id> idempotency_;

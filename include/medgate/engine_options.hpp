@@ -15,6 +15,7 @@
 #include "field_error.hpp"
 #include "hedge.hpp"
 #include "idempotency.hpp"
+#include "phi/protect.hpp"
 #include "retry_budget.hpp"
 #include "review.hpp"
 #include "route.hpp"
@@ -51,6 +52,7 @@ struct engine_options {
   tokens::model_options models{};     ///< overrides of and additions to the model registry (windows, prices)
   budget_options budgets{};           ///< per-call caps and per-tenant daily budgets
   context_options context{};          ///< what to do with a prompt too long for the model's context window
+  phi::phi_options phi{};             ///< the protect step: PHI redacted, pseudonymized or shifted before sending
   /// Key for the keyed hashes of patient keys (canary buckets, audit records,
   /// derived idempotency keys). Hosts read it from a secret store or an
   /// environment variable (see `patient_key_secret_env` in the config); it is
@@ -74,6 +76,7 @@ struct engine_options {
     if (auto e = models.validate()) return e->within("models");
     if (auto e = budgets.validate()) return e->within("budgets");
     if (auto e = context.validate()) return e->within("context");
+    if (auto e = phi.validate()) return invalid("phi.max_shift_days", "{}", *e);
     return std::nullopt;
   }
 };

@@ -73,9 +73,19 @@ struct protect_options {
   int max_shift_days = 365;  ///< date offsets are 1..max_shift_days days, earlier or later
 
   [[nodiscard]] std::optional<std::string> validate() const {
-    if (max_shift_days < 1 || max_shift_days > 3650) return "max_shift_days must be 1..3650";
+    if (max_shift_days < 1 || max_shift_days > 3650) return fmt::format("must be 1..3650, got {}", max_shift_days);
     return std::nullopt;
   }
+};
+
+/// The engine's protect step: off by default; when on, every message's text goes through find_phi and
+/// protect before the prompt is counted, routed or sent, and the answer is rehydrated before anyone sees it.
+/// The keys of the surrogates and of the date offset are the engine's `patient_key_secret`.
+struct phi_options {
+  bool enabled = false;
+  protect_options protect{};
+
+  [[nodiscard]] std::optional<std::string> validate() const { return protect.validate(); }
 };
 
 /// What was replaced and by what, for one conversation. Local only: it holds the PHI itself.

@@ -90,6 +90,8 @@ struct httplib_options {
   /// the engine (`engine::set_counter`); models whose encoding has none are
   /// counted with the bytes/4 estimate. Called while the engine is held.
   std::vector<std::pair<std::string, tokens::text_counter>> token_counters;
+  /// The lexicon of the engine's protect step (`engine::set_phi_lexicon`); null: names and places by cues only.
+  std::shared_ptr<phi::lexicon const> phi_lexicon;
 
   [[nodiscard]] validation validate() const {
     if (workers < 1 || workers > 4096) return invalid("workers", "must be between 1 and 4096, got {}", workers);
@@ -262,6 +264,7 @@ class httplib_driver {
     engine_.set_wall_clock(std::chrono::time_point_cast<std::chrono::microseconds>(std::chrono::system_clock::now()));
     if (options_.resume_audit) engine_.resume_audit(options_.resume_audit->first, options_.resume_audit->second);
     for (auto const& [name, count] : options_.token_counters) engine_.set_counter(name, count);
+    engine_.set_phi_lexicon(options_.phi_lexicon);
     workers_.reserve(options_.workers);
     for (std::size_t i = 0; i < options_.workers; ++i) workers_.push_back(std::make_unique<worker>());
     for (auto& slot : workers_)
