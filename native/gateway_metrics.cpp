@@ -91,6 +91,7 @@ void gateway_metrics::record_call(std::string_view route_asked, done const& d) {
   if (d.tokens.prompt > 0) tokens_[{route, "prompt"}] += static_cast<std::uint64_t>(d.tokens.prompt);
   if (d.tokens.completion > 0) tokens_[{route, "completion"}] += static_cast<std::uint64_t>(d.tokens.completion);
   if (d.tokens.cost_usd) cost_usd_[route] += *d.tokens.cost_usd;
+  for (std::size_t k = 0; k < phi::category_count; ++k) phi_found_[k] += d.phi_found[k];
 }
 
 void gateway_metrics::record_response(int status) {
@@ -159,6 +160,12 @@ std::string gateway_metrics::exposition(engine_view const& now) const {
   header(out, "medgate_cost_usd_total", "counter", "Cost at the answering models' prices, by route.");
   for (auto const& [route, usd] : cost_usd_)
     out += fmt::format("medgate_cost_usd_total{} {}\n", labels({{"route", route}}), number(usd));
+
+  header(out, "medgate_phi_redactions_total", "counter",
+         "PHI the protect step found in prompts, by category (each replaced unless its mode is keep).");
+  for (std::size_t k = 0; k < phi::category_count; ++k)
+    out += fmt::format("medgate_phi_redactions_total{} {}\n",
+                       labels({{"category", std::string{phi::category_names[k]}}}), phi_found_[k]);
 
   header(out, "medgate_breaker_state", "gauge", "1 for each provider's current breaker state, 0 for the others.");
   constexpr std::array states{breaker_state::closed, breaker_state::open, breaker_state::half_open,

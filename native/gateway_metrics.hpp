@@ -4,7 +4,7 @@
 // for, the target that answered and the outcome; the call's duration; each
 // attempt by provider and model with its verdict; retries (another attempt
 // at the same target), fallbacks (a move to the next target) and hedges;
-// tokens and cost. Breaker states, retry budgets and what is left of each
+// tokens and cost; PHI the protect step replaced, by category. Breaker states, retry budgets and what is left of each
 // configured tenant's daily budget are read from the engine at scrape time. Labels hold route aliases, provider and
 // model names and outcome codes only: an alias the configuration does not know is counted as "unknown", so a client
 // cannot grow the series (or put request text into them). No prompt, patient key or token ever becomes a label.
@@ -61,6 +61,7 @@ class gateway_metrics {
   std::map<std::string, std::uint64_t> fallbacks_;                                       ///< by route
   std::map<std::tuple<std::string, std::string>, std::uint64_t> tokens_;                 ///< route, kind
   std::map<std::string, double> cost_usd_;                                               ///< by route
+  std::array<std::uint64_t, phi::category_count> phi_found_{};                           ///< by category
   std::map<int, std::uint64_t> responses_;                                               ///< by HTTP status
   std::array<std::uint64_t, 2> reloads_{};                                               ///< refused, applied
   bool last_reload_applied_ = true;

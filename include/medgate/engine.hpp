@@ -1528,8 +1528,10 @@ class engine {
                instant now) {
     auto record = make_record(c, "ok", now);
     record.answer_hash = answer_hash(response);  // of what the provider sent, before rehydration
-    if (options_.phi.enabled)
+    if (options_.phi.enabled && (!c.phi_map.entries().empty() || c.phi_map.date_shift_days() != 0)) {
       for (auto& choice : response.choices) choice.message.content = phi::rehydrate(choice.message.content, c.phi_map);
+      response.body = nlohmann::json::parse(openai::to_json(response), nullptr, false);  // what hosts pass on
+    }
     record.provider = provider;
     record.model = model;
     if (response.usage_info) {

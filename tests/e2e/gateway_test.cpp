@@ -512,6 +512,40 @@ TEST_CASE("gateway: a stream cut after its answer began ends with an error event
 }
 
 #ifdef MEDGATE_OPENAI_CLIENT_SCRIPT
+TEST_CASE("gateway: with the protect step on, no PHI reaches a provider and the client reads its own words") {
+  stack s{std::size_t{4} << 20, {}, [](medgate::engine_options& o) {
+            o.phi.enabled = true;
+            o.phi.protect.modes[medgate::phi::cat(medgate::phi::category::name)] = medgate::phi::mode::pseudonymize;
+            o.patient_key_secret = "secret-for-tests";
+          }};
+  // Canary identifiers: a name, an MRN, a phone number and a date.
+  std::string const note = "Dr. Qanaryson saw the patient on 3/4/21. MRN 99887766, phone (617) 555-0199.";
+  auto const r = s.post(ask(note), {{"X-Medgate-Patient", "CANARY-MRN-1"}});
+  REQUIRE(r);
+  REQUIRE(r->status == 200);
+  auto const seen = s.sim.received("primary");
+  REQUIRE_FALSE(seen.empty());
+  auto const sent = seen.back().dump();
+  for (std::string_view canary : {"Qanaryson", "3/4/21", "99887766", "555-0199", "CANARY"}) {
+    CAPTURE(canary);
+    CHECK(sent.find(canary) == std::string::npos);
+  }
+  // The simulator quotes the prompt's first words; the client reads them as it wrote them.
+  auto const answer = json::parse(r->body)["choices"][0]["message"]["content"].get<std::string>();
+  CAPTURE(answer);
+  CHECK(answer.find("Dr. Qanaryson saw the patient") != std::string::npos);
+  // A stream with PHI in its prompt is held, rehydrated and then sent.
+  auto const streamed = post_stream(s, note);
+  CHECK(streamed.status == 200);
+  CHECK(streamed.text().find("Dr. Qanaryson saw the patient") != std::string::npos);
+  CHECK(s.sim.received("primary").back().dump().find("Qanaryson") == std::string::npos);
+  // /metrics counts what was found, by category; never the values.
+  auto const m = s.http->Get("/metrics")->body;
+  CHECK(m.find("medgate_phi_redactions_total{category=\"NAME\"} 2") != std::string::npos);
+  CHECK(m.find("medgate_phi_redactions_total{category=\"MRN\"} 2") != std::string::npos);
+  CHECK(m.find("Qanaryson") == std::string::npos);
+}
+
 TEST_CASE("gateway: the official openai npm client works against it (chat, streams, headers, models, errors)") {
   stack s;
   auto const command = fmt::format("{} {} {} {} http://127.0.0.1:{} 2>&1", MEDGATE_NODE_PATH,
