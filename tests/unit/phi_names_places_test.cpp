@@ -9,6 +9,7 @@
 #include "medgate/phi/detect.hpp"
 #include "medgate/phi/redact.hpp"
 #include "mglex_writer.hpp"
+#include "phi_examples.hpp"
 
 namespace {
 
@@ -94,16 +95,8 @@ medgate::phi::lexicon const& lex() {
 
 std::string redacted(std::string_view text) { return medgate::phi::redact(text, medgate::phi::find_phi(text, lex())); }
 
-struct example {
-  std::string_view text;
-  std::string_view expected;
-};
-
-void check_all(std::vector<example> const& examples) {
-  for (auto const& e : examples) {
-    CAPTURE(e.text);
-    CHECK(redacted(e.text) == e.expected);
-  }
+void check_all(std::vector<medgate::test::phi_example> const& examples) {
+  medgate::test::check_redactions(examples, redacted);
 }
 
 TEST_CASE("a name from the lexicon that is not a word is a name on its own, in any case") {

@@ -7,6 +7,7 @@
 
 #include "medgate/phi/patterns.hpp"
 #include "medgate/phi/redact.hpp"
+#include "phi_examples.hpp"
 
 namespace {
 
@@ -16,16 +17,8 @@ using medgate::phi::find_patterns;
 /// The text with what was found replaced by [CATEGORY].
 std::string redacted(std::string_view text) { return medgate::phi::redact(text, find_patterns(text)); }
 
-struct example {
-  std::string_view text;
-  std::string_view expected;
-};
-
-void check_all(std::vector<example> const& examples) {
-  for (auto const& e : examples) {
-    CAPTURE(e.text);
-    CHECK(redacted(e.text) == e.expected);
-  }
+void check_all(std::vector<medgate::test::phi_example> const& examples) {
+  medgate::test::check_redactions(examples, redacted);
 }
 
 }  // namespace

@@ -47,6 +47,7 @@
 #include "category.hpp"
 #include "dates.hpp"
 #include "patterns.hpp"
+#include "redact.hpp"
 
 namespace medgate::phi {
 
@@ -282,45 +283,39 @@ inline std::string protect(std::string_view text, std::span<span const> spans, p
     return out;
   };
 
-  std::string out;
-  out.reserve(text.size());
-  std::size_t at = 0;
-  for (auto const& s : spans) {
-    if (s.start < at || s.end <= s.start || s.end > text.size()) continue;
-    out.append(text.substr(at, s.start - at));
-    at = s.end;
-    std::string const original{text.substr(s.start, s.end - s.start)};
+  return replace_spans(text, spans, [&](span const& s, std::string_view found, std::string& out) {
+    std::string const original{found};
     mode const m = options.modes[cat(s.category)];
     if (m == mode::keep) {
       out += original;
-      continue;
+      return;
     }
     if (s.category == category::age && (m == mode::pseudonymize || m == mode::generalize)) {
       out += "90+";
-      continue;
+      return;
     }
     if (s.category == category::date && (m == mode::shift || m == mode::pseudonymize || m == mode::generalize)) {
       if (auto const d = parse_date(original)) {
         if (m == mode::generalize) {
           if (d->year != 0) {
             out += fmt::format("{}", d->year);
-            continue;
+            return;
           }
         } else {
           out += format_date(shift(*d, shift_days()));
-          continue;
+          return;
         }
       }
       out += redacted(s.category, original);
-      continue;
+      return;
     }
     if (s.category == category::zip && m == mode::generalize) {
       out += original.substr(0, 3) + "**";
-      continue;
+      return;
     }
     if (m != mode::pseudonymize) {
       out += redacted(s.category, original);
-      continue;
+      return;
     }
     switch (s.category) {
       case category::name: {
@@ -382,9 +377,7 @@ inline std::string protect(std::string_view text, std::span<span const> spans, p
         });
         break;
     }
-  }
-  out.append(text.substr(at));
-  return out;
+  });
 }
 
 /// `answer` in the clinician's terms: its dates shifted back by the map's offset, then every replacement of
