@@ -95,19 +95,19 @@ int run_redact(args a) {
     std::fprintf(stderr, "medgate redact: %s\n", read.error_message().c_str());
     return 2;
   }
-  auto lex = load_lexicon(parsed->lexicon);
-  if (!lex) {
-    if (!parsed->lexicon.empty()) {
-      std::fprintf(stderr, "medgate redact: %s\n", lex.error_message().c_str());
-      return 2;
-    }
+  phi::lexicon lexicon;  // empty: names and places by their cues only
+  if (auto loaded = load_lexicon(parsed->lexicon)) {
+    lexicon = std::move(*loaded);
+  } else if (!parsed->lexicon.empty()) {
+    std::fprintf(stderr, "medgate redact: %s\n", loaded.error_message().c_str());
+    return 2;
+  } else {
     std::fprintf(stderr, "medgate redact: names and places are found by their cues only: %s\n",
-                 lex.error_message().c_str());
-    lex = phi::lexicon{};
+                 loaded.error_message().c_str());
   }
   std::string const& text = *read;
   if (!parsed->jsonl) {
-    auto const out = phi::redact(text, phi::find_phi(text, *lex));
+    auto const out = phi::redact(text, phi::find_phi(text, lexicon));
     std::fwrite(out.data(), 1, out.size(), stdout);
     return 0;
   }
@@ -121,7 +121,7 @@ int run_redact(args a) {
     ++number;
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     if (line.find_first_not_of(" \t") == std::string_view::npos) continue;  // blank lines are not records
-    auto redacted = redact_record(line, *lex);
+    auto redacted = redact_record(line, lexicon);
     if (redacted) {
       out += redacted->dump();
     } else {
