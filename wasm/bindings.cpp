@@ -5,8 +5,9 @@
 // exposed with embind. One file per binding concept, each with its own
 // EMSCRIPTEN_BINDINGS block, all linked into this one module:
 //   tokens_binding.cpp   class Encoding (the exact tokenizer, tokens/encoding.hpp)
+//   phi_binding.cpp      class Phi (PHI detection and protection, phi/), phiRehydrate, phiCategories
 //   (the engine's bindings, issue 4, go in their own file next to it)
-// JavaScript wrappers give each concept an idiomatic API (tokens.mjs), typed by
+// JavaScript wrappers give each concept an idiomatic API (tokens.mjs, phi.mjs), typed by
 // index.d.ts. Without exceptions: the core reports errors as values.
 #include <string>
 

@@ -1,5 +1,5 @@
-// wasm/index.d.ts — types of medgate's WebAssembly tokenizer (tokens.mjs). Hand-written; keep in step with
-// tokens.mjs and tokens_binding.cpp.
+// wasm/index.d.ts — types of medgate's WebAssembly package (index.mjs: tokens.mjs, phi.mjs). Hand-written;
+// keep in step with the wrappers and their binding files (tokens_binding.cpp, phi_binding.cpp).
 
 /** The names of the encodings the build converts (tokens/manifest.json). Other names load if their file exists. */
 export type EncodingName = 'cl100k_base' | 'o200k_base' | 'deepseek_v3' | 'llama3' | (string & {});
@@ -48,6 +48,26 @@ export interface MedgateModule {
       | { encoding: RawEncoding; error?: undefined }
       | { encoding?: undefined; error: string };
   };
+  Phi: {
+    load(bytes: Uint8Array | ArrayLike<number>): { phi: RawPhi; error?: undefined } | { phi?: undefined; error: string };
+  };
+  /** The category names, indexed as in RawPhi.find's triples. */
+  phiCategories(): PhiCategory[];
+  phiRehydrate(answer: string, mapJson: string): { text: string; error?: undefined } | { text?: undefined; error: string };
+}
+
+/** The embind object under Phi; prefer loadPhi, which wraps it. */
+export interface RawPhi {
+  /** JSON text. */
+  readonly provenance: string;
+  readonly entries: number;
+  /** start, end (UTF-16 indices), category index, per span. */
+  find(text: string): Uint32Array;
+  redact(text: string): string;
+  protect(text: string, optionsJson: string, secret: string, patient: string, mapJson: string):
+    | { text: string; map: string; spans: Uint32Array; error?: undefined }
+    | { text?: undefined; map?: undefined; spans?: undefined; error: string };
+  delete(): void;
 }
 
 /** The embind object under Encoding; prefer loadEncoding, which wraps it. */
@@ -88,3 +108,73 @@ export function loadEncoding(name: EncodingName, options?: LoadEncodingOptions):
 
 /** Makes a new module with its own memory (Emscripten's createMedgateModule). */
 export function loadMedgateModule(options?: ModuleOptions): Promise<MedgateModule>;
+
+// ---- PHI (phi.mjs) ----
+
+/** The HIPAA Safe Harbor categories medgate detects (include/medgate/phi/category.hpp). */
+export type PhiCategory =
+  | 'NAME' | 'LOCATION' | 'ZIP' | 'DATE' | 'AGE' | 'PHONE' | 'FAX' | 'EMAIL' | 'SSN' | 'MRN' | 'ACCOUNT'
+  | 'LICENSE' | 'VEHICLE' | 'DEVICE' | 'URL' | 'IP' | 'ID';
+
+/** What to do with one category: the config file's "phi.modes" values. */
+export type PhiMode = 'redact' | 'pseudonymize' | 'shift' | 'generalize' | 'keep';
+
+/** One identifier found: text.slice(start, end) === text (string indices, UTF-16 code units). */
+export interface PhiSpan {
+  start: number;
+  end: number;
+  type: PhiCategory;
+  text: string;
+}
+
+export interface ProtectOptions {
+  /** A mode per category; the others are redacted ("[NAME_1]"). */
+  modes?: Partial<Record<PhiCategory, PhiMode>>;
+  /** Dates shift by 1..maxShiftDays days (default 365). */
+  maxShiftDays?: number;
+  /** Keys the surrogates and the date offset (an HMAC); keep it secret and stable. */
+  secret?: string;
+  /** Makes the surrogates and the offset this patient's own (e.g. the MRN). */
+  patient?: string;
+  /** The map of an earlier turn of the same conversation (from protect). */
+  map?: string;
+}
+
+export interface Protected {
+  /** The text to send. */
+  text: string;
+  /** The re-identification map, JSON text. It holds the PHI: keep it local, never send it. */
+  map: string;
+  /** The identifiers found in the input text. */
+  spans: PhiSpan[];
+}
+
+/** The PHI detectors with one loaded lexicon. Its tables live in WebAssembly memory: call free() when done. */
+export interface Phi {
+  /** Where the word lists came from: packages, versions, licences, counts. */
+  readonly provenance: { sources: unknown[]; [key: string]: unknown };
+  /** Words and phrases in the lexicon. */
+  readonly entries: number;
+  /** The PHI in `text`: ordered, disjoint spans. */
+  find(text: string): PhiSpan[];
+  /** `text` with every span replaced by "[CATEGORY]". */
+  redact(text: string): string;
+  /** `text` protected per category; throws an Error naming a bad option or map (never a value). */
+  protect(text: string, options?: ProtectOptions): Protected;
+  /** `answer` with every replacement of `map` put back and shifted dates shifted back. */
+  rehydrate(answer: string, map: string): string;
+  /** Releases the WebAssembly memory. Any later call but free() throws. */
+  free(): void;
+}
+
+export interface LoadPhiOptions {
+  /** The folder holding `phi.mglex`: fetched as `${url}/phi.mglex`; in node a path or file: URL is read from disk. */
+  url?: string | URL;
+  /** The `phi.mglex` file's bytes (takes precedence over url). */
+  bytes?: Uint8Array | ArrayBuffer | ArrayBufferView;
+  /** The module to load into (default: one shared module made from medgate.mjs). */
+  module?: MedgateModule | Promise<MedgateModule>;
+}
+
+/** Loads the PHI lexicon. Rejects with an Error: no url or bytes, a missing file, an HTTP status, a corrupt file. */
+export function loadPhi(options?: LoadPhiOptions): Promise<Phi>;

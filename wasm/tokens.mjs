@@ -18,77 +18,15 @@
 // `module` is a module made by createMedgateModule (or a promise of one); by default one shared module is made
 // from medgate.mjs beside this file. Policies (special-token text is ordinary text, invalid UTF-8 kept) are
 // those of the C++ core, include/medgate/tokens/encoding.hpp.
-import createMedgateModule from './medgate.mjs';
+import { dataBytes, defaultModule, finalizer, loadMedgateModule } from './module.mjs';
 
-const isNode = typeof process === 'object' && typeof process.versions?.node === 'string';
-// A safety net for an Encoding dropped without free(); free() is still the way to release memory promptly.
-const finalizer = typeof FinalizationRegistry === 'function' ? new FinalizationRegistry((raw) => raw.delete()) : null;
-
-let sharedModule;
-
-/** Makes a new medgate WebAssembly module (each holds its own memory). Options go to createMedgateModule. */
-export function loadMedgateModule(options = {}) {
-  return createMedgateModule(options);
-}
-
-function defaultModule() {
-  // A failed start (say, medgate.wasm not served) is not cached: the next call tries again.
-  sharedModule ??= createMedgateModule().catch((e) => {
-    sharedModule = undefined;
-    throw e;
-  });
-  return sharedModule;
-}
+export { loadMedgateModule };
 
 function checkName(name) {
   if (typeof name !== 'string' || !/^[A-Za-z0-9_.-]+$/.test(name) || name.startsWith('.')) {
     throw new Error('loadEncoding: the encoding name must be a plain name such as "o200k_base", ' +
                     `got ${JSON.stringify(name)}`);
   }
-}
-
-function isUrlString(s) {
-  return /^[a-z][a-z0-9+.-]*:/i.test(s) && !/^[a-z]:[\\/]/i.test(s);  // "C:\..." is a Windows path
-}
-
-function asFolder(href) {
-  return href.endsWith('/') ? href : `${href}/`;
-}
-
-async function fetchBytes(href) {
-  let response;
-  try {
-    response = await fetch(href);
-  } catch (e) {
-    throw new Error(`loadEncoding: ${href}: ${e.message}`);
-  }
-  if (!response.ok) throw new Error(`loadEncoding: ${href}: HTTP ${response.status} ${response.statusText}`.trim());
-  return new Uint8Array(await response.arrayBuffer());
-}
-
-async function vocabularyBytes(name, { url, bytes }) {
-  if (bytes !== undefined) {
-    if (bytes instanceof Uint8Array) return bytes;
-    if (bytes instanceof ArrayBuffer) return new Uint8Array(bytes);
-    if (ArrayBuffer.isView(bytes)) return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    throw new Error('loadEncoding: bytes must be a Uint8Array or an ArrayBuffer');
-  }
-  if (url === undefined || url === null || String(url) === '') {
-    throw new Error(`loadEncoding("${name}"): give { url } (a folder of .mgtok files) or { bytes }`);
-  }
-  const folder = String(url);
-  const file = `${name}.mgtok`;
-  if (isNode && (folder.startsWith('file:') || !isUrlString(folder))) {
-    const { readFile } = await import(/* webpackIgnore: true */ 'node:fs/promises');
-    const { join } = await import(/* webpackIgnore: true */ 'node:path');
-    const where = folder.startsWith('file:') ? new URL(file, asFolder(folder)) : join(folder, file);
-    try {
-      return new Uint8Array(await readFile(where));
-    } catch (e) {
-      throw new Error(`loadEncoding: cannot read ${where}: ${e.code ?? e.message} (build the target medgate_token_data)`);
-    }
-  }
-  return fetchBytes(`${asFolder(folder)}${file}`);
 }
 
 /** One loaded vocabulary. Call free() when done: its tables live in WebAssembly memory. */
@@ -155,7 +93,10 @@ class Encoding {
  */
 export async function loadEncoding(name, { url, bytes, module } = {}) {
   checkName(name);
-  const [fileBytes, medgate] = await Promise.all([vocabularyBytes(name, { url, bytes }), module ?? defaultModule()]);
+  const [fileBytes, medgate] = await Promise.all([
+    dataBytes(`${name}.mgtok`, { url, bytes }, 'loadEncoding', 'build the target medgate_token_data'),
+    module ?? defaultModule(),
+  ]);
   const loaded = medgate.Encoding.load(fileBytes);
   if (loaded.error !== undefined) throw new Error(`loadEncoding("${name}"): ${loaded.error}`);
   const raw = loaded.encoding;

@@ -1,0 +1,4 @@
+// wasm/index.mjs — the package's entry point: every wrapper of medgate's WebAssembly module.
+export { loadEncoding } from './tokens.mjs';
+export { loadPhi } from './phi.mjs';
+export { loadMedgateModule } from './module.mjs';
