@@ -71,10 +71,14 @@
 //                                          an absent limit is no limit
 //     "context": {"policy": "refuse" | "drop_oldest" | "cut_middle"},    a prompt too long for the window
 //     "phi": {"enabled": false, "modes": {"NAME": "pseudonymize", "DATE": "shift", "AGE": "generalize", ...},
-//             "max_shift_days": 365},      the protect step (phi/protect.hpp): per category (NAME, LOCATION,
+//             "max_shift_days": 365,       the protect step (phi/protect.hpp): per category (NAME, LOCATION,
 //                                          ZIP, DATE, AGE, PHONE, FAX, EMAIL, SSN, MRN, ACCOUNT, LICENSE,
 //                                          VEHICLE, DEVICE, URL, IP, ID) redact | pseudonymize | shift |
 //                                          generalize | keep; "redact" when not set
+//             "fields": {"$.metadata.insurance.member_id": "ACCOUNT"}, "fields_by_name": true},
+//                                          structured fields by JSON path (phi/fields.hpp); by name: the
+//                                          known identifier keys of `metadata` ("patient_name", "dob",
+//                                          "mrn", ...) and `user`
 //     "patient_key_secret_env": "MEDGATE_PATIENT_KEY_SECRET",
 //     "record_decisions": true,
 //     "gateway": {"listen": "127.0.0.1:8080", "token_env": "MEDGATE_GATEWAY_TOKEN",
@@ -1085,9 +1089,31 @@ inline problem read_phi_modes(json const& v, std::string const& at, phi::protect
   return std::nullopt;
 }
 
+/// {"$.metadata.insurance.member_id": "ACCOUNT", ...}: JSON paths (phi/fields.hpp) and their categories.
+inline problem read_phi_fields(json const& v, std::string const& at, std::vector<phi::field_rule>& out) {
+  if (!v.is_object()) return fmt::format("{} must be an object, got {}", at, describe(v));
+  out.clear();
+  for (auto it = v.begin(); it != v.end(); ++it) {
+    auto const& path = it.key();
+    if (is_comment(path)) continue;
+    auto const where = fmt::format("{}[{}]", at, json(path).dump());
+    if (!it.value().is_string()) return fmt::format("{} must be a category name, got {}", where, describe(it.value()));
+    auto const type = phi::parse_category(it.value().get_ref<std::string const&>());
+    if (!type || phi::to_string(*type) != it.value().get_ref<std::string const&>()) {
+      std::string names;
+      for (auto const n : phi::category_names) names += fmt::format("{}{}", names.empty() ? "" : ", ", n);
+      return fmt::format("{} has no category {}: the categories are {}", where, describe(it.value()), names);
+    }
+    auto rule = phi::field_rule::parse(path, *type);
+    if (!rule) return fmt::format("{}: {}", where, rule.error_message());
+    out.push_back(std::move(*rule));
+  }
+  return std::nullopt;
+}
+
 inline problem read_phi(json const& v, std::string const& at, phi::phi_options& out) {
   using o = phi::phi_options;
-  static constexpr std::array<field<o>, 3> fields{{
+  static constexpr std::array<field<o>, 5> fields{{
       {"enabled", [](json const& j, std::string const& p, o& x) { return read_bool(j, p, x.enabled); }},
       {"modes", [](json const& j, std::string const& p, o& x) { return read_phi_modes(j, p, x.protect); }},
       {"max_shift_days",
@@ -1098,6 +1124,8 @@ inline problem read_phi(json const& v, std::string const& at, phi::phi_options& 
          x.protect.max_shift_days = static_cast<int>(n);
          return std::nullopt;
        }},
+      {"fields", [](json const& j, std::string const& p, o& x) { return read_phi_fields(j, p, x.fields); }},
+      {"fields_by_name", [](json const& j, std::string const& p, o& x) { return read_bool(j, p, x.fields_by_name); }},
   }};
   return read_fields(v, at, fields, out);
 }
@@ -1591,8 +1619,13 @@ inline config_json to_json(engine_options const& o) {
   config_json modes = config_json::object();
   for (std::size_t k = 0; k < phi::category_count; ++k)
     modes[std::string{phi::category_names[k]}] = c::name_of(c::phi_mode_names, o.phi.protect.modes[k]);
-  out["phi"] = config_json{
-      {"enabled", o.phi.enabled}, {"modes", std::move(modes)}, {"max_shift_days", o.phi.protect.max_shift_days}};
+  config_json fields = config_json::object();
+  for (auto const& rule : o.phi.fields) fields[rule.path()] = std::string{phi::to_string(rule.type())};
+  out["phi"] = config_json{{"enabled", o.phi.enabled},
+                           {"modes", std::move(modes)},
+                           {"max_shift_days", o.phi.protect.max_shift_days},
+                           {"fields", std::move(fields)},
+                           {"fields_by_name", o.phi.fields_by_name}};
   out["patient_key_secret_env"] = o.patient_key_secret_env;
   out["record_decisions"] = o.record_decisions;
   return out;

@@ -925,7 +925,8 @@ class engine {
     return fmt::format("context window too small ({} > {} tokens)", need, m->context_window);
   }
 
-  /// The protect step: the PHI of every message's text replaced as `options_.phi` says, the replacements kept
+  /// The protect step: the PHI of every message's text and of the body's identifier fields (phi/fields.hpp)
+  /// replaced as `options_.phi` says, the replacements kept
   /// in the call's map for the answer. A streamed answer with PHI replaced is not relayed as it arrives (the
   /// caller must see it rehydrated). false when the request's map was unreadable (the call then finished).
   bool protect_step(call_state& c, std::string const& patient_key, instant now) {
@@ -940,7 +941,18 @@ class engine {
     }
     static phi::lexicon const no_lexicon;
     phi::lexicon const& lex = phi_lexicon_ ? *phi_lexicon_ : no_lexicon;
+    auto const protect_whole = [&](std::string_view value, phi::category type) {
+      phi::span const whole{0, value.size(), type};
+      return phi::protect(value, std::span{&whole, 1}, options_.phi.protect, options_.patient_key_secret, patient_key,
+                          c.phi_map);
+    };
     std::size_t found = 0;
+    auto const in_fields =
+        phi::protect_fields(c.request.chat.body, options_.phi.fields, options_.phi.fields_by_name, protect_whole);
+    for (std::size_t k = 0; k < phi::category_count; ++k) {
+      c.phi_found[k] += static_cast<std::uint32_t>(in_fields[k]);
+      found += in_fields[k];
+    }
     for (auto& m : c.request.chat.messages) {
       auto const spans = phi::find_phi(m.content, lex);
       if (spans.empty()) continue;

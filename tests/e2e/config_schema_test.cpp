@@ -143,6 +143,9 @@ std::vector<refused> refused_configs() {
        "must be <= 100"},
       {"no-providers", edited([](json& c) { c["providers"] = json::array(); }),
        "providers must name at least one provider", "/providers", "must NOT have fewer than 1 items"},
+      {"phi-field-category", edited([](json& c) { c[pointer{"/phi/fields"}]["$.metadata.bed"] = "BED"; }),
+       R"(phi.fields["$.metadata.bed"] has no category "BED": the categories are NAME, LOCATION)",
+       "/phi/fields/$.metadata.bed", "must be equal to one of the allowed values"},
       {"dollar-schema",  // why the README tells editors to associate the schema by file name
        edited([](json& c) { c["$schema"] = "../schema/medgate.schema.json"; }),
        R"(unknown field "$schema" at top level)", "(top level)",

@@ -174,3 +174,28 @@ TEST_CASE("the phi section names what is wrong with it") {
   refused(R"({"max_shift_days": 0})", "phi.max_shift_days must be 1..3650");
   refused(R"({"enable": true})", "phi");
 }
+
+TEST_CASE("the request's structured fields are protected too, and the answer gets their originals back") {
+  run r{R"({"enabled": true, "modes": {"NAME": "pseudonymize", "DATE": "shift"},
+            "fields": {"$.metadata.bed": "ID"}})"};
+  auto req = request("Summarize the stay.");
+  req.chat.body["metadata"] = {{"patient_name", "Jane Roe"}, {"dob", "03/04/1950"}, {"bed", "4B-12"}, {"kind", "icu"}};
+  req.chat.body["user"] = "clinician-778";
+  r.eng.submit(req, r.now);
+  r.drain();
+  REQUIRE(r.last.has_value());
+  for (std::string_view phi : {"Jane", "Roe", "03/04/1950", "4B-12", "clinician-778"}) {
+    CAPTURE(phi);
+    CHECK(r.last->body.find(phi) == std::string::npos);
+  }
+  auto const sent = nlohmann::json::parse(r.last->body);
+  CHECK(sent["metadata"]["kind"] == "icu");
+  CHECK(sent["metadata"]["bed"] == "[ID_1]");
+  auto const surrogate = sent["metadata"]["patient_name"].get<std::string>();
+  r.answer("Patient " + surrogate + ", born " + sent["metadata"]["dob"].get<std::string>() + ".");
+  REQUIRE(r.finished.has_value());
+  REQUIRE(r.finished->response.has_value());
+  CHECK(r.finished->response->choices[0].message.content == "Patient Jane Roe, born 03/04/1950.");
+  CHECK(r.finished->phi_found[phi::cat(phi::category::name)] == 1);
+  CHECK(r.finished->phi_found[phi::cat(phi::category::id)] == 2);
+}

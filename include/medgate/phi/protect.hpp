@@ -46,6 +46,7 @@
 #include "../result.hpp"
 #include "category.hpp"
 #include "dates.hpp"
+#include "fields.hpp"
 #include "patterns.hpp"
 #include "redact.hpp"
 
@@ -85,6 +86,8 @@ struct protect_options {
 struct phi_options {
   bool enabled = false;
   protect_options protect{};
+  std::vector<field_rule> fields{};  ///< structured fields by JSON path (fields.hpp), before the by-name ones
+  bool fields_by_name = true;        ///< the known identifier fields of `metadata`, and `user`
 
   [[nodiscard]] std::optional<std::string> validate() const { return protect.validate(); }
 };
