@@ -305,7 +305,10 @@ inline std::string protect(std::string_view text, std::span<span const> spans, p
             return;
           }
         } else {
-          out += format_date(shift(*d, shift_days()));
+          // Kept in the map, so that the answer gets this very text back ("03/04/2021", not "3/04/2021").
+          auto shifted = format_date(shift(*d, shift_days()));
+          if (!map.used(shifted)) map.add(shifted, std::string{original}, category::date);
+          out += shifted;
           return;
         }
       }
@@ -383,46 +386,55 @@ inline std::string protect(std::string_view text, std::span<span const> spans, p
   });
 }
 
-/// `answer` in the clinician's terms: its dates shifted back by the map's offset, then every replacement of
-/// the map put back to its original (longest replacement first, one left-to-right pass).
+/// `answer` in the clinician's terms, in one left-to-right pass: each date in it goes back to its original
+/// when protect wrote it (the map has it) and is shifted back by the map's offset when the model wrote it
+/// anew; elsewhere every replacement of the map is put back (longest first). A date is handled once: the
+/// original put back is never read again as a replacement.
 inline std::string rehydrate(std::string_view answer, reid_map const& map) {
-  std::string text{answer};
-  if (map.date_shift_days() != 0) {
-    std::string shifted;
-    std::size_t at = 0;
-    for (auto const& s : find_patterns(text)) {
-      if (s.category != category::date) continue;
-      auto const d = parse_date(std::string_view{text}.substr(s.start, s.end - s.start));
-      if (!d) continue;
-      shifted.append(text, at, s.start - at);
-      shifted += format_date(shift(*d, -map.date_shift_days()));
-      at = s.end;
-    }
-    shifted.append(text, at, std::string::npos);
-    text = std::move(shifted);
-  }
+  std::vector<span> dates;
+  if (map.date_shift_days() != 0 || map.count(category::date) != 0)
+    for (auto const& s : find_patterns(answer))
+      if (s.category == category::date) dates.push_back(s);
   std::vector<reid_map::entry const*> order;
   for (auto const& e : map.entries()) order.push_back(&e);
   std::stable_sort(order.begin(), order.end(),
                    [](auto const* a, auto const* b) { return a->replacement.size() > b->replacement.size(); });
   std::string out;
-  out.reserve(text.size());
-  for (std::size_t i = 0; i < text.size();) {
+  out.reserve(answer.size());
+  std::size_t next_date = 0;
+  for (std::size_t i = 0; i < answer.size();) {
+    if (next_date < dates.size() && dates[next_date].start == i) {
+      auto const& d = dates[next_date++];
+      auto const found = answer.substr(d.start, d.end - d.start);
+      auto const known = std::find_if(order.begin(), order.end(), [&](auto const* e) {
+        return e->type == category::date && e->replacement == found;
+      });
+      auto const parsed = known == order.end() && map.date_shift_days() != 0 ? parse_date(found) : std::nullopt;
+      if (known != order.end())
+        out += (*known)->original;
+      else if (parsed)
+        out += format_date(shift(*parsed, -map.date_shift_days()));
+      else
+        out.append(found);
+      i = d.end;
+      continue;
+    }
     bool replaced = false;
     for (auto const* e : order) {
       auto const& r = e->replacement;
-      if (text.compare(i, r.size(), r) != 0) continue;
+      if (answer.compare(i, r.size(), r) != 0) continue;
       // A word-like replacement only as a whole word ("Vance" not inside "advanced").
       bool const wordy = detail::is_alpha(r.front());
-      if (wordy && ((i > 0 && detail::is_alnum(text[i - 1])) ||
-                    (i + r.size() < text.size() && detail::is_alnum(text[i + r.size()]))))
+      if (wordy && ((i > 0 && detail::is_alnum(answer[i - 1])) ||
+                    (i + r.size() < answer.size() && detail::is_alnum(answer[i + r.size()]))))
         continue;
       out += e->original;
       i += r.size();
       replaced = true;
       break;
     }
-    if (!replaced) out += text[i++];
+    if (!replaced) out += answer[i++];
+    while (next_date < dates.size() && dates[next_date].start < i) ++next_date;  // inside a replacement
   }
   return out;
 }
