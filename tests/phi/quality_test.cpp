@@ -74,4 +74,32 @@ TEST_CASE("redacting is idempotent: a redacted note has nothing left to find") {
   }
 }
 
+TEST_CASE("a 50 MB input is read in pieces that find exactly what its parts find, in linear time") {
+  // The notes joined, each block ending with a blank line, repeated past 50 MB: the detectors work a piece
+  // at a time, so every span of every copy must come out once, at its place, neither lost nor doubled at a
+  // piece's edge, and some of the work is per piece (a rule scanning from the text's start each time would
+  // take hours here, not seconds).
+  std::string block;
+  for (auto const& d : score::read_corpus(MEDGATE_PHI_NOTES_FILE)) {
+    block += d.text;
+    block += "\n\n";
+  }
+  REQUIRE(block.size() > 100'000);
+  auto const one = medgate::phi::find_phi(block, lexicon());
+  std::size_t const copies = 50'000'000 / block.size() + 1;
+  std::string big;
+  big.reserve(block.size() * copies);
+  for (std::size_t i = 0; i < copies; ++i) big += block;
+  auto const all = medgate::phi::find_phi(big, lexicon());
+  REQUIRE(all.size() == one.size() * copies);
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    auto const& expected = one[i % one.size()];
+    std::size_t const offset = (i / one.size()) * block.size();
+    if (all[i].start != expected.start + offset || all[i].end != expected.end + offset ||
+        all[i].category != expected.category) {
+      FAIL("span " << i << " differs: " << score::in_context(big, all[i].start, all[i].end));
+    }
+  }
+}
+
 }  // namespace

@@ -89,6 +89,7 @@ medgate::phi::lexicon const& lex() {
       {"dr", word::street},
       {"mrs", 0},
       {"hcp", word::clinical},
+      {"units", word::common},
   });
   return l;
 }
@@ -190,3 +191,58 @@ TEST_CASE("a note without PHI comes out unchanged") {
 }
 
 }  // namespace
+
+TEST_CASE("\"name is\" names the capitalised word after it") {
+  check_all({
+      {"My name is Rubija", "My name is [NAME]"},
+      {"her name is Siiri Rivera.", "her name is [NAME]."},
+      {"the name is unclear", "the name is unclear"},
+  });
+}
+
+TEST_CASE("street addresses in other countries' forms, units, military mail and address blocks") {
+  check_all({
+      {"lives at Puruntie 82", "lives at [LOCATION]"},
+      {"28245 Parijsstraat 8 Apt. 595", "[LOCATION] [LOCATION]"},
+      {"send it to ul. Narewska 94", "send it to [LOCATION]"},
+      {"at Rua do Arenque 1634, Goiania", "at [LOCATION], Goiania"},
+      {"Address: 376 Rákóczi út 13. Suite 104", "Address: [LOCATION] [LOCATION]"},
+      {"meet at Via Roma 131", "meet at [LOCATION]"},
+      {"Suite 501", "[LOCATION]"},
+      {"PSC 6477, Box 2981\nAPO AE 83700", "[LOCATION]\n[LOCATION]"},
+      {"Unit 8524 Box 0979", "[LOCATION]"},
+      {"it is USS Lorenzen", "it is [LOCATION]"},
+      {"12 Elm Street\n Springfield\n Netherlands 02032\nPhone: none",
+       "[LOCATION]\n [LOCATION]\n [LOCATION]\nPhone: none"},
+      // Doses and scores after a name stay; a line after an address that reads as prose ends the block.
+      {"Lasix 40 daily", "Lasix 40 daily"},
+      {"GCS 15, Suite of tests", "GCS 15, Suite of tests"},
+      {"12 Elm Street\nPatient tolerated the procedure well", "[LOCATION]\nPatient tolerated the procedure well"},
+  });
+}
+
+TEST_CASE("labelled header fields: the label says what the value is") {
+  check_all({
+      {"NHC: 368503. NASS: 26 63514095. Domicilio: calle monforte de lemos 129, 8C. Localidad/ Provincia: Madrid. "
+       "CP: 28016.",
+       "NHC: [MRN]. NASS: [ACCOUNT]. Domicilio: [LOCATION]. Localidad/ Provincia: [LOCATION]. CP: [ZIP]."},
+      {"NºCol: 28 28 70973.", "NºCol: [LICENSE]."},
+      {"Home address: 12 Orchard Lane, Rivertown\nNext line", "Home address: [LOCATION]\nNext line"},
+      {"NHC: none", "NHC: none"},  // a number field without a digit is not one
+      {"Unaddressed: yes", "Unaddressed: yes"},
+  });
+}
+
+TEST_CASE("Spanish streets, postal codes before the city, and facilities named kind first") {
+  check_all({
+      {"C/ Eduardo Rivas, 3 28018 Madrid. España.", "[LOCATION] [LOCATION]. España."},
+      {"Avenida de Córdoba s/n, 28041 Madrid", "[LOCATION]"},
+      {"c/ del Abedul 5-7, 2º dcha", "[LOCATION]"},
+      {"Hospital Universitario 12 de octubre. Servicio", "[LOCATION]. Servicio"},
+      {"ingresa en el Hospital de León", "ingresa en el [LOCATION]"},
+      {"E-28935 Móstoles", "[LOCATION]"},
+      {"C/o neck pain 6/10", "C/o neck pain 6/10"},
+      {"Heparin 25000 Units", "Heparin 25000 Units"},
+      {"Hospital Day 3", "Hospital Day 3"},
+  });
+}

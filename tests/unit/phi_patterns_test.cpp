@@ -82,6 +82,22 @@ TEST_CASE("phi patterns: phone and fax numbers in US forms, with extensions") {
   });
 }
 
+TEST_CASE("phi patterns: phone numbers in other countries' groupings, by their +code or a phone word") {
+  check_all({
+      {"office +46 (0)8 928 571 38 fax", "office [PHONE] fax"},
+      {"Desk: +447700 921 916", "Desk: [PHONE]"},
+      {"Phone: 0490 75 40 81", "Phone: [PHONE]"},
+      {"Mobile: 03.93.92.16.85", "Mobile: [PHONE]"},
+      {"Phone: (99) 645-791", "Phone: [PHONE]"},
+      {"please call me at 0494 92 82 32 today", "please call me at [PHONE] today"},
+      {"They're not answering at 78 651 450", "They're not answering at [PHONE]"},
+      {"Fax: +41 (0)96 471 07 95", "Fax: [FAX]"},
+      {"+2 pitting edema", "+2 pitting edema"},                        // too few digits for a number
+      {"Phone: 2 3 4", "Phone: 2 3 4"},                                // six digits at least after a phone word
+      {"seen at 0800 12 04 and 1600", "seen at 0800 12 04 and 1600"},  // "at" alone is no phone word
+  });
+}
+
 TEST_CASE("phi patterns: email, URLs and IP addresses") {
   check_all({
       {"mail j.smith+mg@bwh.harvard.edu now", "mail [EMAIL] now"},
@@ -106,6 +122,10 @@ TEST_CASE("phi patterns: SSNs, ZIP codes after a state, ages over 89") {
       {"Boston, MA 02115", "Boston, MA [ZIP]"},
       {"Houston TX 77030-1234", "Houston TX [ZIP]"},
       {"zip code: 02115", "zip code: [ZIP]"},
+      {"ZIP: 3520", "ZIP: [ZIP]"},  // any country's postal code after a zip word
+      {"my zip code is 394 13", "my zip code is [ZIP]"},
+      {"Postal code 3610-114.", "Postal code [ZIP]."},
+      {"zip 7412 SL", "zip [ZIP]"},
       {"platelets 25000", "platelets 25000"},
       {"92 y/o woman", "[AGE] y/o woman"},
       {"a 95-year-old man", "a [AGE]-year-old man"},

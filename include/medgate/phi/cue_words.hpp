@@ -45,6 +45,8 @@ inline constexpr std::uint32_t street_suffix = 1U << 18;
 inline constexpr std::uint32_t unit = 1U << 19;
 inline constexpr std::uint32_t direction = 1U << 20;
 inline constexpr std::uint32_t address_word = 1U << 21;
+inline constexpr std::uint32_t long_street = 1U << 22;  ///< "Calle", "Avenida", "C": a street over words to its number
+inline constexpr std::uint32_t facility_first = 1U << 23;  ///< "Hospital", "Centro": a facility named kind first
 /// The roles a word has for the rules even in lower case ("daughter", "by", "sign", "in", "of", "apt"); the
 /// others (never_name, month, weekday...) only matter for a capitalised word.
 inline constexpr std::uint32_t in_lower_case = title | relation | name_verb | label | eponym_noun | person_verb |
@@ -245,6 +247,16 @@ inline constexpr std::array<std::string_view, 12> directions{"n",  "s",  "e",   
 inline constexpr std::array<std::string_view, 8> address_words{"po",   "p",          "o",      "box",
                                                                "rest", "retirement", "foster", "nursing"};
 
+/// Words that start a street in Spanish and Portuguese and run over several words to the number:
+/// "C/ Eduardo Rivas, 3", "Avenida de Córdoba s/n", "Plaza de la Encarnación, 32", "Av. Gaspar Aguilar, 90".
+inline constexpr std::array<std::string_view, 16> long_street_prefixes{
+    "c",      "calle", "avenida",  "avda",     "av",     "plaza", "paseo",   "carretera",
+    "camino", "ronda", "travesía", "glorieta", "rambla", "rua",   "alameda", "vía"};
+
+/// Spanish facility names put the kind first: "Hospital Universitario 12 de octubre", "Centro de Salud ...".
+inline constexpr std::array<std::string_view, 7> facility_first{"hospital",  "complejo",    "centro", "clínica",
+                                                                "sanatorio", "policlínica", "clinica"};
+
 }  // namespace detail::lists
 
 namespace detail {
@@ -275,6 +287,8 @@ class cue_table {
     add(lists::unit_words, cue::unit);
     add(lists::directions, cue::direction);
     add(lists::address_words, cue::address_word);
+    add(lists::long_street_prefixes, cue::long_street);
+    add(lists::facility_first, cue::facility_first);
   }
 
   [[nodiscard]] std::uint32_t find(std::string_view word, std::size_t hash) const noexcept {

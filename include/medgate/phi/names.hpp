@@ -185,6 +185,11 @@ inline void find_names(std::string_view text, std::vector<text_word> const& word
       mark_after(k, false);
     if ((w.cues & cue::label) && w.end < text.size() && (text[w.end] == ':' || text[w.end] == '#'))
       mark_after(k, true, false, true);
+    // "My name is Rubija", "her name is Siiri": the capitalised word after "name is".
+    if (k + 1 < n && word_is(text, w, "name") && words[k + 1].start == w.end + 4 && text[w.end] == ' ' &&
+        (text[w.end + 1] | 0x20) == 'i' && (text[w.end + 2] | 0x20) == 's' && text[w.end + 3] == ' ' &&
+        words[k + 1].capitalized() && (nameable(k + 1) || roles[k + 1] == role::none))
+      is_name[k + 1] = 1;
     // 2. Credentials after.
     // A professional title lets a stop-listed word be the name ("L. Gleason, RN"); "Jr." and "III" do not; the
     // word right before must be a word, not an initial ("W/O IV" is no name).

@@ -448,6 +448,54 @@ inline std::size_t ssn_at(cursor const& c, std::size_t i) noexcept {
   return 0;
 }
 
+/// The end of a number written in groups ("0490 75 40 81", "+46 (0)8 928 571 38", "(99) 645-791", "03.93.92.16.85")
+/// starting at i, and how many digits it holds: digits, and single separators (space, - . or a parenthesised
+/// group) each followed by a digit or '('.
+inline std::pair<std::size_t, std::size_t> digit_groups(cursor const& c, std::size_t i) noexcept {
+  std::size_t j = i;
+  std::size_t n = 0;
+  if (c.at(j) == '+') ++j;
+  std::size_t end = i;
+  while (n <= 16) {
+    if (c.digit(j)) {
+      ++n;
+      end = ++j;
+    } else if (c.at(j) == '(' && c.digit(j + 1)) {
+      std::size_t const k = j + 1 + c.digits(j + 1, 5);
+      if (c.at(k) != ')') break;
+      n += k - j - 1;
+      end = j = k + 1;
+    } else if ((c.at(j) == ' ' || c.at(j) == '-' || c.at(j) == '.') && j > i &&
+               (c.digit(j + 1) || (c.at(j + 1) == '(' && c.digit(j + 2)))) {
+      ++j;
+    } else {
+      break;
+    }
+  }
+  return {end, n};
+}
+
+/// A phone number in any country's grouping: written with its +country code (8 to 15 digits), or 6 to 15
+/// digits after a phone word ("Mobile:", "Desk:", "Phone", "call me at", "messages to", "answering at").
+inline std::size_t international_phone(cursor const& c, std::size_t i) noexcept {
+  auto const [end, n] = digit_groups(c, i);
+  if (end == i || c.alnum(end) || n > 15) return 0;
+  if (c.at(i) == '+') return n >= 8 ? end : 0;
+  if (n < 6) return 0;
+  auto const cue = c.word_before(i);
+  for (std::string_view w : {"phone", "tel", "telephone", "cell", "mobile", "desk", "fax", "ph", "pager", "contact",
+                             "whatsapp", "office", "home", "work"})
+    if (same_word(cue, w)) return end;
+  if (same_word(cue, "at") || same_word(cue, "on") || same_word(cue, "to")) {
+    auto const before = c.two_words_before(i);
+    for (std::string_view w :
+         {"me at", "me on", "us at", "us on", "messages to", "answering at", "reached at", "number is"})
+      if (same_word(before, w)) return end;
+  }
+  if (same_word(cue, "is") && same_word(c.two_words_before(i), "number is")) return end;
+  return 0;
+}
+
 /// US phone numbers: (617) 555-0134, 617-555-0134, 617.555.0134, 617 555 0134, +1 617 555 0134, 1-800-555-0199,
 /// with an extension (x123, ext. 123); seven digits (555-0134) only after a phone word.
 inline std::size_t phone_at(cursor const& c, std::size_t i) noexcept {
@@ -478,6 +526,7 @@ inline std::size_t phone_at(cursor const& c, std::size_t i) noexcept {
                                "contact", "number", "no", "home", "work"})
       if (same_word(cue, w)) end = i + 8;
   }
+  if (end == 0 && area_end == 0) end = international_phone(c, i);
   if (end == 0) return 0;
   if (c.at(end) == '-' && c.digit(end + 1)) return 0;  // part of a longer number
   std::size_t k = c.skip_spaces(end);
@@ -526,17 +575,39 @@ constexpr std::array<std::string_view, 51> state_codes{
 
 /// Five digits (and an optional -dddd) after a state's two-letter code or the word zip / postal code.
 inline std::size_t zip_at(cursor const& c, std::size_t i) noexcept {
+  auto const before = c.word_before(i, 16);
+  auto const zip_word = [&](std::string_view w, std::size_t at) {
+    return same_word(w, "zip") || same_word(w, "zipcode") || same_word(w, "postal") || same_word(w, "postcode") ||
+           (same_word(w, "code") &&
+            (same_word(c.two_words_before(at), "zip code") || same_word(c.two_words_before(at), "postal code")));
+  };
+  bool cued = zip_word(before, i);
+  if (!cued && same_word(before, "is")) {  // "my zip code is 35350"
+    auto const is_at = static_cast<std::size_t>(before.data() - c.text.data());
+    auto const code = c.word_before(is_at, 16);
+    cued = !code.empty() && zip_word(code, static_cast<std::size_t>(code.data() - c.text.data()) + code.size());
+  }
+  if (cued) {
+    // Any country's postal code after a zip word: 35350, 880, 3610-114, 53-320, 394 13, 7412 SL, 02115-4321.
+    std::size_t end = i;
+    while (c.alnum(end) && end - i < 8) ++end;
+    if (c.alnum(end) || end - i < 3) return 0;
+    if ((c.at(end) == '-' || c.at(end) == ' ') && c.alnum(end + 1)) {
+      std::size_t k = end + 1;
+      while (c.alnum(k) && k - end <= 5) ++k;
+      bool const upper_or_digits = std::all_of(c.text.begin() + static_cast<std::ptrdiff_t>(end + 1),
+                                               c.text.begin() + static_cast<std::ptrdiff_t>(k),
+                                               [](char x) { return is_digit(x) || (x >= 'A' && x <= 'Z'); });
+      if (!c.alnum(k) && k - end >= 3 && k - end <= 5 && upper_or_digits) end = k;
+    }
+    return end;
+  }
   if (c.digits(i, 6) != 5 || is_alpha(c.at(i + 5))) return 0;
   std::size_t end = i + 5;
   if (c.at(end) == '-' && c.digits(end + 1, 5) == 4 && !c.alnum(end + 5))
     end += 5;
   else if (c.alnum(end) || (c.at(end) == '-' && c.digit(end + 1)))
     return 0;
-  auto const before = c.word_before(i, 16);
-  if (same_word(before, "zip") || same_word(before, "zipcode") || same_word(before, "postal") ||
-      (same_word(before, "code") &&
-       (same_word(c.two_words_before(i), "zip code") || same_word(c.two_words_before(i), "postal code"))))
-    return end;
   // A state code written in capitals, right before (", MA 02115").
   if (before.size() == 2 && before[0] >= 'A' && before[0] <= 'Z' && before[1] >= 'A' && before[1] <= 'Z')
     for (auto code : state_codes)

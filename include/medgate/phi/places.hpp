@@ -52,6 +52,20 @@ inline std::size_t house_number_start(std::string_view text, std::size_t at) noe
   return i;
 }
 
+/// Where an ordinal street number that ends one space before `at` starts ("9th ", "1st ", "22nd "), or `at`.
+/// (Lower-case words are not kept as words, so the rules read ordinals from the text.)
+inline std::size_t ordinal_before(std::string_view text, std::size_t at) noexcept {
+  if (at < 4 || text[at - 1] != ' ') return at;
+  auto const suffix = text.substr(at - 3, 2);
+  if (suffix != "st" && suffix != "nd" && suffix != "rd" && suffix != "th" && suffix != "ST" && suffix != "ND" &&
+      suffix != "RD" && suffix != "TH")
+    return at;
+  std::size_t i = at - 3;
+  while (i > 0 && text[i - 1] >= '0' && text[i - 1] <= '9' && at - 3 - i < 4) --i;
+  if (i == at - 3 || (i > 0 && is_alnum(text[i - 1]))) return at;
+  return i;
+}
+
 /// The end of an apartment, suite or unit after an address (", Apt 5B", " #12", " Suite 200"), or `end`.
 inline std::size_t unit_after(std::string_view text, std::vector<text_word> const& words, std::size_t k,
                               std::size_t end) noexcept {
@@ -138,12 +152,24 @@ inline void find_places(std::string_view text, std::vector<text_word> const& wor
     bool const street = (w.flags & word::street) || (w.flags == 0 && (w.cues & cue::street_suffix));
     if (street && w.capitalized() && k > 0) {
       std::size_t first = k;
+      std::size_t ordinal = words[k].start;  // "9th" in "W 9th Street", when there is one
       while (first > 0 && k - first < 4 && !words[first].number_before) {
         auto const& p = words[first - 1];
-        if (!(p.capitalized() || (p.size() <= 2 && p.number_before)) || !adjacent(text, p, words[first]) ||
+        std::size_t const o = ordinal_before(text, words[first].start);
+        if (o < words[first].start && ordinal == words[k].start) ordinal = o;
+        if (o < words[first].start && (o == 0 || text[o - 1] != ' ' || p.end + 1 != o)) break;  // "77 5th Ave"
+        if (!(p.capitalized() || (p.size() <= 2 && p.number_before)) ||
+            !(adjacent(text, p, words[first]) || (o < words[first].start && p.end + 1 == o)) ||
             (p.flags & word::clinical))
           break;
         --first;
+      }
+      if (first == k && ordinal < words[k].start) {  // the ordinal right after the house number: "77 5th Ave"
+        std::size_t const start = house_number_start(text, ordinal);
+        if (start < ordinal) {
+          add(start, unit_after(text, words, k, w.end));
+          continue;
+        }
       }
       if (first < k && words[first].number_before) {
         std::size_t const start = house_number_start(text, words[first].start);

@@ -1,0 +1,350 @@
+// phi/addresses.hpp — street addresses in the forms other countries write them, military addresses, units
+// alone, and the lines of an address block (places.hpp has the US street address).
+//
+//   phi::find_addresses(note, words, spans);        // appends {start, end, location}
+//   phi::extend_address_blocks(note, spans, from);  // grows the location spans from index `from` over the
+//                                                   // short lines after them: city, region, country, code
+//
+// Rules (each has a test):
+// - A street name then its number, the way most of Europe and Latin America writes it: a capitalised word
+//   ending in a street word of its language ("Puruntie 82", "Parijsstraat 8", "Vesterskovvej 79"), after a
+//   street prefix ("ul. Narewska 94", "Via Roma 131", "Rua do Arenque 1634", "Calle Mayor 5"), or before a
+//   street word in lower case ("Rákóczi út 13.", "Stensås terrasse 38"); with a house or postal number
+//   right before it on the line ("28245 Puruntie 82").
+// - A unit alone: "Apt. 595", "Suite 501", "Unit 8524".
+// - Military mail: "PSC 6477, Box 2981", "Unit 8524 Box 0979", "APO AE 83700", "USS Lorenzen".
+// - An address block: a location with a number (a street, a unit, a box) that ends its line takes the
+//   following lines that look like the rest of an address (up to four lines of at most five capitalised words, codes or
+//   numbers, no colon): "ARENDAL", "Beerze\n, OV\n Netherlands 02032". A country in the block is no PHI, but costs
+//   nothing to hide.
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <cstddef>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "category.hpp"
+#include "cue_words.hpp"
+#include "names.hpp"
+#include "patterns.hpp"
+#include "places.hpp"
+#include "words.hpp"
+
+namespace medgate::phi {
+
+namespace detail::addresses {
+
+/// How street names end in the languages whose addresses put the number after the name.
+inline constexpr std::array<std::string_view, 40> street_endings{
+    "katu",  "tie",    "kuja",  "polku",  "vej",     "veien",  "vegen", "vei",    "gata",  "gatan",
+    "vägen", "väg",    "gade",  "straat", "strasse", "straße", "weg",   "gasse",  "laan",  "plein",
+    "braut", "stræti", "vegur", "gatva",  "iela",    "tänav",  "utca",  "ulica",  "allee", "platz",
+    "stieg", "ring",   "damm",  "steeg",  "kade",    "singel", "gränd", "torget", "sokak", "caddesi"};
+
+/// Words before a street name: "ul. Narewska", "Via Roma", "Rue Hsine", "Calle Mayor", "Avenida Paulista".
+inline constexpr std::array<std::string_view, 22> street_prefixes{
+    "ul",    "via",   "viale",  "rua",    "rue",   "calle", "avenida",  "av",    "avda",   "praça",     "piazza",
+    "corso", "plaza", "carrer", "strada", "rruga", "largo", "travessa", "aleja", "ulitsa", "boulevard", "chemin"};
+
+/// Street words written in lower case between the name and the number: "Rákóczi út 13", "Stensås terrasse 38".
+inline constexpr std::array<std::string_view, 14> lower_street_words{
+    "út", "utca", "kapu", "tér", "terrasse", "vei", "gate", "vej", "allé", "gade", "sokak", "cad", "körút", "sor"};
+
+inline bool ends_with_folded(std::string_view word, std::string_view ending) noexcept {
+  if (word.size() <= ending.size() + 1) return false;  // a stem before the ending
+  auto const tail = word.substr(word.size() - ending.size());
+  for (std::size_t i = 0; i < ending.size(); ++i)
+    if (fold_ascii(tail[i]) != ending[i]) return false;
+  return true;
+}
+
+/// The token (letters, no spaces) that ends one space before `at` on the same line, without a trailing '.';
+/// empty if none.
+inline std::string_view token_before(std::string_view text, std::size_t at) noexcept {
+  if (at < 2 || text[at - 1] != ' ') return {};
+  std::size_t end = at - 1;
+  if (text[end - 1] == '.') --end;
+  std::size_t start = end;
+  while (start > 0 && text[start - 1] != ' ' && text[start - 1] != '\n' && text[start - 1] != '\t' && end - start < 12)
+    --start;
+  return text.substr(start, end - start);
+}
+
+inline bool one_of(std::string_view word, std::span<std::string_view const> list) noexcept {
+  for (auto const w : list)
+    if (same_word(word, w)) return true;
+  return false;
+}
+
+/// The end of a house number at i (" 82", " 13.", " 473B"), or 0.
+inline std::size_t number_after(std::string_view text, std::size_t i) noexcept {
+  cursor const c{text};
+  if (c.at(i) != ' ') return 0;
+  std::size_t const d = c.digits(i + 1, 5);
+  if (d == 0 || d > 4) return 0;
+  std::size_t end = i + 1 + d;
+  if (is_alpha(c.at(end)) && !c.alnum(end + 1)) ++end;  // 473B
+  if (c.alnum(end) || measure_follows(c, end)) return 0;
+  if (c.at(end) == '.' && !c.alnum(end + 1)) ++end;  // "út 13."
+  return end;
+}
+
+/// The end of "<Unit word> <number>" starting at word k ("Apt. 595", "Suite 501", "Unit 8524"), or 0.
+inline std::size_t unit_at(std::string_view text, std::vector<text_word> const& words, std::size_t k) noexcept {
+  auto const& w = words[k];
+  auto const word = text.substr(w.start, w.end - w.start);
+  if (!w.capitalized() || !(same_word(word, "apt") || same_word(word, "apartment") || same_word(word, "suite") ||
+                            same_word(word, "ste") || same_word(word, "unit")))
+    return 0;
+  cursor const c{text};
+  std::size_t i = w.end;
+  if (c.at(i) == '.') ++i;
+  if (c.at(i) == ' ') ++i;
+  if (c.at(i) == '#') ++i;
+  std::size_t const d = c.digits(i, 7);
+  if (d == 0 || d > 6) return 0;
+  std::size_t end = i + d;
+  if (is_alpha(c.at(end)) && !c.alnum(end + 1)) ++end;  // 5B
+  return c.alnum(end) ? 0 : end;
+}
+
+/// The end of a street that starts at `i` and runs over words to its number ("de Córdoba s/n", "Eduardo
+/// Rivas, 3", "del Abedul 5-7, 2º dcha"), on one line, within 60 bytes; 0 if no number comes.
+inline std::size_t long_street_end(std::string_view text, std::size_t i) noexcept {
+  cursor const c{text};
+  std::size_t const limit = std::min(text.size(), i + 60);
+  std::size_t j = i;
+  while (j < limit && text[j] != '\n' && !is_digit(text[j]) && !c.starts(j, "s/n") && text[j] != '.' &&
+         text[j] != '(' && text[j] != ':')
+    ++j;
+  std::size_t end = 0;
+  if (c.starts(j, "s/n")) {
+    end = j + 3;
+  } else if (j < limit && is_digit(text[j]) && j > i && (text[j - 1] == ' ' || text[j - 1] == ',')) {
+    end = j + c.digits(j, 5);
+    if (c.at(end) == '-' && c.digit(end + 1)) end += 1 + c.digits(end + 1, 5);  // 5-7, 119-129
+    if (c.alnum(end) && !c.alnum(end + 1)) ++end;                               // 15A
+  }
+  if (end == 0 || c.alnum(end) || c.at(end) == '/') return 0;  // "6/10" is a score
+  // A floor and door after a comma: ", 2º dcha", ", 8C", ", bl 1, port 2".
+  std::size_t k = end;
+  if (c.at(k) == ',' && c.at(k + 1) == ' ' && c.digit(k + 2)) {
+    std::size_t e = k + 2;
+    while (e < text.size() && e - k < 12 && text[e] != ',' && text[e] != '.' && text[e] != '\n') ++e;
+    while (e > k && text[e - 1] == ' ') --e;
+    end = e;
+  }
+  return end;
+}
+
+/// The word after "Hospital" that makes it a facility named kind first (cue::facility_first).
+inline constexpr std::array<std::string_view, 10> facility_second{
+    "de",      "del",     "universitario", "universitaria", "hospitalario",
+    "clínico", "clinico", "general",       "materno",       "infantil"};
+
+}  // namespace detail::addresses
+
+/// Appends the addresses in `text` from byte `from` on (the rules over words look at `words`, which start there).
+inline void find_addresses(std::string_view text, std::vector<text_word> const& words, std::vector<span>& out,
+                           std::size_t from = 0) {
+  using namespace detail;
+  using namespace detail::addresses;
+  cursor const c{text};
+  std::size_t const n = words.size();
+  auto const word_text = [&](std::size_t k) { return text.substr(words[k].start, words[k].end - words[k].start); };
+  for (std::size_t k = 0; k < n; ++k) {
+    auto const& w = words[k];
+    auto const word = word_text(k);
+    // A unit alone, and military mail's unit with its box: "Unit 8524 Box 0979", "PSC 6477, Box 2981".
+    bool const upper3 = w.shape == letter_case::upper && w.size() == 3;
+    bool const military_unit = upper3 && (same_word(word, "psc") || same_word(word, "cmr"));
+    if (std::size_t end = (w.cues & cue::unit) ? unit_at(text, words, k) : 0; end > 0 || military_unit) {
+      if (military_unit) {
+        end = c.at(w.end) == ' ' ? w.end + 1 + c.digits(w.end + 1, 6) : 0;
+        if (end <= w.end + 1 || c.alnum(end)) continue;
+      }
+      std::size_t i = end;
+      if (c.at(i) == ',') ++i;
+      if (c.starts(i, " box ") && c.digits(i + 5, 7) > 0) end = i + 5 + c.digits(i + 5, 7);
+      out.push_back(span{w.start, end, category::location});
+      continue;
+    }
+    if (w.shape != letter_case::upper && w.shape != letter_case::title) continue;
+    // "APO AE 83700", "FPO AA 68422", "DPO AP 51065".
+    if (upper3 && (same_word(word, "apo") || same_word(word, "fpo") || same_word(word, "dpo")) && c.at(w.end) == ' ' &&
+        (c.starts(w.end + 1, "aa ") || c.starts(w.end + 1, "ae ") || c.starts(w.end + 1, "ap ")) &&
+        c.digits(w.end + 4, 6) == 5 && !c.alnum(w.end + 9)) {
+      out.push_back(span{w.start, w.end + 9, category::location});
+      continue;
+    }
+    // A ship: "USS Lorenzen", "USNV Vincent".
+    if (w.shape == letter_case::upper && w.size() >= 3 && w.size() <= 5 && (word[0] == 'U' || word[0] == 'u') &&
+        (same_word(word, "uss") || same_word(word, "usns") || same_word(word, "usnv") || same_word(word, "uscgc")) &&
+        k + 1 < n && words[k + 1].capitalized() && adjacent(text, w, words[k + 1])) {
+      out.push_back(span{w.start, words[k + 1].end, category::location});
+      ++k;
+      continue;
+    }
+    // A Spanish street over several words to its number, and a facility named kind first.
+    bool const care_of = word.size() == 1 && c.at(w.end) == '/' && (c.at(w.end + 1) | 0x20) == 'o' &&
+                         !c.alnum(w.end + 2);  // "c/o": care of, complains of
+    if ((w.cues & cue::long_street) && (word.size() > 1 || c.at(w.end) == '/') && !care_of) {
+      std::size_t after = w.end;
+      if (c.at(after) == '/' || c.at(after) == '.') ++after;
+      if (c.at(after) == ' ' || (word.size() == 1 && c.alnum(after))) {
+        if (std::size_t const end = long_street_end(text, after); end > 0) {
+          out.push_back(span{w.start, end, category::location});
+          continue;
+        }
+      }
+    }
+    if ((w.cues & cue::facility_first) && w.shape == letter_case::title && c.at(w.end) == ' ') {
+      std::size_t e = w.end + 1;
+      while (e < text.size() && text[e] != ' ' && text[e] != '\n' && text[e] != '.' && text[e] != ',') ++e;
+      if (one_of(text.substr(w.end + 1, e - w.end - 1), facility_second)) {
+        // The name runs over capitalised words, joiners and numbers to the end of the phrase.
+        std::size_t end = e;
+        std::size_t j = e;
+        bool after_number_de = false;
+        for (int taken = 0; taken < 6 && c.at(j) == ' '; ++taken) {
+          std::size_t t = j + 1;
+          while (t < text.size() && text[t] != ' ' && text[t] != '\n' && text[t] != '.' && text[t] != ',') ++t;
+          auto const token = text.substr(j + 1, t - j - 1);
+          if (token.empty()) break;
+          bool const joiner = one_of(token, facility_second) || same_word(token, "la") || same_word(token, "los") ||
+                              same_word(token, "las") || same_word(token, "y") || same_word(token, "salud");
+          bool const proper = (token[0] >= 'A' && token[0] <= 'Z') || is_digit(token[0]) ||
+                              static_cast<unsigned char>(token[0]) == 0xC3;
+          // "12 de octubre": a date in the name, its month in lower case.
+          bool const dated = after_number_de && token.size() >= 4;
+          if (!joiner && !proper && !dated) break;
+          if (!joiner || is_digit(token[0]) || dated) end = t;
+          after_number_de = (token == "de" || token == "del") && is_digit(text[j - 1]);
+          j = t;
+        }
+        if (end > e || !one_of(text.substr(w.end + 1, e - w.end - 1), std::array<std::string_view, 2>{"de", "del"})) {
+          out.push_back(span{w.start, end, category::location});
+          continue;
+        }
+      }
+    }
+    // A postal code, then the city: "28036 Madrid", "E-28935 Móstoles", "06006.Badajoz".
+    if (w.shape == letter_case::title && w.start >= 6 && is_digit(text[w.start - 2]) &&
+        !(w.flags & (word::common | word::clinical)) && number_after(text, w.end) == 0) {
+      std::size_t d = w.start - 1;
+      if (text[d] == ' ' || text[d] == '.') {
+        std::size_t const digits_end = d;
+        while (d > 0 && is_digit(text[d - 1]) && digits_end - d < 6) --d;
+        bool const bounded = d == 0 || !is_alnum(text[d - 1]) || (d >= 2 && text[d - 1] == '-' && text[d - 2] == 'E');
+        if (digits_end - d == 5 && bounded) {
+          std::size_t end = w.end;
+          for (std::size_t m = k + 1;
+               m < n && m < k + 3 && words[m].capitalized() && adjacent(text, words[m - 1], words[m]); ++m)
+            end = words[m].end;
+          out.push_back(span{d >= 2 && text[d - 1] == '-' ? d - 2 : d, end, category::location});
+          continue;
+        }
+      }
+    }
+    // A street name, then its number (looked at only when a number or a lower-case street word follows).
+    if (w.in_code || (w.flags & (word::clinical | word::state | word::country)) || w.size() < 3 || c.at(w.end) != ' ' ||
+        (w.shape != letter_case::title && w.shape != letter_case::upper))
+      continue;
+    bool street = false;
+    std::size_t at = w.end;
+    if (is_digit(c.at(at + 1))) {
+      for (auto const ending : street_endings) street = street || ends_with_folded(word, ending);
+    } else {  // "Rákóczi út 13."
+      std::size_t e = at + 1;
+      while (e < text.size() && text[e] != ' ' && text[e] != '\n' && e - at < 12) ++e;
+      auto const next = text.substr(at + 1, e - at - 1);
+      if (next.size() < 2 || !is_digit(c.at(e + 1)) || !one_of(next, lower_street_words)) continue;
+      street = true;
+      at = e;
+    }
+    std::size_t const end = number_after(text, at);
+    if (end == 0) continue;
+    std::size_t start = w.start;
+    // "ul. Narewska", "Via Roma", and "Rua do Arenque" (a short joiner between): prefixes are often lower case.
+    auto before = token_before(text, w.start);
+    if (!before.empty() && before.size() <= 3 &&
+        before.find_first_not_of("abcdefghijklmnopqrstuvwxyz") == std::string_view::npos &&
+        !one_of(before, street_prefixes))
+      before = token_before(text, static_cast<std::size_t>(before.data() - text.data()));
+    if (one_of(before, street_prefixes)) {
+      street = true;
+      start = static_cast<std::size_t>(before.data() - text.data());
+    }
+    if (!street) continue;
+    start = house_number_start(text, start);  // "28245 Puruntie 82"
+    out.push_back(span{start, end, category::location});
+  }
+  // "c/ del Abedul 5-7": the lower-case "c/" is no kept word.
+  for (std::size_t slash = text.find("c/", from); slash != std::string_view::npos; slash = text.find("c/", slash + 2)) {
+    if ((slash > 0 && (is_alnum(text[slash - 1]) || static_cast<unsigned char>(text[slash - 1]) >= 0x80)) ||
+        (c.at(slash + 2) | 0x20) == 'o' || c.at(slash + 2) != ' ')
+      continue;
+    if (std::size_t const end = long_street_end(text, slash + 3); end > 0)
+      out.push_back(span{slash, end, category::location});
+  }
+}
+
+/// Grows the location spans `out[from...]` over the lines that follow them when they end their line and those
+/// lines look like the rest of an address (see the header).
+inline void extend_address_blocks(std::string_view text, std::vector<span>& out, std::size_t from) {
+  std::size_t const n = out.size();
+  for (std::size_t s = from; s < n; ++s) {
+    if (out[s].category != category::location) continue;
+    // Street addresses, units and boxes have a number; a facility or a city line alone does not start a block.
+    auto const found = text.substr(out[s].start, out[s].end - out[s].start);
+    if (std::none_of(found.begin(), found.end(), [](char ch) { return ch >= '0' && ch <= '9'; })) continue;
+    // A line ends at a line break, or at two spaces or more (a block flattened onto one line).
+    auto const line_break = [&](std::size_t at) {
+      return at < text.size() && (text[at] == '\n' || (text[at] == ' ' && at + 1 < text.size() && text[at + 1] == ' '));
+    };
+    auto const next_break = [&](std::size_t line_start) {
+      std::size_t e = line_start;
+      while (e < text.size() && e - line_start < 64 && !line_break(e)) ++e;
+      return e;
+    };
+    std::size_t i = out[s].end;
+    while (i < text.size() &&
+           (text[i] == ',' || text[i] == '.' || (text[i] == ' ' && !line_break(i)) || text[i] == '\t'))
+      ++i;
+    for (int lines = 0; lines < 4 && line_break(i); ++lines) {
+      std::size_t line = i + 1;
+      while (line < text.size() && text[line] == ' ') ++line;
+      std::size_t const line_end = next_break(line);
+      std::size_t b = line;
+      while (b < line_end && (text[b] == ' ' || text[b] == '\t' || text[b] == '>' || text[b] == ',')) ++b;
+      std::size_t e = line_end;
+      while (e > b && (text[e - 1] == ' ' || text[e - 1] == '\t' || text[e - 1] == '.' || text[e - 1] == ',')) --e;
+      if (e == b || e - b > 48) break;
+      // At most five words, each a capitalised word (any script), a code in capitals, or a number.
+      std::size_t words = 0;
+      bool fits = true;
+      for (std::size_t j = b; j < e && fits;) {
+        if (text[j] == ' ' || text[j] == ',' || text[j] == '-' || text[j] == '(' || text[j] == ')') {
+          ++j;
+          continue;
+        }
+        std::size_t const word_start = j;
+        while (j < e && text[j] != ' ' && text[j] != ',') ++j;
+        auto const token = text.substr(word_start, j - word_start);
+        auto const lead = static_cast<unsigned char>(token[0]);
+        bool const upper_ascii = token[0] >= 'A' && token[0] <= 'Z';
+        bool const digit = detail::is_digit(token[0]);
+        fits = ++words <= 5 && (upper_ascii || digit || lead >= 0xC3) && token.find(':') == std::string_view::npos &&
+               token.find('@') == std::string_view::npos;
+      }
+      if (!fits || words == 0) break;
+      out.push_back(span{b, e, category::location});
+      i = line_end;
+    }
+  }
+}
+
+}  // namespace medgate::phi
