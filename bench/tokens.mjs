@@ -32,7 +32,8 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { f1, f2, machineAtStart, machineLines, median, packageVersion, runWorker } from './common.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const ENCODINGS = ['cl100k_base', 'o200k_base', 'deepseek_v3', 'llama3'];
@@ -122,19 +123,6 @@ const contenders = {
     },
   },
 };
-
-function packageVersion(modules, name) {
-  try {
-    return JSON.parse(readFileSync(join(modules, name, 'package.json'), 'utf8')).version;
-  } catch {
-    return '?';
-  }
-}
-
-function median(values) {
-  const v = [...values].sort((a, b) => a - b);
-  return v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
-}
 
 async function workerMain() {
   const job = workerData;
@@ -237,31 +225,7 @@ function parseArgs(argv) {
 }
 
 /** Runs one job in a worker; the cap starts when the worker says it has loaded. */
-function runJob(job, capMs) {
-  return new Promise((resolveJob) => {
-    const worker = new Worker(fileURLToPath(import.meta.url), { workerData: job });
-    let timer = null;
-    let settled = false;
-    const finish = (outcome) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      worker.terminate();
-      resolveJob(outcome);
-    };
-    const arm = () => {
-      clearTimeout(timer);
-      timer = setTimeout(() => finish({ timeout: capMs }), capMs);
-    };
-    arm();  // loading is capped too (generously: a load is not what is measured here)
-    worker.on('message', (m) => {
-      if (m.type === 'loaded' || m.type === 'progress') arm();
-      else if (m.type === 'result') finish({ result: m.result });
-    });
-    worker.on('error', (e) => finish({ error: String(e?.message ?? e) }));
-    worker.on('exit', (code) => finish({ error: `worker exited with ${code}` }));
-  });
-}
+const runJob = (job, capMs) => runWorker(fileURLToPath(import.meta.url), job, capMs);
 
 function runNative(o, textsDir) {
   const args = ['--data', o.data, '--corpus', o.corpus, '--json', '--write-texts', textsDir, '--runs', String(o.runs)];
@@ -278,15 +242,11 @@ function runNative(o, textsDir) {
   return byEncoding;
 }
 
-const f1 = (x) => (x === undefined || x === null || Number.isNaN(x) ? '-' : x >= 100 ? x.toFixed(0) : x.toFixed(1));
-const f2 = (x) => (x === undefined || x === null || Number.isNaN(x) ? '-' : x >= 100 ? x.toFixed(0) : x.toFixed(2));
-
 async function main() {
   const o = parseArgs(process.argv.slice(2));
   const textsDir = mkdtempSync(join(tmpdir(), 'medgate-bench-tokens-'));
   const capMs = o.capS * 1000;
-  const os = await import('node:os');
-  const report = { machine: { node: process.version, cpus: os.cpus().length, loadavg_start: os.loadavg() }, encodings: {} };
+  const report = { machine: machineAtStart(), encodings: {} };
   let correct = true;
   try {
     console.log(`native: ${o.native} ${o.encodings.join(' ')} ...`);
@@ -426,14 +386,7 @@ async function main() {
     }
   }
 
-  const load = (await import('node:os')).loadavg();
-  report.machine.loadavg_end = load;
-  const loads = (l) => l.map((x) => x.toFixed(2)).join(' ');
-  console.log(`\nMachine: ${report.machine.cpus} CPUs, load average ${loads(report.machine.loadavg_start)} at the start, ` +
-              `${loads(load)} at the end.`);
-  if (Math.max(...report.machine.loadavg_start, ...load) > report.machine.cpus / 2) {
-    console.log('  Warning: other work was running; wall-clock figures are low and noisy (see the CPU-time line).');
-  }
+  console.log(`\n${machineLines(report.machine, ' (see the CPU-time line)').join('\n')}`);
   if (o.peers) console.log(`  Peers limited by --peers to: ${o.peers.join(', ')}; "fastest peer" means among those.`);
   console.log('\nTargets (issue 6):');
   for (const r of results) console.log(`  ${r.ok ? 'PASS' : 'FAIL'}  ${r.line}`);

@@ -6,8 +6,9 @@
 // line with code-point offsets (tests/phi/notes.mjs and ../shared/corpora).
 // Their categories are mapped to medgate's explicitly (map_type); spans of
 // kinds that are not Safe Harbor identifiers (organisations, countries, sex,
-// professions, ages under 90, a year alone) are neutral: their tokens count
-// neither for nor against.
+// professions, ages under 90, a year alone; a general place that is a country
+// or a state, when the reader is given a way to tell) are neutral: their
+// tokens count neither for nor against.
 //   token level  a token is a run of letters or digits (or one other non-space character); it is PHI
 //                when inside a gold span, found when it overlaps a found span. Recall per gold category,
 //                precision per found category;
@@ -18,6 +19,7 @@
 #include <algorithm>
 #include <array>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <optional>
 #include <span>
@@ -124,8 +126,14 @@ inline std::optional<category> map_type(std::string_view type, std::string_view 
   return cat;
 }
 
-/// Reads a gold JSONL file; throws std::runtime_error naming the file and line of anything malformed.
-inline std::vector<document> read_corpus(std::string const& path) {
+/// Whether a place's text names a country or a state (which Safe Harbor does not count as PHI), e.g. by the
+/// PHI lexicon's flags; see read_corpus.
+using country_or_state = std::function<bool(std::string_view)>;
+
+/// Reads a gold JSONL file; throws std::runtime_error naming the file and line of anything malformed. With
+/// `not_phi_place`, a general place span (presidio's GPE, meddocan's TERRITORIO) whose whole text is a
+/// country or a state is neutral, like meddocan's PAIS: "Estonia" and "Ohio" are not PHI, "Tartu" is.
+inline std::vector<document> read_corpus(std::string const& path, country_or_state const& not_phi_place = {}) {
   std::ifstream in(path);
   if (!in) throw std::runtime_error(fmt::format("cannot read {}", path));
   std::vector<document> docs;
@@ -145,7 +153,10 @@ inline std::vector<document> read_corpus(std::string const& path) {
       auto const b = s["end"].get<std::size_t>();
       if (a >= b || b >= cp.size()) throw std::runtime_error(fmt::format("{}:{}: span out of range", path, n));
       gold_span g{cp[a], cp[b], std::nullopt};
-      g.cat = map_type(s["type"].get<std::string>(), std::string_view{d.text}.substr(g.start, g.end - g.start));
+      auto const type = s["type"].get<std::string>();
+      auto const found = std::string_view{d.text}.substr(g.start, g.end - g.start);
+      g.cat = map_type(type, found);
+      if (not_phi_place && (type == "GPE" || type == "TERRITORIO") && not_phi_place(found)) g.cat = std::nullopt;
       d.spans.push_back(g);
     }
     docs.push_back(std::move(d));
