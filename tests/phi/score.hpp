@@ -116,8 +116,17 @@ inline std::optional<category> map_type(std::string_view type, std::string_view 
   if (auto const it = mapping.find(type); it != mapping.end()) name = it->second;
   auto const cat = phi::parse_category(name);
   if (!cat) return std::nullopt;
-  bool const year_only =
-      text.size() == 4 && std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
+  // "2004", "año 2004", "el año 2004": a year alone.
+  auto const year = text.size() >= 4 ? text.substr(text.size() - 4) : text;
+  auto const before_year = text.substr(0, text.size() - year.size());
+  bool const year_only = year.size() == 4 &&
+                         std::all_of(year.begin(), year.end(), [](char c) { return c >= '0' && c <= '9'; }) &&
+                         (before_year.empty() || before_year == "año " || before_year == "el año " ||
+                          before_year == "Año " || before_year == "del año ");
+  // A relative named by kinship only ("su madre", "la familia", "hermano mayor"): no name, no PHI.
+  if (type == "FAMILIARES_SUJETO_ASISTENCIA" &&
+      std::none_of(text.begin(), text.end(), [](char c) { return (c >= 'A' && c <= 'Z') || (c & 0x80) != 0; }))
+    return std::nullopt;
   if (*cat == category::date && year_only) return std::nullopt;  // Safe Harbor keeps years
   if (*cat == category::age) {
     auto const age = leading_number(text);

@@ -197,6 +197,7 @@ TEST_CASE("\"name is\" names the capitalised word after it") {
       {"My name is Rubija", "My name is [NAME]"},
       {"her name is Siiri Rivera.", "her name is [NAME]."},
       {"the name is unclear", "the name is unclear"},
+      {"\xEF\xBB\xBFPatient: Iria Rivera", "\xEF\xBB\xBFPatient: [NAME]"},  // a byte order mark is no letter
   });
 }
 

@@ -82,6 +82,19 @@ TEST_CASE("phi patterns: phone and fax numbers in US forms, with extensions") {
   });
 }
 
+TEST_CASE("phi patterns: Spanish dates with a month's name; a year alone stays") {
+  check_all({
+      {"en noviembre de 2014 acudió", "en [DATE] acudió"},
+      {"intervenido en marzo del 2001.", "intervenido en [DATE]."},
+      {"el plazo de 4 meses (Junio 04).", "el plazo de 4 meses ([DATE])."},
+      {"En abril 2006, y", "En [DATE], y"},
+      {"el 12 de marzo de 2015 ingresa", "el [DATE] ingresa"},
+      {"desde el 3 de abril", "desde el [DATE]"},
+      {"en el año 2004", "en el año 2004"},
+      {"mayo de peso", "mayo de peso"},  // no year, no date
+  });
+}
+
 TEST_CASE("phi patterns: phone numbers in other countries' groupings, by their +code or a phone word") {
   check_all({
       {"office +46 (0)8 928 571 38 fax", "office [PHONE] fax"},
@@ -91,6 +104,8 @@ TEST_CASE("phi patterns: phone numbers in other countries' groupings, by their +
       {"Phone: (99) 645-791", "Phone: [PHONE]"},
       {"please call me at 0494 92 82 32 today", "please call me at [PHONE] today"},
       {"They're not answering at 78 651 450", "They're not answering at [PHONE]"},
+      {"Tel.: 928 45 00 00. Email", "Tel.: [PHONE]. Email"},
+      {"Teléfono: 963 862 600", "Teléfono: [PHONE]"},
       {"Fax: +41 (0)96 471 07 95", "Fax: [FAX]"},
       {"+2 pitting edema", "+2 pitting edema"},                        // too few digits for a number
       {"Phone: 2 3 4", "Phone: 2 3 4"},                                // six digits at least after a phone word

@@ -323,6 +323,41 @@ inline std::size_t month_first_date(cursor const& c, std::size_t i) noexcept {
   return 0;
 }
 
+/// Spanish month names (the shared Spanish clinical set writes its dates with them).
+constexpr std::array<std::string_view, 13> spanish_months{"enero",   "febrero",   "marzo",    "abril",      "mayo",
+                                                          "junio",   "julio",     "agosto",   "septiembre", "setiembre",
+                                                          "octubre", "noviembre", "diciembre"};
+
+/// A Spanish month with a year, "noviembre de 2014", "Junio 04", "abril 2006", "marzo del 2001"; or with a day
+/// before it, "12 de marzo" (the day then starts the date: see spanish_day_month).
+inline std::size_t spanish_month_date(cursor const& c, std::size_t i) noexcept {
+  std::size_t n = 0;
+  for (auto const m : spanish_months)
+    if (c.word_at(i, m)) n = m.size();
+  if (n == 0 || (i > 0 && is_alpha(c.at(i - 1)))) return 0;
+  std::size_t j = c.skip_spaces(i + n);
+  if (c.word_at(j, "de"))
+    j = c.skip_spaces(j + 2);
+  else if (c.word_at(j, "del"))
+    j = c.skip_spaces(j + 3);
+  if (auto const y = year_at(c, j, false); y > 0 && !c.alnum(j + y)) return j + y;
+  if (c.digits(j, 3) == 2 && !c.alnum(j + 2) && j > i + n) return j + 2;  // "Junio 04"
+  return 0;
+}
+
+/// "12 de marzo de 2015", "3 de abril": a day, "de" and a Spanish month (and its year).
+inline std::size_t spanish_day_month(cursor const& c, std::size_t i) noexcept {
+  auto const d = c.digits(i, 3);
+  if (d == 0 || d > 2 || c.number(i, d) < 1 || c.number(i, d) > 31) return 0;
+  std::size_t j = c.skip_spaces(i + d);
+  if (j == i + d || !c.word_at(j, "de")) return 0;
+  j = c.skip_spaces(j + 2);
+  if (auto const end = spanish_month_date(c, j); end > 0) return end;
+  for (auto const m : spanish_months)
+    if (c.word_at(j, m)) return j + m.size();
+  return 0;
+}
+
 /// "on the 3rd", "by the 21st": a day named by its ordinal after a preposition.
 inline std::size_t ordinal_day(cursor const& c, std::size_t i) noexcept {
   if (!c.word_at(i, "the")) return 0;
@@ -483,8 +518,9 @@ inline std::size_t international_phone(cursor const& c, std::size_t i) noexcept 
   if (c.at(i) == '+') return n >= 8 ? end : 0;
   if (n < 6) return 0;
   auto const cue = c.word_before(i);
+  // "fono": what is left of "Teléfono" (the word before holds ASCII letters only).
   for (std::string_view w : {"phone", "tel", "telephone", "cell", "mobile", "desk", "fax", "ph", "pager", "contact",
-                             "whatsapp", "office", "home", "work"})
+                             "whatsapp", "office", "home", "work", "fono"})
     if (same_word(cue, w)) return end;
   if (same_word(cue, "at") || same_word(cue, "on") || same_word(cue, "to")) {
     auto const before = c.two_words_before(i);
@@ -526,7 +562,7 @@ inline std::size_t phone_at(cursor const& c, std::size_t i) noexcept {
                                "contact", "number", "no", "home", "work"})
       if (same_word(cue, w)) end = i + 8;
   }
-  if (end == 0 && area_end == 0) end = international_phone(c, i);
+  if (end == 0) end = international_phone(c, i);
   if (end == 0) return 0;
   if (c.at(end) == '-' && c.digit(end + 1)) return 0;  // part of a longer number
   std::size_t k = c.skip_spaces(end);
@@ -773,8 +809,10 @@ inline std::vector<span> find_patterns(std::string_view text) {
       char const first = lower(ch);
       if ((first == 'h' || first == 'w') && take(url_at(c, i), category::url)) continue;
       if (email_near && take(email_at(c, i), category::email)) continue;
-      if (std::string_view{"jfmasond"}.find(first) != std::string_view::npos)
+      if (std::string_view{"jfmasond"}.find(first) != std::string_view::npos) {
         if (auto const end = month_first_date(c, i); end > 0 && take(with_time(c, end), category::date)) continue;
+        if (take(spanish_month_date(c, i), category::date)) continue;
+      }
       if (first == 't')
         if (auto const end = ordinal_day(c, i); end > 0) {  // the day only, not "the"
           i = c.skip_spaces(i + 3);
@@ -803,6 +841,7 @@ inline std::vector<span> find_patterns(std::string_view text) {
           (colon_near && take(ipv6_at(c, i), category::ip)))
         continue;
       if (auto const end = numeric_date(c, i); end > 0 && take(with_time(c, end), category::date)) continue;
+      if (take(spanish_day_month(c, i), category::date)) continue;
       if (take(ssn_at(c, i), category::ssn)) continue;
       if (auto const end = phone_at(c, i); end > 0) {
         auto const cue = c.word_before(i, 24);

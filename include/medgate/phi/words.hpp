@@ -78,6 +78,8 @@ inline std::size_t letter_at(std::string_view t, std::size_t i) noexcept {
   for (std::size_t k = 1; k < n; ++k)
     if ((static_cast<unsigned char>(t[i + k]) & 0xC0) != 0x80) return 0;
   if (c == 0xE2 && static_cast<unsigned char>(t[i + 1]) == 0x80) return 0;  // U+2000–U+203F
+  if (c == 0xEF && static_cast<unsigned char>(t[i + 1]) == 0xBB && static_cast<unsigned char>(t[i + 2]) == 0xBF)
+    return 0;  // U+FEFF, a byte order mark
   if (c == 0xE2 && static_cast<unsigned char>(t[i + 1]) == 0x81 && static_cast<unsigned char>(t[i + 2]) < 0xB0)
     return 0;  // U+2040–U+206F
   // U+00A0–U+00BF (no-break space, «, », °, ±, ...) and U+00D7, U+00F7 (× ÷) are not letters.
