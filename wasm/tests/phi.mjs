@@ -14,6 +14,7 @@ import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { check, checks, failures, rejects, throws } from './checks.mjs';
 
 const keys = ['module', 'lexicons', 'notes'];
 const args = {};
@@ -33,23 +34,6 @@ for (const key of keys) {
   }
 }
 
-const failures = [];
-let checks = 0;
-function check(ok, what) {
-  ++checks;
-  if (!ok) failures.push(what);
-}
-async function rejects(promise, pattern, what) {
-  try {
-    await promise;
-    check(false, `${what}: no error`);
-  } catch (e) {
-    check(e instanceof Error && pattern.test(e.message), `${what}: wrong error ${e?.message ?? e}`);
-  }
-}
-function throws(f, pattern, what) {
-  return rejects((async () => f())(), pattern, what);
-}
 
 const { loadPhi } = await import(pathToFileURL(args.module).href);
 const phi = await loadPhi({ url: args.lexicons });
@@ -175,7 +159,7 @@ try {
 phi.free();
 
 if (failures.length) {
-  console.error(`wasm phi: ${failures.length} of ${checks} checks failed:\n  ${failures.join('\n  ')}`);
+  console.error(`wasm phi: ${failures.length} of ${checks()} checks failed:\n  ${failures.join('\n  ')}`);
   process.exit(1);
 }
-console.log(`wasm phi: ${checks} checks passed (${notes.length} notes, gold span recall ${recall.toFixed(4)})`);
+console.log(`wasm phi: ${checks()} checks passed (${notes.length} notes, gold span recall ${recall.toFixed(4)})`);
