@@ -22,6 +22,8 @@
 
 #include <fmt/format.h>
 
+#include "chars.hpp"
+
 namespace medgate::phi {
 
 /// How a date was written, so a shifted one is written the same way.
@@ -84,10 +86,6 @@ constexpr void civil_from_days(std::int64_t z, int& y, int& m, int& d) noexcept 
   y = static_cast<int>(static_cast<std::int64_t>(yoe) + era * 400 + (m <= 2));
 }
 
-constexpr char lower(char c) noexcept { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
-constexpr bool digit(char c) noexcept { return c >= '0' && c <= '9'; }
-constexpr bool alpha(char c) noexcept { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
-
 struct reader {
   std::string_view s;
   std::size_t at = 0;
@@ -95,7 +93,7 @@ struct reader {
   std::size_t number(int& out, std::size_t most) noexcept {
     std::size_t n = 0;
     out = 0;
-    while (n < most && digit(peek())) {
+    while (n < most && is_digit(peek())) {
       out = out * 10 + (peek() - '0');
       ++at;
       ++n;
@@ -105,7 +103,7 @@ struct reader {
   /// A month name or abbreviation ("Apr", "Apr.", "April", "Sept"): its number, the text as written.
   bool month_name(int& month, std::string& text) noexcept {
     std::size_t n = 0;
-    while (alpha(peek(n))) ++n;
+    while (is_alpha(peek(n))) ++n;
     if (n < 3) return false;
     for (std::size_t m = 0; m < month_full.size(); ++m) {
       auto const full = month_full[m];
@@ -133,6 +131,7 @@ inline int full_year(int y, int digits) noexcept { return digits == 2 ? (y < 50 
 
 /// The date at the start of `text` (a DATE span), or nothing when it is not one of the forms above.
 inline std::optional<date_value> parse_date(std::string_view text) {
+  using namespace detail;
   using namespace detail::dates;
   date_value v;
   reader r{text};
@@ -143,7 +142,7 @@ inline std::optional<date_value> parse_date(std::string_view text) {
     out.form.rest = std::string{text.substr(r.at)};
     return out;
   };
-  if (digit(r.peek())) {
+  if (is_digit(r.peek())) {
     int a = 0;
     std::size_t const na = r.number(a, 4);
     char const sep = r.peek();
@@ -171,7 +170,7 @@ inline std::optional<date_value> parse_date(std::string_view text) {
       reader look = r;
       bool ordinal = false;
       for (std::string_view suf : {"st", "nd", "rd", "th"})
-        if (lower(look.peek()) == suf[0] && lower(look.peek(1)) == suf[1] && !alpha(look.peek(2))) {
+        if (lower(look.peek()) == suf[0] && lower(look.peek(1)) == suf[1] && !is_alpha(look.peek(2))) {
           look.at += 2;
           ordinal = true;
           break;
@@ -202,7 +201,7 @@ inline std::optional<date_value> parse_date(std::string_view text) {
             y.spaces();
             int year = 0;
             std::size_t const ny = y.number(year, 4);
-            if ((ny == 4 || ny == 2) && !digit(y.peek())) {
+            if ((ny == 4 || ny == 2) && !is_digit(y.peek())) {
               v.year = full_year(year, static_cast<int>(ny));
               v.form.year_digits = static_cast<int>(ny);
               look = y;
@@ -234,7 +233,7 @@ inline std::optional<date_value> parse_date(std::string_view text) {
     v.form.padded_month = na == 2 && text[0] == '0';
     v.form.padded_day = nb == 2 && text[na + 1] == '0';
     v.form.year_digits = 0;
-    if (r.peek() == sep && digit(r.peek(1))) {
+    if (r.peek() == sep && is_digit(r.peek(1))) {
       ++r.at;
       int y = 0;
       std::size_t const ny = r.number(y, 4);
@@ -274,7 +273,7 @@ inline std::optional<date_value> parse_date(std::string_view text) {
   if (y.peek() == ',') ++y.at;
   y.spaces();
   int year = 0;
-  if (std::size_t const ny = y.number(year, 4); ny == 4 && !digit(y.peek())) {
+  if (std::size_t const ny = y.number(year, 4); ny == 4 && !is_digit(y.peek())) {
     v.year = year;
     v.form.year_digits = 4;
     r = y;
@@ -284,6 +283,7 @@ inline std::optional<date_value> parse_date(std::string_view text) {
 
 /// `d` moved by `days` (negative: earlier). A date without a year moves within a common year (2001).
 inline date_value shift(date_value d, std::int64_t days) noexcept {
+  using namespace detail;
   using namespace detail::dates;
   bool const yearless = d.year == 0;
   std::int64_t const from =
@@ -300,6 +300,7 @@ inline date_value shift(date_value d, std::int64_t days) noexcept {
 
 /// `d` written in its form.
 inline std::string format_date(date_value const& d) {
+  using namespace detail;
   using namespace detail::dates;
   auto const& f = d.form;
   auto const two = [](int v, bool pad) { return pad ? fmt::format("{:02}", v) : fmt::format("{}", v); };
@@ -310,8 +311,8 @@ inline std::string format_date(date_value const& d) {
     bool const dot = !was.empty() && was.back() == '.';
     std::size_t const letters = was.size() - (dot ? 1 : 0);
     std::string_view const full = month_full[static_cast<std::size_t>(d.month - 1)];
-    bool const was_full = letters > 4 || (letters == 3 && detail::dates::lower(was[0]) == 'm' &&
-                                          detail::dates::lower(was[1]) == 'a' && detail::dates::lower(was[2]) == 'y');
+    bool const was_full = letters > 4 || (letters == 3 && detail::lower(was[0]) == 'm' &&
+                                          detail::lower(was[1]) == 'a' && detail::lower(was[2]) == 'y');
     std::string out{was_full ? full : full.substr(0, letters == 4 && d.month == 9 ? 4 : 3)};
     bool const all_upper = letters > 1 && was[0] >= 'A' && was[0] <= 'Z' && was[1] >= 'A' && was[1] <= 'Z';
     for (std::size_t i = 0; i < out.size(); ++i)

@@ -36,16 +36,11 @@
 #include <vector>
 
 #include "category.hpp"
+#include "chars.hpp"
 
 namespace medgate::phi {
 
 namespace detail {
-
-constexpr bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
-constexpr bool is_alpha(char c) noexcept { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
-constexpr bool is_alnum(char c) noexcept { return is_digit(c) || is_alpha(c); }
-constexpr bool is_hex(char c) noexcept { return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
-constexpr char lower(char c) noexcept { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
 
 constexpr bool same_word(std::string_view a, std::string_view b) noexcept {
   if (a.size() != b.size()) return false;
