@@ -243,6 +243,8 @@ TEST_CASE("Spanish streets, postal codes before the city, and facilities named k
       {"ingresa en el Hospital de León", "ingresa en el [LOCATION]"},
       {"E-28935 Móstoles", "[LOCATION]"},
       {"C/o neck pain 6/10", "C/o neck pain 6/10"},
+      {"AV fistula 3 cm, AV block 2, Plaza de la Encarnación, 32", "AV fistula 3 cm, AV block 2, [LOCATION]"},
+      {"Av. Gaspar Aguilar, 90", "[LOCATION]"},
       {"Heparin 25000 Units", "Heparin 25000 Units"},
       {"Hospital Day 3", "Hospital Day 3"},
   });

@@ -128,7 +128,7 @@ inline std::size_t long_street_end(std::string_view text, std::size_t i) noexcep
     if (c.at(end) == '-' && c.digit(end + 1)) end += 1 + c.digits(end + 1, 5);  // 5-7, 119-129
     if (c.alnum(end) && !c.alnum(end + 1)) ++end;                               // 15A
   }
-  if (end == 0 || c.alnum(end) || c.at(end) == '/') return 0;  // "6/10" is a score
+  if (end == 0 || c.alnum(end) || c.at(end) == '/' || measure_follows(c, end)) return 0;  // "6/10", "3 cm"
   // A floor and door after a comma: ", 2º dcha", ", 8C", ", bl 1, port 2".
   std::size_t k = end;
   if (c.at(k) == ',' && c.at(k + 1) == ' ' && c.digit(k + 2)) {
@@ -191,7 +191,11 @@ inline void find_addresses(std::string_view text, std::vector<text_word> const& 
     // A Spanish street over several words to its number, and a facility named kind first.
     bool const care_of = word.size() == 1 && c.at(w.end) == '/' && (c.at(w.end + 1) | 0x20) == 'o' &&
                          !c.alnum(w.end + 2);  // "c/o": care of, complains of
-    if ((w.cues & cue::long_street) && (word.size() > 1 || c.at(w.end) == '/') && !care_of) {
+    // An abbreviation only with its mark: "C/", "Av.", "Avda." ("AV block 2", "AV fistula 3 cm" are clinical).
+    bool const abbreviated = word.size() <= 2 || same_word(word, "avda");
+    bool const marked =
+        abbreviated ? (word.size() == 1 ? c.at(w.end) == '/' : c.at(w.end) == '.') : w.shape == letter_case::title;
+    if ((w.cues & cue::long_street) && marked && !care_of) {
       std::size_t after = w.end;
       if (c.at(after) == '/' || c.at(after) == '.') ++after;
       if (c.at(after) == ' ' || (word.size() == 1 && c.alnum(after))) {
