@@ -230,6 +230,7 @@ TEST_CASE("labelled header fields: the label says what the value is") {
       {"NºCol: 28 28 70973.", "NºCol: [LICENSE]."},
       {"Home address: 12 Orchard Lane, Rivertown\nNext line", "Home address: [LOCATION]\nNext line"},
       {"NHC: none", "NHC: none"},  // a number field without a digit is not one
+      {"CP: 7/10 at rest. CP: resolved after 2 doses", "CP: 7/10 at rest. CP: resolved after 2 doses"},
       {"Unaddressed: yes", "Unaddressed: yes"},
   });
 }

@@ -6,7 +6,7 @@
 // A label is matched case-insensitively at the start of a word and must be followed by ':' (spaces allowed
 // before and after it). The value runs to the end of its line, to ". " (a sentence or the next field), to
 // two spaces, or to 80 bytes, whichever comes first; trailing spaces and punctuation are not part of it. A
-// value of a number category (MRN, account, licence, ZIP) must hold a digit.
+// value of a number category (MRN, account, licence, ZIP) must hold a digit and no word or '/'.
 #pragma once
 
 #include <array>
@@ -83,6 +83,15 @@ inline void find_labelled(std::string_view text, std::vector<span>& out) {
       auto const value = text.substr(b, e - b);
       bool const number = l.type != category::location;
       bool const has_digit = value.find_first_of("0123456789") != std::string_view::npos;
+      // A number field holds a number: no word of three letters or more, no '/' ("CP: 7/10 at rest" is chest
+      // pain, not a postal code).
+      std::size_t letters = 0;
+      bool wordy = value.find('/') != std::string_view::npos;
+      for (char const ch : value) {
+        letters = detail::is_alpha(ch) ? letters + 1 : 0;
+        wordy = wordy || letters >= 3;
+      }
+      if (number && wordy) break;
       // A value already replaced ("[LOCATION]") is not found again.
       if (e > b && text[b] != '[' && (!number || has_digit)) out.push_back(span{b, e, l.type});
       break;
