@@ -248,5 +248,6 @@ TEST_CASE("Spanish streets, postal codes before the city, and facilities named k
       {"Av. Gaspar Aguilar, 90", "[LOCATION]"},
       {"Heparin 25000 Units", "Heparin 25000 Units"},
       {"Hospital Day 3", "Hospital Day 3"},
+      {"Hospital general ward", "Hospital general ward"},
   });
 }

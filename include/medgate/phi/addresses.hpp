@@ -208,7 +208,10 @@ inline void find_addresses(std::string_view text, std::vector<text_word> const& 
     if ((w.cues & cue::facility_first) && w.shape == letter_case::title && c.at(w.end) == ' ') {
       std::size_t e = w.end + 1;
       while (e < text.size() && text[e] != ' ' && text[e] != '\n' && text[e] != '.' && text[e] != ',') ++e;
-      if (one_of(text.substr(w.end + 1, e - w.end - 1), facility_second)) {
+      auto const second = text.substr(w.end + 1, e - w.end - 1);
+      // "Hospital de León", "Hospital Universitario": capitalised but for de/del ("Hospital general ward" stays).
+      bool const joined = second == "de" || second == "del";
+      if (one_of(second, facility_second) && (joined || (second[0] >= 'A' && second[0] <= 'Z'))) {
         // The name runs over capitalised words, joiners and numbers to the end of the phrase.
         std::size_t end = e;
         std::size_t j = e;
@@ -229,7 +232,7 @@ inline void find_addresses(std::string_view text, std::vector<text_word> const& 
           after_number_de = (token == "de" || token == "del") && is_digit(text[j - 1]);
           j = t;
         }
-        if (end > e || !one_of(text.substr(w.end + 1, e - w.end - 1), std::array<std::string_view, 2>{"de", "del"})) {
+        if (end > e || !joined) {
           out.push_back(span{w.start, end, category::location});
           continue;
         }
