@@ -212,6 +212,9 @@ TEST_CASE("street addresses in other countries' forms, units, military mail and 
       {"Suite 501", "[LOCATION]"},
       {"PSC 6477, Box 2981\nAPO AE 83700", "[LOCATION]\n[LOCATION]"},
       {"Unit 8524 Box 0979", "[LOCATION]"},
+      {"PSC 2 years ago", "PSC 2 years ago"},
+      {"Monitoring 2 hours, Weg 2 days",
+       "Monitoring 2 hours, Weg 2 days"},  // primary sclerosing cholangitis: no box, no address
       {"it is USS Lorenzen", "it is [LOCATION]"},
       {"12 Elm Street\n Springfield\n Netherlands 02032\nPhone: none",
        "[LOCATION]\n [LOCATION]\n [LOCATION]\nPhone: none"},

@@ -38,11 +38,11 @@ namespace medgate::phi {
 namespace detail::addresses {
 
 /// How street names end in the languages whose addresses put the number after the name.
-inline constexpr std::array<std::string_view, 40> street_endings{
-    "katu",  "tie",    "kuja",  "polku",  "vej",     "veien",  "vegen", "vei",    "gata",  "gatan",
-    "vägen", "väg",    "gade",  "straat", "strasse", "straße", "weg",   "gasse",  "laan",  "plein",
-    "braut", "stræti", "vegur", "gatva",  "iela",    "tänav",  "utca",  "ulica",  "allee", "platz",
-    "stieg", "ring",   "damm",  "steeg",  "kade",    "singel", "gränd", "torget", "sokak", "caddesi"};
+inline constexpr std::array<std::string_view, 38> street_endings{
+    "katu",   "tie",   "kuja",   "polku",   "vej",    "veien",  "vegen", "vei",    "gata",  "gatan",
+    "vägen",  "väg",   "straat", "strasse", "straße", "weg",    "gasse", "laan",   "plein", "braut",
+    "stræti", "vegur", "gatva",  "iela",    "tänav",  "utca",   "ulica", "allee",  "platz", "stieg",
+    "damm",   "steeg", "kade",   "singel",  "gränd",  "torget", "sokak", "caddesi"};
 
 /// Words before a street name: "ul. Narewska", "Via Roma", "Rue Hsine", "Calle Mayor", "Avenida Paulista".
 inline constexpr std::array<std::string_view, 22> street_prefixes{
@@ -88,6 +88,10 @@ inline std::size_t number_after(std::string_view text, std::size_t i) noexcept {
   std::size_t end = i + 1 + d;
   if (is_alpha(c.at(end)) && !c.alnum(end + 1)) ++end;  // 473B
   if (c.alnum(end) || measure_follows(c, end)) return 0;
+  // A time after it is a duration ("Monitoring 2 hours"), not a house number.
+  std::size_t const next = c.skip_spaces(end);
+  for (std::string_view unit : {"hour", "hours", "day", "days", "week", "weeks", "month", "months", "year", "years"})
+    if (c.word_at(next, unit)) return 0;
   if (c.at(end) == '.' && !c.alnum(end + 1)) ++end;  // "út 13."
   return end;
 }
@@ -168,9 +172,13 @@ inline void find_addresses(std::string_view text, std::vector<text_word> const& 
       }
       std::size_t i = end;
       if (c.at(i) == ',') ++i;
-      if (c.starts(i, " box ") && c.digits(i + 5, 7) > 0) end = i + 5 + c.digits(i + 5, 7);
-      out.push_back(span{w.start, end, category::location});
-      continue;
+      bool const box = c.starts(i, " box ") && c.digits(i + 5, 7) > 0;
+      if (box) end = i + 5 + c.digits(i + 5, 7);
+      // PSC and CMR only with their box: "PSC 2 years ago" is primary sclerosing cholangitis.
+      if (box || !military_unit) {
+        out.push_back(span{w.start, end, category::location});
+        continue;
+      }
     }
     if (w.shape != letter_case::upper && w.shape != letter_case::title) continue;
     // "APO AE 83700", "FPO AA 68422", "DPO AP 51065".
