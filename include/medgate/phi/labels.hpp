@@ -52,25 +52,19 @@ inline constexpr std::array<label, 22> labels{{
     {"colegiado", category::license},
 }};
 
-inline bool folded_equal(std::string_view text, std::string_view lower) noexcept {
-  if (text.size() != lower.size()) return false;
-  for (std::size_t i = 0; i < lower.size(); ++i)
-    if (fold_ascii(text[i]) != lower[i]) return false;
-  return true;
-}
-
 }  // namespace detail::labels
 
 inline void find_labelled(std::string_view text, std::vector<span>& out) {
   using namespace detail::labels;
   using detail::is_alnum;
+  using detail::same_word;
   for (std::size_t colon = text.find(':'); colon != std::string_view::npos; colon = text.find(':', colon + 1)) {
     std::size_t label_end = colon;
     while (label_end > 0 && text[label_end - 1] == ' ') --label_end;
     for (auto const& l : labels) {
       if (label_end < l.text.size()) continue;
       std::size_t const start = label_end - l.text.size();
-      if (!folded_equal(text.substr(start, l.text.size()), l.text)) continue;
+      if (!same_word(text.substr(start, l.text.size()), l.text)) continue;
       if (start > 0 && (is_alnum(text[start - 1]) || static_cast<unsigned char>(text[start - 1]) >= 0x80)) continue;
       std::size_t b = colon + 1;
       while (b < text.size() && (text[b] == ' ' || text[b] == '\t')) ++b;
