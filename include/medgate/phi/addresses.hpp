@@ -273,6 +273,10 @@ inline void find_addresses(std::string_view text, std::vector<text_word> const& 
     if (is_digit(c.at(at + 1))) {
       for (auto const ending : street_endings) street = street || ends_with_folded(word, ending);
     } else {  // "Rákóczi út 13."
+      // Most capitalised words are followed by a word that starts as none of these does.
+      if (std::none_of(lower_street_words.begin(), lower_street_words.end(),
+                       [&](std::string_view s) { return s[0] == c.at(at + 1); }))
+        continue;
       std::size_t e = at + 1;
       while (e < text.size() && text[e] != ' ' && text[e] != '\n' && e - at < 12) ++e;
       auto const next = text.substr(at + 1, e - at - 1);

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <array>
+#include <bitset>
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
@@ -292,7 +293,7 @@ class cue_table {
   }
 
   [[nodiscard]] std::uint32_t find(std::string_view word, std::size_t hash) const noexcept {
-    if (word.empty() || word.size() > 24) return 0;
+    if (word.empty() || word.size() > 24 || !maybe_[filter_bit(hash) / 64].test(filter_bit(hash) % 64)) return 0;
     std::size_t const mask = slots_.size() - 1;
     for (std::size_t i = hash & mask;; i = (i + 1) & mask) {
       auto const& s = slots_[i];
@@ -321,10 +322,16 @@ class cue_table {
       while (slots_[i].bits != 0 && slots_[i].word != w) i = (i + 1) & mask;
       slots_[i].word = w;
       slots_[i].bits |= bit;
+      maybe_[filter_bit(folded_hash(w)) / 64].set(filter_bit(folded_hash(w)) % 64);
     }
   }
 
+  /// Most words of a text are no cue; one bit per 32,768 hash values, set for the cue words' (a 4 KB table that
+  /// stays in the cache), turns most of them away before the slots are read.
+  static constexpr std::size_t filter_bit(std::size_t hash) noexcept { return (hash >> 12) & 0x7FFF; }
+
   std::vector<slot> slots_;
+  std::array<std::bitset<64>, 512> maybe_{};
 };
 
 }  // namespace detail
@@ -348,8 +355,8 @@ inline constexpr std::array<std::string_view, 53> medical_endings{
 inline bool medical_word(std::string_view word) noexcept {
   for (auto const e : detail::medical_endings) {
     if (word.size() < e.size() + 4) continue;
-    bool same = true;
-    for (std::size_t i = 0; i < e.size() && same; ++i)
+    bool same = true;  // from the last letter back: most endings differ there
+    for (std::size_t i = e.size(); i-- > 0 && same;)
       same = detail::fold_ascii(word[word.size() - e.size() + i]) == e[i];
     if (same) return true;
   }

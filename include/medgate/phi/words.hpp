@@ -19,6 +19,7 @@
 // that need two words side by side check the bytes between them).
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
@@ -53,13 +54,13 @@ struct text_word {
   bool bracket_before = false;  ///< "(" or "[" between the previous word and this one
   bool in_code = false;         ///< a digit or '/' touches it ("CHA2DS2", "5mg", "A/P"): a code or a measure
   bool lower_before = false;    ///< the word right before it, on its line, is in lower case (kept or not)
+  /// Capitalised as a proper noun would be: Title, or capitals where case says nothing ("RIVERA" in a
+  /// capitals line, or a word of two capitals or more). Set by split_words once its line is known; the rules
+  /// ask it of every word, several times.
+  bool proper_case = false;
 
   [[nodiscard]] std::size_t size() const noexcept { return end - start; }
-  /// Capitalised as a proper noun would be: Title, or capitals where case says nothing ("RIVERA" in a
-  /// capitals line, or a short word in capitals).
-  [[nodiscard]] bool capitalized() const noexcept {
-    return shape == letter_case::title || (shape == letter_case::upper && (caps_region || end - start > 1));
-  }
+  [[nodiscard]] bool capitalized() const noexcept { return proper_case; }
 };
 
 namespace detail {
@@ -86,6 +87,25 @@ inline std::size_t letter_at(std::string_view t, std::size_t i) noexcept {
   if (c == 0xC2 || (c == 0xC3 && (t[i + 1] == '\x97' || t[i + 1] == '\xB7'))) return 0;
   return n;
 }
+
+/// What split_words needs to know of a byte at a glance.
+namespace byte_class {
+inline constexpr std::uint8_t lower = 1;     ///< a-z
+inline constexpr std::uint8_t upper = 2;     ///< A-Z
+inline constexpr std::uint8_t high = 4;      ///< 0x80 and above: maybe a letter (letter_at tells)
+inline constexpr std::uint8_t stop = 8;      ///< . ! ? : ; and the line break: a sentence may start after it
+inline constexpr std::uint8_t bracket = 16;  ///< ( [
+}  // namespace byte_class
+
+inline constexpr auto byte_classes = [] {
+  std::array<std::uint8_t, 256> t{};
+  for (int c = 'a'; c <= 'z'; ++c) t[static_cast<std::size_t>(c)] = byte_class::lower;
+  for (int c = 'A'; c <= 'Z'; ++c) t[static_cast<std::size_t>(c)] = byte_class::upper;
+  for (std::size_t c = 0x80; c < 256; ++c) t[c] = byte_class::high;
+  for (char const c : {'.', '!', '?', ':', ';', '\n'}) t[static_cast<unsigned char>(c)] = byte_class::stop;
+  for (char const c : {'(', '['}) t[static_cast<unsigned char>(c)] = byte_class::bracket;
+  return t;
+}();
 
 /// An apostrophe at i ("'" or "’"): its bytes, else 0.
 inline std::size_t apostrophe_at(std::string_view t, std::size_t i) noexcept {
@@ -167,6 +187,12 @@ inline void split_words(std::string_view text, lexicon const& lex, std::vector<t
   using detail::apostrophe_at;
   using detail::letter_at;
   std::size_t const first_word = words.size();
+  struct pending {
+    std::size_t word;  ///< index in `words`
+    std::size_t hash;
+  };
+  std::vector<pending> lookups;
+  lookups.reserve((text.size() - from) / 16 + 16);
   std::size_t i = from;
   std::size_t prev_end = from;
   bool sentence = true;
@@ -184,18 +210,19 @@ inline void split_words(std::string_view text, lexicon const& lex, std::vector<t
     line_upper = 0;
     line_lower = false;
   };
+  namespace byte_class = detail::byte_class;
+  auto const class_of = [&text](std::size_t at) { return detail::byte_classes[static_cast<unsigned char>(text[at])]; };
   while (i < text.size()) {
-    char const c = text[i];
-    bool const ascii_letter = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-    if (!ascii_letter && (static_cast<unsigned char>(c) < 0x80 || letter_at(text, i) == 0)) {
-      if (c == '.' || c == '!' || c == '?' || c == ':' || c == ';' || c == '\n') sentence = true;
-      newline = newline || c == '\n';
-      bracket = bracket || c == '(' || c == '[';
+    // Between words: what the gap holds (a sentence's end, a line break, a bracket).
+    std::uint8_t const k = class_of(i);
+    if (!(k & (byte_class::lower | byte_class::upper)) && (!(k & byte_class::high) || letter_at(text, i) == 0)) {
+      sentence = sentence || (k & byte_class::stop);
+      newline = newline || text[i] == '\n';
+      bracket = bracket || (k & byte_class::bracket);
       ++i;
       continue;
     }
-    text_word w;
-    w.start = i;
+    std::size_t const start = i;
     // The word's letters; ASCII ones are counted and hashed on the way, anything else sends the shape to
     // shape_of.
     std::uint64_t h = detail::hash_seed;
@@ -203,95 +230,110 @@ inline void split_words(std::string_view text, lexicon const& lex, std::vector<t
     std::size_t lowers = 0;
     bool ascii = true;
     while (i < text.size()) {
-      char const d = text[i];
-      if (d >= 'a' && d <= 'z') {
-        ++lowers;
-        h = detail::hash_step(h, d);
+      std::uint8_t const d = class_of(i);
+      if (d & (byte_class::lower | byte_class::upper)) {
+        lowers += d & byte_class::lower;
+        uppers += (d & byte_class::upper) >> 1;
+        h = detail::hash_step(h, text[i]);
         ++i;
         continue;
       }
-      if (d >= 'A' && d <= 'Z') {
-        ++uppers;
-        h = detail::hash_step(h, d);
-        ++i;
-        continue;
-      }
-      if (std::size_t const n = static_cast<unsigned char>(d) >= 0x80 ? letter_at(text, i) : 0; n != 0) {
+      if (std::size_t const n = (d & byte_class::high) ? letter_at(text, i) : 0; n != 0) {
         ascii = false;
-        for (std::size_t k = 0; k < n; ++k) h = detail::hash_step(h, text[i + k]);
+        for (std::size_t q = 0; q < n; ++q) h = detail::hash_step(h, text[i + q]);
         i += n;
         continue;
       }
       // An inner apostrophe or hyphen joins letters on both sides: O'Brien, Smith-Jones (not "Murphy's").
-      std::size_t const a = d == '-' ? 1 : apostrophe_at(text, i);
+      char const c = text[i];
+      std::size_t const a = c == '-' ? 1 : apostrophe_at(text, i);
       if (a == 0 || i + a >= text.size() || letter_at(text, i + a) == 0) break;
-      if (d != '-') {
+      if (c != '-') {
         bool const s = text[i + a] == 's' || text[i + a] == 'S';
         if (s && (i + a + 1 >= text.size() || letter_at(text, i + a + 1) == 0)) break;  // possessive
       }
-      for (std::size_t k = 0; k < a; ++k) h = detail::hash_step(h, text[i + k]);
+      for (std::size_t q = 0; q < a; ++q) h = detail::hash_step(h, text[i + q]);
       i += a;
     }
-    w.end = i;
+    std::size_t const end = i;
+    bool possessive = false;
     if (std::size_t const a = apostrophe_at(text, i); a != 0 && i + a < text.size() &&
                                                       (text[i + a] == 's' || text[i + a] == 'S') &&
                                                       (i + a + 1 >= text.size() || letter_at(text, i + a + 1) == 0)) {
-      w.possessive = true;
+      possessive = true;
       i += a + 1;
     }
-    std::string_view const word_text = text.substr(w.start, w.end - w.start);
-    w.period_after = i < text.size() && text[i] == '.';
+    std::string_view const word_text = text.substr(start, end - start);
     if (newline) end_line();
     // A placeholder left by an earlier redaction ("[NAME]") is not a word to look at again.
-    if (w.start > 0 && text[w.start - 1] == '[' && i < text.size() && text[i] == ']' && lowers == 0 &&
+    if (start > 0 && text[start - 1] == '[' && i < text.size() && text[i] == ']' && lowers == 0 &&
         parse_category(word_text)) {
       newline = bracket = false;
       continue;
     }
-    w.newline_before = newline;
-    w.bracket_before = bracket;
-    w.lower_before = prev_lower && !newline;
-    newline = bracket = false;
-    {
-      std::size_t k = w.start;
-      while (k > prev_end && (text[k - 1] == ' ' || text[k - 1] == '\t')) --k;
-      w.number_before = k > prev_end && text[k - 1] >= '0' && text[k - 1] <= '9';
-    }
-    w.sentence_start = sentence || words.size() == first_word;
-    sentence = false;
+    letter_case shape = letter_case::other;
     if (ascii) {
-      bool const first_upper = text[w.start] >= 'A' && text[w.start] <= 'Z';
-      w.shape = uppers == 0                       ? letter_case::lower
-                : lowers == 0                     ? letter_case::upper
-                : first_upper && uppers <= lowers ? letter_case::title
-                                                  : letter_case::other;
+      bool const first_upper = text[start] >= 'A' && text[start] <= 'Z';
+      shape = uppers == 0                       ? letter_case::lower
+              : lowers == 0                     ? letter_case::upper
+              : first_upper && uppers <= lowers ? letter_case::title
+                                                : letter_case::other;
     } else {
-      w.shape = detail::shape_of(word_text);
+      shape = detail::shape_of(word_text);
     }
     std::size_t const hash = detail::hash_finish(h);
-    w.cues = cue_bits(word_text, hash);
-    prev_lower = w.shape == letter_case::lower;
-    line_lower = line_lower || w.shape == letter_case::lower || w.shape == letter_case::title;
-    line_upper += w.shape == letter_case::upper ? 1 : 0;
-    if (w.shape == letter_case::lower && (w.cues & cue::in_lower_case) == 0) {  // not kept (see the top)
-      prev_end = i;
-      continue;
-    }
-    // Only a capitalised word can be a name or a place; a lower-case one needs no lexicon.
-    if (w.shape != letter_case::lower) {
-      w.flags = lex.lookup(word_text, hash);
-      if (w.flags == 0) w.flags = detail::hyphenated_flags(word_text, lex);
+    std::uint32_t const cues = cue_bits(word_text, hash);
+    bool const lower_before = prev_lower && !newline;
+    bool const starts_sentence = sentence || words.size() == first_word;
+    bool const newline_before = newline;
+    bool const bracket_before = bracket;
+    newline = bracket = sentence = false;
+    prev_lower = shape == letter_case::lower;
+    line_lower = line_lower || shape == letter_case::lower || shape == letter_case::title;
+    line_upper += shape == letter_case::upper ? 1 : 0;
+    std::size_t const gap_start = prev_end;
+    prev_end = i;
+    if (shape == letter_case::lower && (cues & cue::in_lower_case) == 0) continue;  // not kept (see the top)
+    // Only a capitalised word can be a name or a place; a lower-case one needs no lexicon. Its lookup waits
+    // until all words are cut, so that the table's memory can be asked for ahead (lexicon::prefetch_slot).
+    if (shape != letter_case::lower) lookups.push_back({words.size(), hash});
+    // Filled in place: a word built on the stack and copied in costs a stall on every word.
+    text_word& w = words.emplace_back();
+    w.start = start;
+    w.end = end;
+    w.cues = cues;
+    w.shape = shape;
+    w.possessive = possessive;
+    w.sentence_start = starts_sentence;
+    w.period_after = i < text.size() && text[i] == '.';
+    w.comma_after = i < text.size() && text[i] == ',';
+    w.newline_before = newline_before;
+    w.bracket_before = bracket_before;
+    w.lower_before = lower_before;
+    {
+      std::size_t q = start;
+      while (q > gap_start && (text[q - 1] == ' ' || text[q - 1] == '\t')) --q;
+      w.number_before = q > gap_start && text[q - 1] >= '0' && text[q - 1] <= '9';
     }
     // A digit or a slash touching it: a code, a measure or a list of abbreviations ("CHA2DS2", "ICS/LAMA/LABA").
     auto const code_char = [&](std::size_t at) {
       return at < text.size() && ((text[at] >= '0' && text[at] <= '9') || text[at] == '/');
     };
-    w.in_code = code_char(i) || (w.start > 0 && code_char(w.start - 1));
-    w.comma_after = i < text.size() && text[i] == ',';
-    prev_end = i;
-    words.push_back(w);
+    w.in_code = code_char(i) || (start > 0 && code_char(start - 1));
   }
   end_line();
+  // The lexicon's flags: each lookup's slot is asked for 16 lookups ahead, its key 8 ahead.
+  constexpr std::size_t slot_ahead = 16;
+  constexpr std::size_t key_ahead = 8;
+  for (std::size_t q = 0; q < lookups.size(); ++q) {
+    if (q + slot_ahead < lookups.size()) lex.prefetch_slot(lookups[q + slot_ahead].hash);
+    if (q + key_ahead < lookups.size()) lex.prefetch_key(lookups[q + key_ahead].hash);
+    auto& w = words[lookups[q].word];
+    w.proper_case = w.shape == letter_case::title || (w.shape == letter_case::upper && (w.caps_region || w.size() > 1));
+    std::string_view const word_text = text.substr(w.start, w.end - w.start);
+    w.flags = lex.lookup(word_text, lookups[q].hash);
+    if (w.flags == 0) w.flags = detail::hyphenated_flags(word_text, lex);
+  }
   // A state or country of several words ("North Carolina", "New Zealand") lends that to each of its words.
   for (std::size_t k = first_word; k + 1 < words.size(); ++k) {
     if (!(words[k].flags & word::head)) continue;
