@@ -78,6 +78,9 @@ medgate::phi::lexicon const& lex() {
       {"county", word::common},
       {"and", word::common},
       {"moved", word::common},
+      {"españa", word::country},
+      {"paseo", word::common},
+      {"servicio", word::clinical},
       {"to", word::common},
       {"from", word::common},
       {"transferred", word::common},
@@ -241,7 +244,7 @@ TEST_CASE("labelled header fields: the label says what the value is") {
 TEST_CASE("Spanish streets, postal codes before the city, and facilities named kind first") {
   check_all({
       {"C/ Eduardo Rivas, 3 28018 Madrid. España.", "[LOCATION] [LOCATION]. España."},
-      {"Avenida de Córdoba s/n, 28041 Madrid", "[LOCATION]"},
+      {"Avenida de Córdoba s/n, 28041 Madrid", "[LOCATION], [LOCATION]"},
       {"c/ del Abedul 5-7, 2º dcha", "[LOCATION]"},
       {"Hospital Universitario 12 de octubre. Servicio", "[LOCATION]. Servicio"},
       {"ingresa en el Hospital de León", "ingresa en el [LOCATION]"},
@@ -252,5 +255,44 @@ TEST_CASE("Spanish streets, postal codes before the city, and facilities named k
       {"Heparin 25000 Units", "Heparin 25000 Units"},
       {"Hospital Day 3", "Hospital Day 3"},
       {"Hospital general ward", "Hospital general ward"},
+  });
+}
+
+TEST_CASE("Spanish addresses: floor and door, streets known by their postal code or s/n, the province") {
+  check_all({
+      // The floor and door after the number, in their many spellings.
+      {"Calle Francisco del Pino, 6 2ºA", "[LOCATION]"},
+      {"C/ Manuel Caballero Venzala, 12, 2.º A.", "[LOCATION]."},
+      {"Av. del Rio, 34, 3, A.", "[LOCATION]."},
+      {"Av. Parriño, 13, 2 A.", "[LOCATION]."},
+      {"C/ Colón, 28-1º. 36201 Vigo", "[LOCATION]. [LOCATION]"},
+      {"Plaza de la Encarnación, 32 - P1- 2B 41003 Sevilla", "[LOCATION] [LOCATION]"},
+      {"c/ del Abedul 5-7, bajo A", "[LOCATION]"},
+      // A street without its kind: the postal code and city after its number say it, or "s/n" does.
+      {"Urología. Xubias de Arriba, 84 15006 Coruña", "Urología. [LOCATION] [LOCATION]"},
+      {"Dr. Barbón. Acacias, 30. 33423 Soto", "Dr. [NAME]. [LOCATION]. [LOCATION]"},
+      {"Hermanos Falcó, s/n - 02006 Albacete", "[LOCATION] - [LOCATION]"},
+      {"Hospital POVISA Salamanca, 5 - 36211 Vigo", "[LOCATION] - [LOCATION]"},
+      // Not without them: a list, a score, a dose.
+      {"Glasgow 15, 14000 leucocitos", "Glasgow 15, 14000 leucocitos"},
+      {"Hemoglobina 12, 13500 plaquetas", "Hemoglobina 12, 13500 plaquetas"},
+      // The province after the city; a country is not PHI.
+      {"03570 Villajoyosa. Alicante. España.", "[LOCATION]. España."},
+      {"36211 Vigo (Pontevedra) E-mail", "[LOCATION]) E-mail"},
+      // An address's label keeps its value over ". " before a floor, and after an initial.
+      {"Domicilio: Paseo de la castellana 87. 9F.\nLocalidad: Madrid", "Domicilio: [LOCATION].\nLocalidad: [LOCATION]"},
+      {"Domicilio: M. Gonzalez 264 .", "Domicilio: [LOCATION] ."},
+      // A US address's state stays (Safe Harbor keeps states); its ZIP code goes.
+      {"Address: 7725 Vine Street, Apt. 324, Gibsonfurt, TN 37398", "Address: [LOCATION], TN [ZIP]"},
+  });
+}
+
+TEST_CASE("Spanish surnames with their particles") {
+  check_all({
+      {"Médico: Victoria Fuentelsaz del Barrio  NºCol: 08 08 57483", "Médico: [NAME]  NºCol: [LICENSE]"},
+      {"Remitido por: Dr. Jose Hugo de Gea-García josehdegea", "Remitido por: Dr. [NAME] josehdegea"},
+      {"Dra. Noemí Ruiz del Río. Servicio", "Dra. [NAME]. Servicio"},
+      // A department after a name is not a surname.
+      {"Dr. Ignacio Rubio Tortosa Servicio de Urología", "Dr. [NAME] Servicio de Urología"},
   });
 }

@@ -96,6 +96,85 @@ inline std::size_t number_after(std::string_view text, std::size_t i) noexcept {
   return end;
 }
 
+/// The end of the floor, door and stair written after a house number in Spanish and Latin American addresses
+/// (" 2ºA", ", 2.º A", " - P1 2B", ". 9F", ", 3, B", " 5º Iz", ", Bajo A", ", esc. 2, 2ºb", "-6o A",
+/// " - Portal 2, 1º B"); `end` itself if none follows. Up to four parts, on the line.
+inline std::size_t floor_door_end(std::string_view text, std::size_t end) noexcept {
+  cursor const c{text};
+  // A part ends where a word would: a space, punctuation, the end of the text.
+  auto const bounded = [&](std::size_t at) {
+    char const ch = c.at(at);
+    return ch == '\0' || ch == ' ' || ch == ',' || ch == '.' || ch == '\n' || ch == ')' || ch == ';' || ch == '-';
+  };
+  // An ordinal mark: º ª ° (UTF-8), or "o" right after the digits ("3o B").
+  auto const ordinal_mark = [&](std::size_t at) -> std::size_t {
+    if (c.at(at) == '\xC2' && (c.at(at + 1) == '\xBA' || c.at(at + 1) == '\xAA' || c.at(at + 1) == '\xB0')) return 2;
+    if (c.at(at) == '.' && c.at(at + 1) == '\xC2' && (c.at(at + 2) == '\xBA' || c.at(at + 2) == '\xAA')) return 3;
+    if (c.at(at) == 'o' && bounded(at + 1)) return 1;
+    return 0;
+  };
+  // A door or a side: one capital ("A"), or izq/izda/dcha/drcha and their abbreviations.
+  auto const door = [&](std::size_t at) -> std::size_t {
+    if (c.at(at) >= 'A' && c.at(at) <= 'Z' && bounded(at + 1)) return 1;  // a capital
+    for (std::string_view side : {"izquierda", "derecha", "izda", "izq", "dcha", "drcha", "dch", "iz"})
+      if (c.word_at(at, side)) return side.size() + (c.at(at + side.size()) == '.' ? 1 : 0);
+    return 0;
+  };
+  std::size_t i = end;
+  for (int parts = 0; parts < 4; ++parts) {
+    std::size_t j = i;
+    if (c.at(j) == ',' || c.at(j) == '.') ++j;
+    while (c.at(j) == ' ' && j - i < 3) ++j;
+    if (c.at(j) == '-') {
+      ++j;
+      while (c.at(j) == ' ' && j - i < 4) ++j;
+    }
+    if (j == i && c.at(j) != '-') break;
+    std::size_t e = 0;
+    if (std::size_t const d = c.digits(j, 3); d > 0 && d <= 2) {
+      e = j + d;
+      if (std::size_t const m = ordinal_mark(e); m > 0) {  // 2º, 2.º, 3o; then maybe its door: "2º A", "2ºb"
+        e += m;
+        std::size_t const sp = c.at(e) == ' ' ? 1 : 0;
+        if (std::size_t const dr = door(e + sp); dr > 0)
+          e += sp + dr;
+        else if (is_alpha(c.at(e)) && bounded(e + 1))
+          e += 1;
+      } else if (is_alpha(c.at(e)) && bounded(e + 1)) {  // 1B, 9F
+        e += 1;
+      } else if (c.at(i) == ',' && parts == 0 && c.at(e) == ' ' && door(e + 1) > 0 && c.at(e + 1) != 'E' &&
+                 c.at(e + 1) != 'P') {
+        e += 1 + door(e + 1);  // ", 2 A" ("E-28935" and "P1" are something else)
+      } else if (!bounded(e) || parts > 0 || c.at(i) != ',' || !(c.at(e) == ',' || c.at(e) == '.')) {
+        e = 0;  // a bare number only as the first part after a comma, and only when more follows: ", 3, B"
+      }
+    } else if ((c.at(j) == 'P' || c.at(j) == 'p') && c.digit(j + 1) && c.digits(j + 1, 3) <= 2 &&
+               bounded(j + 1 + c.digits(j + 1, 3))) {  // P1
+      e = j + 1 + c.digits(j + 1, 3);
+    } else if (parts > 0 && door(j) > 0) {  // ", 3, B", "5º Iz"
+      e = j + door(j);
+    } else {
+      for (std::string_view word :
+           {"bajo", "portal", "piso", "puerta", "pta", "esc", "escalera", "bloque", "bl", "port"}) {
+        if (!c.word_at(j, word)) continue;
+        std::size_t k = j + word.size();
+        if (c.at(k) == '.') ++k;
+        if (c.at(k) == ' ') ++k;
+        if (std::size_t const number = c.digits(k, 3); number > 0 && number <= 2 && bounded(k + number)) {
+          e = k + number;
+        } else if (word == "bajo") {
+          e = j + word.size();
+          if (c.at(e) == ' ' && door(e + 1) > 0) e += 1 + door(e + 1);
+        }
+        break;
+      }
+    }
+    if (e == 0 || e <= j) break;
+    i = e;
+  }
+  return i;
+}
+
 /// The end of "<Unit word> <number>" starting at word k ("Apt. 595", "Suite 501", "Unit 8524"), or 0.
 inline std::size_t unit_at(std::string_view text, std::vector<text_word> const& words, std::size_t k) noexcept {
   auto const& w = words[k];
@@ -129,19 +208,65 @@ inline std::size_t long_street_end(std::string_view text, std::size_t i) noexcep
     end = j + 3;
   } else if (j < limit && is_digit(text[j]) && j > i && (text[j - 1] == ' ' || text[j - 1] == ',')) {
     end = j + c.digits(j, 5);
-    if (c.at(end) == '-' && c.digit(end + 1)) end += 1 + c.digits(end + 1, 5);  // 5-7, 119-129
-    if (c.alnum(end) && !c.alnum(end + 1)) ++end;                               // 15A
+    // 5-7, 119-129; but "28-1º" is the number and the floor.
+    if (std::size_t const r = c.digits(end + 1, 5); c.at(end) == '-' && r > 0 && c.at(end + 1 + r) != '\xC2' &&
+                                                    !(c.at(end + 1 + r) == 'o' && !c.alnum(end + 2 + r)))
+      end += 1 + r;
+    if (c.alnum(end) && !c.alnum(end + 1)) ++end;  // 15A
   }
   if (end == 0 || c.alnum(end) || c.at(end) == '/' || measure_follows(c, end)) return 0;  // "6/10", "3 cm"
-  // A floor and door after a comma: ", 2º dcha", ", 8C", ", bl 1, port 2".
-  std::size_t k = end;
-  if (c.at(k) == ',' && c.at(k + 1) == ' ' && c.digit(k + 2)) {
-    std::size_t e = k + 2;
-    while (e < text.size() && e - k < 12 && text[e] != ',' && text[e] != '.' && text[e] != '\n') ++e;
-    while (e > k && text[e - 1] == ' ') --e;
-    end = e;
+  // A floor and door after it: ", 2º dcha", ", 8C".
+  return floor_door_end(text, end);
+}
+
+/// Words that join a street's name in Spanish, Catalan, Galician and Portuguese: "Altos de Nava", "Monte da Vila".
+inline constexpr std::array<std::string_view, 12> street_joiners{"de", "del", "la",  "las", "los", "da",
+                                                                 "do", "dos", "das", "y",   "el",  "i"};
+
+/// A street without its kind, told by what follows its name: "Xubias de Arriba, 84 15006 La Coruña", "Salamanca,
+/// 5 - 36211 Vigo", "Los Alisos, 10. 13002 Ciudad Real" (a number, then a postal code and its city), or "Hermanos
+/// Falcó, s/n" (sin número). `i` is where its first (capitalised) word starts; the end of the number, with its
+/// floor and door, or 0.
+inline std::size_t street_before_postal_code(std::string_view text, std::size_t i) noexcept {
+  cursor const c{text};
+  auto const capital = [&](std::size_t at) {
+    auto const b = static_cast<unsigned char>(c.at(at));
+    return (b >= 'A' && b <= 'Z') || (b == 0xC3 && static_cast<unsigned char>(c.at(at + 1)) < 0x9F);  // À–Þ
+  };
+  std::size_t j = i;
+  bool last_capital = false;
+  for (int words = 0;; ++words) {
+    std::size_t const start = j;
+    while (j < text.size() && (is_alpha(text[j]) || static_cast<unsigned char>(text[j]) >= 0x80)) ++j;
+    if (j == start || words == 7) return 0;
+    bool const joiner = one_of(text.substr(start, j - start), street_joiners);
+    last_capital = capital(start);
+    if (!last_capital && (!joiner || words == 0)) return 0;
+    if (c.at(j) == '.' && last_capital && j - start <= 4 && c.at(j + 1) == ' ') ++j;  // "Dr. Esquerdo"
+    if (c.at(j) == ',' && c.at(j + 1) == ' ') ++j;
+    if (c.at(j) != ' ') return 0;
+    ++j;
+    if (c.digit(j) || c.starts(j, "s/n")) break;
   }
-  return end;
+  if (!last_capital) return 0;
+  if (c.starts(j, "s/n")) return c.alnum(j + 3) ? 0 : floor_door_end(text, j + 3);
+  std::size_t const d = c.digits(j, 5);
+  if (d > 4) return 0;
+  std::size_t end = j + d;
+  if (c.at(end) == '-' && c.digit(end + 1) && c.digits(end + 1, 5) <= 4) end += 1 + c.digits(end + 1, 5);  // 340-350
+  if (is_alpha(c.at(end)) && !c.alnum(end + 1)) ++end;                                                     // 15A
+  if (c.alnum(end)) return 0;
+  end = floor_door_end(text, end);
+  // The postal code: five digits, then its city ("28007 Madrid", "08005-Barcelona", "04700, El Ejido").
+  std::size_t k = end;
+  if (c.at(k) == ',' || c.at(k) == '.') ++k;
+  k = c.skip_spaces(k);
+  if (c.at(k) == '-') k = c.skip_spaces(k + 1);
+  if (k == end || c.digits(k, 6) != 5) return 0;
+  k += 5;
+  if (c.at(k) == ',' || c.at(k) == '-') ++k;
+  k = c.skip_spaces(k);
+  return capital(k) ? end : 0;
 }
 
 /// The word after "Hospital" that makes it a facility named kind first (cue::facility_first).
@@ -195,6 +320,15 @@ inline void find_addresses(std::string_view text, std::vector<text_word> const& 
       out.push_back(span{w.start, words[k + 1].end, category::location});
       ++k;
       continue;
+    }
+    // A street known by the postal code after its number, or by "s/n"; from the first capitalised word of a phrase.
+    if ((w.shape == letter_case::title || w.shape == letter_case::upper) && !w.number_before &&
+        (k == 0 || !words[k - 1].capitalized() || !adjacent(text, words[k - 1], w))) {
+      if (std::size_t const end = street_before_postal_code(text, w.start); end > 0) {
+        out.push_back(span{w.start, end, category::location});
+        while (k + 1 < n && words[k + 1].start < end) ++k;
+        continue;
+      }
     }
     // A Spanish street over several words to its number, and a facility named kind first.
     bool const care_of = word.size() == 1 && c.at(w.end) == '/' && (c.at(w.end + 1) | 0x20) == 'o' &&
@@ -256,9 +390,22 @@ inline void find_addresses(std::string_view text, std::vector<text_word> const& 
         bool const bounded = d == 0 || !is_alnum(text[d - 1]) || (d >= 2 && text[d - 1] == '-' && text[d - 2] == 'E');
         if (digits_end - d == 5 && bounded) {
           std::size_t end = w.end;
-          for (std::size_t m = k + 1;
-               m < n && m < k + 3 && words[m].capitalized() && adjacent(text, words[m - 1], words[m]); ++m)
+          std::size_t m = k + 1;
+          for (; m < n && m < k + 3 && words[m].capitalized() && adjacent(text, words[m - 1], words[m]); ++m)
             end = words[m].end;
+          // Its province after it: "Villajoyosa. Alicante.", "Vigo (Pontevedra)", "Getafe - Madrid".
+          if (m < n && words[m].capitalized() && !words[m].newline_before &&
+              !(words[m].flags & (word::country | word::clinical | word::common))) {
+            auto const gap = text.substr(end, words[m].start - end);
+            if (gap == ". " || gap == " (" || gap == ", " || gap == " - " || gap == "." || gap == ", (") {
+              std::size_t last = m;
+              while (last + 1 < n && last < m + 2 && words[last + 1].capitalized() &&
+                     adjacent(text, words[last], words[last + 1]))
+                ++last;
+              char const after = c.at(words[last].end);
+              if (after == '.' || after == ')' || after == ',' || after == '\n' || after == '\0') end = words[last].end;
+            }
+          }
           out.push_back(span{d >= 2 && text[d - 1] == '-' ? d - 2 : d, end, category::location});
           continue;
         }
@@ -299,7 +446,7 @@ inline void find_addresses(std::string_view text, std::vector<text_word> const& 
     }
     if (!street) continue;
     start = house_number_start(text, start);  // "28245 Puruntie 82"
-    out.push_back(span{start, end, category::location});
+    out.push_back(span{start, floor_door_end(text, end), category::location});
   }
   // "c/ del Abedul 5-7": the lower-case "c/" is no kept word.
   for (std::size_t slash = text.find("c/", from); slash != std::string_view::npos; slash = text.find("c/", slash + 2)) {

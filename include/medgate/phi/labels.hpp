@@ -5,8 +5,10 @@
 //
 // A label is matched case-insensitively at the start of a word and must be followed by ':' (spaces allowed
 // before and after it). The value runs to the end of its line, to ". " (a sentence or the next field), to
-// two spaces, or to 80 bytes, whichever comes first; trailing spaces and punctuation are not part of it. A
-// value of a number category (MRN, account, licence, ZIP) must hold a digit and no word or '/'.
+// two spaces, or to 80 bytes, whichever comes first (an address's value goes on over ". " after an
+// abbreviation, an initial or before a number: "Gral. Manuel Saavedra, 11", "Melchor Fernández 59. 4,2"); trailing
+// spaces and punctuation are not part of it. A value of a number category (MRN, account, licence, ZIP) must hold a
+// digit and no word or '/'.
 #pragma once
 
 #include <array>
@@ -68,12 +70,33 @@ inline void find_labelled(std::string_view text, std::vector<span>& out) {
       if (start > 0 && (is_alnum(text[start - 1]) || static_cast<unsigned char>(text[start - 1]) >= 0x80)) continue;
       std::size_t b = colon + 1;
       while (b < text.size() && (text[b] == ' ' || text[b] == '\t')) ++b;
+      // In an address, ". " goes on after an abbreviation or an initial ("Gral. Manuel", "M. Gonzalez") and
+      // before a floor ("59. 4,2").
+      auto const address_period = [&](std::size_t at) {
+        if (l.type != category::location || at + 2 >= text.size() || text[at + 1] != ' ') return false;
+        if (detail::is_digit(text[at + 2])) return true;
+        if (text[at + 2] < 'A' || text[at + 2] > 'Z') return false;
+        std::size_t w = at;
+        while (w > b && detail::is_alpha(text[w - 1])) --w;
+        return at - w >= 1 && at - w <= 4 && text[w] >= 'A' && text[w] <= 'Z' && (w == b || text[w - 1] == ' ');
+      };
       std::size_t e = b;
       while (e < text.size() && e - b < 80 && text[e] != '\n' &&
              !(text[e] == ' ' && e + 1 < text.size() && text[e + 1] == ' ') &&
-             !(text[e] == '.' && (e + 1 == text.size() || text[e + 1] == ' ' || text[e + 1] == '\n')))
+             !(text[e] == '.' && (e + 1 == text.size() || text[e + 1] == ' ' || text[e + 1] == '\n') &&
+               !address_period(e)))
         ++e;
       while (e > b && (text[e - 1] == ' ' || text[e - 1] == ',' || text[e - 1] == ';')) --e;
+      // A US address ends with its state, which Safe Harbor keeps, and its ZIP code (the patterns find it):
+      // ", AR 72947" is not part of the value.
+      if (l.type == category::location) {
+        detail::cursor const c{text};
+        std::size_t z = e;
+        while (z > b && (detail::is_digit(text[z - 1]) || text[z - 1] == '-') && e - z <= 10) --z;
+        if (e - z >= 5 && z >= b + 5 && text[z - 1] == ' ' && text[z - 2] >= 'A' && text[z - 2] <= 'Z' &&
+            text[z - 3] >= 'A' && text[z - 3] <= 'Z' && text[z - 4] == ' ' && text[z - 5] == ',' && c.digits(z, 6) == 5)
+          e = z - 5;
+      }
       auto const value = text.substr(b, e - b);
       bool const number = l.type != category::location;
       bool const has_digit = value.find_first_of("0123456789") != std::string_view::npos;

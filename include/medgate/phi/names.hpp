@@ -77,6 +77,23 @@ inline bool eponym_at(std::string_view text, std::vector<text_word> const& words
   return words[k].possessive || adjacent(text, words[k], words[k + 1]);
 }
 
+/// Where the word after a surname particle starts when one follows the name that ends at `end` (" de ",
+/// " del ", " de la ", " de las ", " de los ", " da ", " dos ", either case of the first letter), else 0.
+inline std::size_t particle_end(std::string_view text, std::size_t end) noexcept {
+  for (std::string_view particle : {" de la ", " de las ", " de los ", " del ", " de ", " da ", " das ", " do ",
+                                    " dos ", " De la ", " De las ", " De los ", " Del ", " De "}) {
+    if (text.substr(end, particle.size()) == particle) return end + particle.size();
+  }
+  return 0;
+}
+
+/// A medical specialty or procedure in Spanish ("Servicio de Urología", "Cirugía", "Pediatría"): no surname.
+inline bool spanish_specialty(std::string_view word) noexcept {
+  for (std::string_view ending : {"logía", "logia", "iatría", "rugía", "grafía", "terapia", "patía", "scopia"})
+    if (word.size() > ending.size() && word.substr(word.size() - ending.size()) == ending) return true;
+  return false;
+}
+
 inline bool ascii_only(std::string_view text, text_word const& w) noexcept {
   for (std::size_t i = w.start; i < w.end; ++i)
     if (static_cast<unsigned char>(text[i]) >= 0x80) return false;
@@ -173,6 +190,10 @@ inline void find_names(std::string_view text, std::vector<text_word> const& word
 
   for (std::size_t k = 0; k < n; ++k) {
     auto const& w = words[k];
+    // Most words are no cue and no name: none of the rules below starts from them.
+    if ((roles[k] == role::none || roles[k] == role::blocked || roles[k] == role::overridable) &&
+        !(w.cues & (cue::title | cue::relation | cue::label | cue::credential)) && w.size() != 2 && w.size() != 4)
+      continue;
     // 1. Cues.
     // A title in capitals in a mixed-case line is an abbreviation: "functional MR. Denies" (mitral regurgitation).
     if ((w.cues & cue::title) && (w.shape != letter_case::upper || w.caps_region) && k + 1 < n &&
@@ -295,9 +316,22 @@ inline void find_names(std::string_view text, std::vector<text_word> const& word
       continue;
     }
     std::size_t m = k;
-    while (m + 1 < n && is_name[m + 1] &&
-           (adjacent(text, words[m], words[m + 1]) || comma_adjacent(text, words[m], words[m + 1])))
+    for (;;) {
+      while (m + 1 < n && is_name[m + 1] &&
+             (adjacent(text, words[m], words[m + 1]) || comma_adjacent(text, words[m], words[m + 1])))
+        ++m;
+      // A Spanish or Portuguese surname with its particle: "Ruiz del Río", "Ortiz de Barrón", "De la Peña",
+      // after a first name and a surname, or a first name ("María del Rosario").
+      if (m + 1 >= n || !(m > k || (words[k].flags & word::first))) break;
+      std::size_t const after = particle_end(text, words[m].end);
+      auto const& next = words[m + 1];
+      if (after == 0 || next.start != after || !next.capitalized() || next.newline_before ||
+          (next.flags & (word::clinical | word::state | word::country)) || roles[m + 1] == role::initial ||
+          spanish_specialty(text.substr(next.start, next.size())))
+        break;
+      is_name[m + 1] = 1;
       ++m;
+    }
     // An initial alone is no name ("lives with A roommate").
     if (m > k || roles[k] != role::initial) out.push_back(span{words[k].start, words[m].end, category::name});
     k = m + 1;
