@@ -30,7 +30,10 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <cstddef>
+#include <cstdint>
+#include <cstring>
 #include <optional>
 #include <string_view>
 #include <vector>
@@ -114,16 +117,28 @@ constexpr std::array<std::string_view, 12> month_names{"january",   "february", 
                                                        "may",       "june",     "july",     "august",
                                                        "september", "october",  "november", "december"};
 
+/// Three bytes, lower-cased, packed into one number: the month tables compare a word's first three letters at once.
+constexpr unsigned three_letters(char a, char b, char d) noexcept {
+  return static_cast<unsigned>(static_cast<unsigned char>(lower(a))) << 16 |
+         static_cast<unsigned>(static_cast<unsigned char>(lower(b))) << 8 |
+         static_cast<unsigned>(static_cast<unsigned char>(lower(d)));
+}
+
+constexpr std::array<unsigned, 12> month_prefixes = [] {
+  std::array<unsigned, 12> keys{};
+  for (std::size_t m = 0; m < month_names.size(); ++m)
+    keys[m] = three_letters(month_names[m][0], month_names[m][1], month_names[m][2]);
+  return keys;
+}();
+
 /// The month whose name or abbreviation (Jan, Jan., Sept, Sep) starts at i: its number and the bytes taken.
 /// The twelve names differ in their first three letters, so those pick the only candidate.
 inline std::optional<std::pair<int, std::size_t>> month_at(cursor const& c, std::size_t i) noexcept {
   if (i + 3 > c.text.size()) return std::nullopt;
-  char const a = lower(c.text[i]);
-  char const b = lower(c.text[i + 1]);
-  char const d = lower(c.text[i + 2]);
+  auto const key = three_letters(c.text[i], c.text[i + 1], c.text[i + 2]);
   for (std::size_t m = 0; m < month_names.size(); ++m) {
+    if (month_prefixes[m] != key) continue;
     auto const full = month_names[m];
-    if (full[0] != a || full[1] != b || full[2] != d) continue;
     if (c.word_at(i, full)) return std::pair{static_cast<int>(m) + 1, full.size()};
     if (m == 4) return std::nullopt;  // "May" has no abbreviation
     std::size_t n = 0;
@@ -145,7 +160,8 @@ inline std::size_t day_at(cursor const& c, std::size_t i) noexcept {
   int const d = c.number(i, n);
   if (d < 1 || d > 31) return 0;
   std::size_t end = i + n;
-  for (std::string_view suffix : {"st", "nd", "rd", "th"})
+  static constexpr std::string_view day_suffixes[]{"st", "nd", "rd", "th"};
+  for (std::string_view suffix : day_suffixes)
     if (c.starts(end, suffix) && !is_alpha(c.at(end + 2))) {
       end += 2;
       break;
@@ -185,7 +201,8 @@ inline std::size_t with_time(cursor const& c, std::size_t end) noexcept {
   }
   std::size_t const before_suffix = t;
   t = c.skip_spaces(t);
-  for (std::string_view suffix : {"am", "pm", "a.m.", "p.m.", "hrs", "h"})
+  static constexpr std::string_view time_suffixes[]{"am", "pm", "a.m.", "p.m.", "hrs", "h"};
+  for (std::string_view suffix : time_suffixes)
     if (c.starts(t, suffix) && !is_alpha(c.at(t + suffix.size()))) return t + suffix.size();
   return before_suffix;
 }
@@ -193,13 +210,14 @@ inline std::size_t with_time(cursor const& c, std::size_t end) noexcept {
 /// Words after "1/2" or "3/4" that make it a fraction or a measure, not a date.
 inline bool measure_follows(cursor const& c, std::size_t end) noexcept {
   std::size_t const i = c.skip_spaces(end);
-  for (std::string_view w :
-       {"tab",   "tabs",  "tablet", "tablets",  "cap",    "caps",    "capsule", "capsules", "pill",   "pills",
-        "cup",   "cups",  "of",     "dose",     "doses",  "tsp",     "tbsp",    "inch",     "inches", "in",
-        "mile",  "miles", "block",  "blocks",   "flight", "flights", "mg",      "ml",       "unit",   "units",
-        "times", "x",     "ppd",    "strength", "ns",     "amp",     "vial",    "bottle",   "pack",   "packs",
-        "drops", "puffs", "mm",     "cm",       "kg",     "mcg",     "meq",     "mmol",     "mmhg",   "lb",
-        "lbs",   "oz",    "hr",     "hrs",      "min",    "mins"})
+  static constexpr std::string_view measure_words[]{
+      "tab",   "tabs",  "tablet", "tablets",  "cap",    "caps",    "capsule", "capsules", "pill",   "pills",
+      "cup",   "cups",  "of",     "dose",     "doses",  "tsp",     "tbsp",    "inch",     "inches", "in",
+      "mile",  "miles", "block",  "blocks",   "flight", "flights", "mg",      "ml",       "unit",   "units",
+      "times", "x",     "ppd",    "strength", "ns",     "amp",     "vial",    "bottle",   "pack",   "packs",
+      "drops", "puffs", "mm",     "cm",       "kg",     "mcg",     "meq",     "mmol",     "mmhg",   "lb",
+      "lbs",   "oz",    "hr",     "hrs",      "min",    "mins"};
+  for (std::string_view w : measure_words)
     if (c.word_at(i, w)) return true;
   return false;
 }
@@ -216,9 +234,11 @@ inline bool date_cue_before(cursor const& c, std::size_t i) noexcept {
     auto const before = c.text.substr(k, j - k);
     if (before.size() >= 3 && before.find('/') != std::string_view::npos && is_digit(before.back())) return true;
   }
-  for (std::string_view cue : {"on",          "from", "since", "until",    "till",       "through",  "thru",
-                               "dated",       "date", "dos",   "seen",     "filled",     "refilled", "visit",
-                               "appointment", "appt", "due",   "admitted", "discharged", "started",  "stopped"})
+  static constexpr std::string_view date_cues[]{"on",         "from",    "since",       "until", "till", "through",
+                                                "thru",       "dated",   "date",        "dos",   "seen", "filled",
+                                                "refilled",   "visit",   "appointment", "appt",  "due",  "admitted",
+                                                "discharged", "started", "stopped"};
+  for (std::string_view cue : date_cues)
     if (same_word(w, cue)) return true;
   return false;
 }
@@ -323,12 +343,47 @@ constexpr std::array<std::string_view, 13> spanish_months{"enero",   "febrero", 
                                                           "junio",   "julio",     "agosto",   "septiembre", "setiembre",
                                                           "octubre", "noviembre", "diciembre"};
 
+constexpr std::array<unsigned, 13> spanish_prefixes = [] {
+  std::array<unsigned, 13> keys{};
+  for (std::size_t m = 0; m < spanish_months.size(); ++m)
+    keys[m] = three_letters(spanish_months[m][0], spanish_months[m][1], spanish_months[m][2]);
+  return keys;
+}();
+
+/// The three-letter starts of the months find_patterns tries at a word (English, and Spanish but for "enero", which
+/// only follows a day there: spanish_day_month): for each first two letters, a bit per third letter. Most words
+/// are turned away by this one look-up instead of two searches of the month tables.
+constexpr std::array<std::uint32_t, 26 * 26> month_starts = [] {
+  std::array<std::uint32_t, 26 * 26> bits{};
+  auto const add = [&bits](std::string_view m) {
+    bits[static_cast<std::size_t>((m[0] - 'a') * 26 + (m[1] - 'a'))] |= std::uint32_t{1} << (m[2] - 'a');
+  };
+  for (auto const m : month_names) add(m);
+  for (auto const m : spanish_months)
+    if (m != "enero") add(m);
+  return bits;
+}();
+
+/// Whether the word at i, of at least 3 letters, may start with a month's name (see month_starts).
+inline bool month_start(std::string_view text, std::size_t i) noexcept {
+  auto const letter = [&](std::size_t k) { return static_cast<unsigned>(lower(text[i + k]) - 'a'); };
+  return (month_starts[letter(0) * 26 + letter(1)] >> letter(2) & 1) != 0;
+}
+
+/// The length of the Spanish month named by the word at i, or 0. As in English, the first three letters pick
+/// the only candidate (septiembre and setiembre differ in the third), so most words cost one comparison each.
+inline std::size_t spanish_month_at(cursor const& c, std::size_t i) noexcept {
+  if (i + 3 > c.text.size()) return 0;
+  auto const key = three_letters(c.text[i], c.text[i + 1], c.text[i + 2]);
+  for (std::size_t m = 0; m < spanish_months.size(); ++m)
+    if (spanish_prefixes[m] == key) return c.word_at(i, spanish_months[m]) ? spanish_months[m].size() : 0;
+  return 0;
+}
+
 /// A Spanish month with a year, "noviembre de 2014", "Junio 04", "abril 2006", "marzo del 2001"; or with a day
 /// before it, "12 de marzo" (the day then starts the date: see spanish_day_month).
 inline std::size_t spanish_month_date(cursor const& c, std::size_t i) noexcept {
-  std::size_t n = 0;
-  for (auto const m : spanish_months)
-    if (c.word_at(i, m)) n = m.size();
+  std::size_t const n = spanish_month_at(c, i);
   if (n == 0 || (i > 0 && is_alpha(c.at(i - 1)))) return 0;
   std::size_t j = c.skip_spaces(i + n);
   if (c.word_at(j, "de"))
@@ -348,8 +403,7 @@ inline std::size_t spanish_day_month(cursor const& c, std::size_t i) noexcept {
   if (j == i + d || !c.word_at(j, "de")) return 0;
   j = c.skip_spaces(j + 2);
   if (auto const end = spanish_month_date(c, j); end > 0) return end;
-  for (auto const m : spanish_months)
-    if (c.word_at(j, m)) return j + m.size();
+  if (auto const n = spanish_month_at(c, j); n > 0) return j + n;
   return 0;
 }
 
@@ -466,16 +520,18 @@ inline std::size_t url_at(cursor const& c, std::size_t i) noexcept {
 
 /// 123-45-6789 (or 123 45 6789, or 123456789, after "SSN" / "social security").
 inline std::size_t ssn_at(cursor const& c, std::size_t i) noexcept {
+  // The shape first: most numbers have neither nine digits nor three and a separator, and need no cue looked for.
+  auto const n = c.digits(i, 10);
+  bool const nine = n == 9 && !c.alnum(i + 9);
+  char const sep = c.at(i + 3);
+  bool const grouped = n == 3 && (sep == '-' || sep == ' ') && c.digits(i + 4, 3) == 2 && c.at(i + 6) == sep &&
+                       c.digits(i + 7, 5) == 4 && !c.alnum(i + 11) && !(c.at(i + 11) == '-' && c.digit(i + 12));
+  if (!nine && !grouped) return 0;
   auto const cue = c.word_before(i);
   bool const cued =
       same_word(cue, "ssn") || same_word(cue, "ss") || same_word(cue, "soc") || same_word(cue, "security");
-  if (cued && c.digits(i, 10) == 9 && !c.alnum(i + 9)) return i + 9;
-  if (c.digits(i, 4) != 3) return 0;
-  char const sep = c.at(i + 3);
-  if ((sep == '-' || (sep == ' ' && cued)) && c.digits(i + 4, 3) == 2 && c.at(i + 6) == sep &&
-      c.digits(i + 7, 5) == 4 && !c.alnum(i + 11) && !(c.at(i + 11) == '-' && c.digit(i + 12)))
-    return i + 11;
-  return 0;
+  if (nine) return cued ? i + 9 : 0;
+  return sep == '-' || cued ? i + 11 : 0;
 }
 
 /// The end of a number written in groups ("0490 75 40 81", "+46 (0)8 928 571 38", "(99) 645-791", "03.93.92.16.85")
@@ -514,13 +570,16 @@ inline std::size_t international_phone(cursor const& c, std::size_t i) noexcept 
   if (n < 6) return 0;
   auto const cue = c.word_before(i);
   // "fono": what is left of "Teléfono" (the word before holds ASCII letters only).
-  for (std::string_view w : {"phone", "tel", "telephone", "cell", "mobile", "desk", "fax", "ph", "pager", "contact",
-                             "whatsapp", "office", "home", "work", "fono"})
+  static constexpr std::string_view phone_words[]{"phone",    "tel",    "telephone", "cell",  "mobile",
+                                                  "desk",     "fax",    "ph",        "pager", "contact",
+                                                  "whatsapp", "office", "home",      "work",  "fono"};
+  for (std::string_view w : phone_words)
     if (same_word(cue, w)) return end;
   if (same_word(cue, "at") || same_word(cue, "on") || same_word(cue, "to")) {
     auto const before = c.two_words_before(i);
-    for (std::string_view w :
-         {"me at", "me on", "us at", "us on", "messages to", "answering at", "reached at", "number is"})
+    static constexpr std::string_view phone_phrases[]{"me at",       "me on",        "us at",      "us on",
+                                                      "messages to", "answering at", "reached at", "number is"};
+    for (std::string_view w : phone_phrases)
       if (same_word(before, w)) return end;
   }
   if (same_word(cue, "is") && same_word(c.two_words_before(i), "number is")) return end;
@@ -553,8 +612,10 @@ inline std::size_t phone_at(cursor const& c, std::size_t i) noexcept {
   if (end == 0 && j == i && c.digits(i, 4) == 3 && (c.at(i + 3) == '-' || c.at(i + 3) == '.') &&
       c.digits(i + 4, 5) == 4 && !c.alnum(i + 8)) {
     auto const cue = c.word_before(i);
-    for (std::string_view w : {"phone", "tel", "telephone", "cell", "mobile", "pager", "beeper", "fax", "call", "ph",
-                               "contact", "number", "no", "home", "work"})
+    static constexpr std::string_view short_phone_words[]{"phone",   "tel",    "telephone", "cell", "mobile",
+                                                          "pager",   "beeper", "fax",       "call", "ph",
+                                                          "contact", "number", "no",        "home", "work"};
+    for (std::string_view w : short_phone_words)
       if (same_word(cue, w)) end = i + 8;
   }
   if (end == 0) end = international_phone(c, i);
@@ -589,12 +650,14 @@ inline std::size_t old_age_at(cursor const& c, std::size_t i) noexcept {
     return i + n;
   if (same_word(before, "at")) {  // "died at 97", "passed away at 92"
     auto const two = c.two_words_before(i, 24);
-    for (std::string_view w : {"died at", "passed at", "away at", "deceased at", "death at"})
+    static constexpr std::string_view death_phrases[]{"died at", "passed at", "away at", "deceased at", "death at"};
+    for (std::string_view w : death_phrases)
       if (same_word(two, w)) return i + n;
   }
   std::size_t j = i + n;
   if (c.at(j) == '-' || c.at(j) == ' ') ++j;
-  for (std::string_view unit : {"y/o", "y.o.", "yo", "yom", "yof", "yr", "yrs", "year", "years", "y"})
+  static constexpr std::string_view age_units[]{"y/o", "y.o.", "yo", "yom", "yof", "yr", "yrs", "year", "years", "y"};
+  for (std::string_view unit : age_units)
     if (c.starts(j, unit) && (!is_alpha(c.at(j + unit.size())) || unit == "year" || unit == "yr")) return i + n;
   return 0;
 }
@@ -612,6 +675,13 @@ inline std::size_t zip_at(cursor const& c, std::size_t i) noexcept {
            (same_word(w, "code") &&
             (same_word(c.two_words_before(at), "zip code") || same_word(c.two_words_before(at), "postal code")));
   };
+  // Each cue ends in p, e, l or s (zip, zipcode, postcode, code, postal, is), and a state's code is two capitals:
+  // the last letter before the number turns most numbers away before any word is compared.
+  if (before.empty()) return 0;
+  char const last = lower(before.back());
+  bool const capitals =
+      before.size() == 2 && before[0] >= 'A' && before[0] <= 'Z' && before[1] >= 'A' && before[1] <= 'Z';
+  if (last != 'p' && last != 'e' && last != 'l' && last != 's' && !capitals) return 0;
   bool cued = zip_word(before, i);
   if (!cued && same_word(before, "is")) {  // "my zip code is 35350"
     auto const is_at = static_cast<std::size_t>(before.data() - c.text.data());
@@ -633,16 +703,16 @@ inline std::size_t zip_at(cursor const& c, std::size_t i) noexcept {
     }
     return end;
   }
+  // A state code written in capitals, right before (", MA 02115"); looked at first, as most numbers have none.
+  if (!capitals) return 0;
   if (c.digits(i, 6) != 5 || is_alpha(c.at(i + 5))) return 0;
   std::size_t end = i + 5;
   if (c.at(end) == '-' && c.digits(end + 1, 5) == 4 && !c.alnum(end + 5))
     end += 5;
   else if (c.alnum(end) || (c.at(end) == '-' && c.digit(end + 1)))
     return 0;
-  // A state code written in capitals, right before (", MA 02115").
-  if (before.size() == 2 && before[0] >= 'A' && before[0] <= 'Z' && before[1] >= 'A' && before[1] <= 'Z')
-    for (auto code : state_codes)
-      if (same_word(before, code)) return end;
+  for (auto code : state_codes)
+    if (same_word(before, code)) return end;
   return 0;
 }
 
@@ -706,8 +776,8 @@ inline std::optional<category> cue_word(std::string_view w) noexcept {
       {"csn", category::id},
       {"fin", category::id},
   }};
-  for (auto const& c : cues)
-    if (same_word(w, c.word)) return c.kind;
+  for (auto const& c : cues)  // the lengths first: this runs for most numbers of four digits or more
+    if (c.word.size() == w.size() && same_word(w, c.word)) return c.kind;
   return std::nullopt;
 }
 
@@ -731,6 +801,30 @@ inline std::optional<category> id_cue(cursor const& c, std::size_t i) noexcept {
       same_word(c.word_before(static_cast<std::size_t>(last.data() - c.text.data()), 24), "license"))
     return category::vehicle;
   return cue_word(last);
+}
+
+/// Where the run of ASCII letters that starts at i ends. Most of a note is words, and this is asked of each one:
+/// eight bytes at a time, it costs one step for most words instead of a step and a branch per letter.
+inline std::size_t letters_end(std::string_view text, std::size_t i) noexcept {
+  if constexpr (std::endian::native == std::endian::little) {
+    constexpr std::uint64_t ones = 0x0101010101010101;
+    constexpr std::uint64_t high = ones * 0x80;
+    while (i + 8 <= text.size()) {
+      std::uint64_t bytes = 0;
+      std::memcpy(&bytes, text.data() + i, 8);
+      // Each byte's low seven bits, folded to lower case, plus an offset that carries into its top bit when it
+      // is at least 'a' (or above 'z'): no sum passes 0xFF, so bytes stay apart. Bytes of 0x80 and above are
+      // never letters.
+      std::uint64_t const folded = (bytes & ~high) | ones * 0x20;
+      std::uint64_t const from_a = folded + ones * (0x80 - 'a');
+      std::uint64_t const past_z = folded + ones * (0x80 - 'z' - 1);
+      std::uint64_t const letters = from_a & ~past_z & ~bytes & high;
+      if (letters != high) return i + static_cast<std::size_t>(std::countr_zero(~letters & high)) / 8;
+      i += 8;
+    }
+  }
+  while (i < text.size() && is_alpha(text[i])) ++i;
+  return i;
 }
 
 /// An id-like token at i (letters and digits, joined by '-' or '/'): its end, and its digit count. Joined parts
@@ -777,23 +871,28 @@ inline std::vector<span> find_patterns(std::string_view text) {
   using namespace detail;
   cursor const c{text};
   std::vector<span> found;
-  // The next '@' and ':' at or after i: an email or an IPv6 address is only tried when one is near.
-  std::size_t next_at = 0;
-  std::size_t next_colon = 0;
-  auto const near = [&text](std::size_t& next, char wanted, std::size_t from, std::size_t within) {
-    if (next < from) next = std::min(text.find(wanted, from), text.size());
-    return next - from <= within;
-  };
   std::size_t i = 0;
+  // The next '@' at or after i: an email is only tried when one is near. The search runs again only once i has
+  // passed the last '@' found, so the text is searched about once in all.
+  std::size_t next_at = 0;
+  auto const email_near = [&] {
+    if (next_at < i) next_at = std::min(text.find('@', i), text.size());
+    return next_at - i <= 65;
+  };
+  // An IPv6 address has a ':' after its first group of one to four hex digits; looking at those few bytes is
+  // cheaper than keeping the next ':' as for '@' (':' is common in notes: "BP: 120/80").
+  auto const colon_near = [&] {
+    for (std::size_t k = i + 1; k <= i + 4 && k < text.size(); ++k)
+      if (text[k] == ':') return true;
+    return false;
+  };
   while (i < text.size()) {
     char const ch = text[i];
-    bool const starts_token = i == 0 || !is_alnum(text[i - 1]);
-    if (!starts_token || !(is_alnum(ch) || ch == '(' || ch == '+')) {
+    // The byte itself first: most bytes that start nothing are spaces and punctuation.
+    if (!(is_alnum(ch) || ch == '(' || ch == '+') || (i > 0 && is_alnum(text[i - 1]))) {
       ++i;
       continue;
     }
-    bool const email_near = near(next_at, '@', i, 65);
-    bool const colon_near = near(next_colon, ':', i, 5);
     auto const take = [&](std::size_t end, category cat) {
       if (end <= i) return false;
       found.push_back({i, end, cat});
@@ -801,22 +900,46 @@ inline std::vector<span> find_patterns(std::string_view text) {
       return true;
     };
     if (is_alpha(ch)) {
+      // Most words are only letters and are none of the things below: scan the letters once, and try the matchers
+      // only where the word's first letters and the bytes after it allow one to match. Few tests decide that for
+      // most words, as each test's outcome varies from word to word: only a word followed by ':', '.', '-', '/' or
+      // a digit starts a URL, an IPv6 address or an id; only one followed by a number a day ("the 3rd") or a plate
+      // ("plate FHY 177"); only one with a month's first letters a date; only one near an '@' an email.
+      std::size_t const word_end = letters_end(text, i);
+      std::size_t const length = word_end - i;
+      char const after = c.at(word_end);
+      // A month's name or abbreviation has 3 to 9 letters; a Spanish month's name 4 to 10.
+      bool const month = length >= 3 && length <= 10 && month_start(text, i);
+      bool const shaped = after == ':' || after == '.' || after == '-' || after == '/' || is_digit(after);
+      if (!shaped && !month && !c.digit(c.skip_spaces(word_end)) && !email_near()) {
+        i = word_end;
+        continue;
+      }
       char const first = lower(ch);
-      if ((first == 'h' || first == 'w') && take(url_at(c, i), category::url)) continue;
-      if (email_near && take(email_at(c, i), category::email)) continue;
-      if (std::string_view{"jfmasond"}.find(first) != std::string_view::npos) {
+      // "http:", "https:", "www."
+      bool const url = (first == 'h' || first == 'w') &&
+                       (((length == 4 || length == 5) && after == ':') || (length == 3 && after == '.'));
+      // "the" and a day: "on the 3rd".
+      bool const the = first == 't' && length == 3 && c.digit(c.skip_spaces(word_end));
+      // An IPv6 address's first group is one to four hex digits, then ':' (or more hex digits).
+      bool const ipv6 = length <= 4 && (after == ':' || is_digit(after));
+      if (url && take(url_at(c, i), category::url)) continue;
+      if (email_near() && take(email_at(c, i), category::email)) continue;
+      if (month) {
         if (auto const end = month_first_date(c, i); end > 0 && take(with_time(c, end), category::date)) continue;
         if (take(spanish_month_date(c, i), category::date)) continue;
       }
-      if (first == 't')
+      if (the)
         if (auto const end = ordinal_day(c, i); end > 0) {  // the day only, not "the"
           i = c.skip_spaces(i + 3);
           take(end, category::date);
           continue;
         }
-      if (colon_near && take(ipv6_at(c, i), category::ip)) continue;
-      // Letters and digits mixed: an id when a cue says so or it holds five digits or more; a VIN.
-      auto const [end, digits] = id_token(c, i);
+      if (ipv6 && colon_near() && take(ipv6_at(c, i), category::ip)) continue;
+      // Letters and digits mixed: an id when a cue says so or it holds five digits or more; a VIN. A word that
+      // is followed by none of a digit, '-' or '/' is its own whole token, without a digit.
+      bool const joined = is_digit(after) || after == '-' || after == '/';
+      auto const [end, digits] = joined ? id_token(c, i) : std::pair{word_end, std::size_t{0}};
       if (digits >= 2 && end - i >= 4) {
         if (vin(c, i, end) && take(end, category::vehicle)) continue;
         auto const cue = id_cue(c, i);
@@ -828,21 +951,33 @@ inline std::vector<span> find_patterns(std::string_view text) {
           c.digits(end + 1, 6) <= 4 && !c.alnum(end + 1 + c.digits(end + 1, 6)) && id_cue(c, i) == category::vehicle &&
           take(end + 1 + c.digits(end + 1, 6), category::vehicle))
         continue;
-      while (i < text.size() && is_alnum(text[i])) ++i;
+      i = word_end;
+      if (is_digit(after))
+        while (i < text.size() && is_alnum(text[i])) ++i;
       continue;
     }
     if (is_digit(ch)) {
-      if ((email_near && take(email_at(c, i), category::email)) || take(ipv4_at(c, i), category::ip) ||
-          (colon_near && take(ipv6_at(c, i), category::ip)))
+      // How many digits lead, and the byte after them, rule out most matchers before they are called: an IPv4
+      // address starts with one to three digits and '.', a date with one or two digits or a year and its
+      // separator, a Spanish date with a day and a space, an SSN with three or nine digits.
+      std::size_t const lead = c.digits(i, 10);
+      char const sep = c.at(i + lead);
+      if ((email_near() && take(email_at(c, i), category::email)) ||
+          (lead <= 3 && sep == '.' && take(ipv4_at(c, i), category::ip)) ||
+          (colon_near() && take(ipv6_at(c, i), category::ip)))
         continue;
-      if (auto const end = numeric_date(c, i); end > 0 && take(with_time(c, end), category::date)) continue;
-      if (take(spanish_day_month(c, i), category::date)) continue;
-      if (take(ssn_at(c, i), category::ssn)) continue;
-      if (auto const end = phone_at(c, i); end > 0) {
+      if (lead <= 2 || (lead == 4 && (sep == '-' || sep == '/' || sep == '.')))
+        if (auto const end = numeric_date(c, i); end > 0 && take(with_time(c, end), category::date)) continue;
+      if (lead <= 2 && (sep == ' ' || sep == '\t') && take(spanish_day_month(c, i), category::date)) continue;
+      if ((lead == 3 || lead == 9) && take(ssn_at(c, i), category::ssn)) continue;
+      // A phone number that starts with a digit goes on after it with a separator or '(', or has six digits or more.
+      bool const phone = lead >= 6 || sep == ' ' || sep == '-' || sep == '.' || sep == '(';
+      if (auto const end = phone ? phone_at(c, i) : 0; end > 0) {
         auto const cue = c.word_before(i, 24);
         if (take(end, same_word(cue, "fax") || same_word(cue, "facsimile") ? category::fax : category::phone)) continue;
       }
-      if (take(old_age_at(c, i), category::age) || take(zip_at(c, i), category::zip)) continue;
+      if (((lead == 2 || lead == 3) && take(old_age_at(c, i), category::age)) || take(zip_at(c, i), category::zip))
+        continue;
       auto const [end, digits] = id_token(c, i);
       if (vin(c, i, end) && take(end, category::vehicle)) continue;
       bool const year = end - i == 4 && year_at(c, i, false) == 4;
