@@ -225,6 +225,24 @@ TEST_CASE("street addresses in other countries' forms, units, military mail and 
       {"Lasix 40 daily", "Lasix 40 daily"},
       {"GCS 15, Suite of tests", "GCS 15, Suite of tests"},
       {"12 Elm Street\nPatient tolerated the procedure well", "[LOCATION]\nPatient tolerated the procedure well"},
+      // The line before a unit, when it has a number; over one blank line only to a line with a number.
+      {"Sarah Rivera\n\n20789 Allika 46\n Suite 501\n Riisa\n\n Netherlands 62488",
+       "[NAME]\n\n[LOCATION]\n [LOCATION]\n [LOCATION]\n\n [LOCATION]"},
+      {"Sarah Rivera  20789 Allika 46  Suite 501  Riisa", "[NAME]  [LOCATION]  [LOCATION]  [LOCATION]"},
+      {"Plan\nSuite 501\n\nASSESSMENT", "Plan\n[LOCATION]\n\nASSESSMENT"},
+  });
+}
+
+TEST_CASE("a place after a verb of living or going, in mixed case or in capitals") {
+  check_all({
+      {"Mr. Kim flew to Loeches on Tuesday.", "Mr. [NAME] flew to [LOCATION] on Tuesday."},
+      {"He grew up in LEPPEN.", "He grew up in [LOCATION]."},
+      {"I am in TROMSØ for a trip", "I am in [LOCATION] for a trip"},
+      // Not an abbreviation after a weaker verb, nor a unit after "to".
+      {"Transferred from LTACH today.", "Transferred from LTACH today."},
+      {"Admitted from NSTEMI pathway.", "Admitted from NSTEMI pathway."},
+      {"He moved to ICU.", "He moved to ICU."},
+      {"She went to Recovery.", "She went to Recovery."},
   });
 }
 

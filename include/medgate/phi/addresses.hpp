@@ -223,6 +223,18 @@ inline std::size_t long_street_end(std::string_view text, std::size_t i) noexcep
 inline constexpr std::array<std::string_view, 12> street_joiners{"de", "del", "la",  "las", "los", "da",
                                                                  "do", "dos", "das", "y",   "el",  "i"};
 
+/// Whether one of the ten words after word k, on its line, follows digits ("15006 La Coruña", "04700, El Ejido"):
+/// the city after a postal code, which street_before_postal_code needs.
+inline bool postal_code_ahead(std::string_view text, std::vector<text_word> const& words, std::size_t k) noexcept {
+  for (std::size_t m = k + 1; m < words.size() && m <= k + 10 && !words[m].newline_before; ++m) {
+    std::size_t q = words[m].start;
+    std::size_t const floor = q > 3 ? q - 3 : 0;
+    while (q > floor && (text[q - 1] == ' ' || text[q - 1] == ',' || text[q - 1] == '-')) --q;
+    if (q < words[m].start && q > 0 && is_digit(text[q - 1])) return true;
+  }
+  return false;
+}
+
 /// A street without its kind, told by what follows its name: "Xubias de Arriba, 84 15006 La Coruña", "Salamanca,
 /// 5 - 36211 Vigo", "Los Alisos, 10. 13002 Ciudad Real" (a number, then a postal code and its city), or "Hermanos
 /// Falcó, s/n" (sin número). `i` is where its first (capitalised) word starts; the end of the number, with its
@@ -284,6 +296,12 @@ inline void find_addresses(std::string_view text, std::vector<text_word> const& 
   cursor const c{text};
   std::size_t const n = words.size();
   auto const word_text = [&](std::size_t k) { return text.substr(words[k].start, words[k].end - words[k].start); };
+  // The next "s/n" (sin número) at or after a position; found again only once passed.
+  std::size_t next_sin_numero = 0;
+  auto const sin_numero_ahead = [&](std::size_t at) {
+    if (next_sin_numero < at) next_sin_numero = std::min(text.find("s/n", at), text.size());
+    return next_sin_numero - at < 100;
+  };
   for (std::size_t k = 0; k < n; ++k) {
     auto const& w = words[k];
     auto const word = word_text(k);
@@ -321,9 +339,11 @@ inline void find_addresses(std::string_view text, std::vector<text_word> const& 
       ++k;
       continue;
     }
-    // A street known by the postal code after its number, or by "s/n"; from the first capitalised word of a phrase.
+    // A street known by the postal code after its number, or by "s/n"; from the first capitalised word of a phrase,
+    // and only when a postal code (the word of its city follows digits) or "s/n" comes soon on the line.
     if ((w.shape == letter_case::title || w.shape == letter_case::upper) && !w.number_before &&
-        (k == 0 || !words[k - 1].capitalized() || !adjacent(text, words[k - 1], w))) {
+        (k == 0 || !words[k - 1].capitalized() || !adjacent(text, words[k - 1], w)) &&
+        (postal_code_ahead(text, words, k) || sin_numero_ahead(w.start))) {
       if (std::size_t const end = street_before_postal_code(text, w.start); end > 0) {
         out.push_back(span{w.start, end, category::location});
         while (k + 1 < n && words[k + 1].start < end) ++k;
@@ -458,24 +478,60 @@ inline void find_addresses(std::string_view text, std::vector<text_word> const& 
   }
 }
 
-/// Grows the location spans `out[from...]` over the lines that follow them when they end their line and those
-/// lines look like the rest of an address (see the header).
+/// Grows the location spans `out[from...]` over the lines around them that look like the rest of an address
+/// (see the header): the lines after one that ends its line, and the line before one that starts its line when
+/// that line holds a number ("20789 Allika 46" before "Suite 501").
 inline void extend_address_blocks(std::string_view text, std::vector<span>& out, std::size_t from) {
+  // A line ends at a line break, or at two spaces or more (a block flattened onto one line).
+  auto const line_break = [&](std::size_t at) {
+    return at < text.size() && (text[at] == '\n' || (text[at] == ' ' && at + 1 < text.size() && text[at + 1] == ' '));
+  };
+  // Whether text[b, e) reads as a line of an address: at most five words, each a capitalised word (any script), a
+  // code in capitals, or a number; no colon, no '@'.
+  auto const address_line = [&](std::size_t b, std::size_t e) {
+    if (e == b || e - b > 48) return false;
+    std::size_t words = 0;
+    for (std::size_t j = b; j < e;) {
+      if (text[j] == ' ' || text[j] == ',' || text[j] == '-' || text[j] == '(' || text[j] == ')') {
+        ++j;
+        continue;
+      }
+      std::size_t const word_start = j;
+      while (j < e && text[j] != ' ' && text[j] != ',') ++j;
+      auto const token = text.substr(word_start, j - word_start);
+      auto const lead = static_cast<unsigned char>(token[0]);
+      bool const upper_ascii = token[0] >= 'A' && token[0] <= 'Z';
+      bool const digit = detail::is_digit(token[0]);
+      if (++words > 5 || !(upper_ascii || digit || lead >= 0xC3) || token.find(':') != std::string_view::npos ||
+          token.find('@') != std::string_view::npos)
+        return false;
+    }
+    return words > 0;
+  };
+  auto const has_digit = [](std::string_view s) {
+    return std::any_of(s.begin(), s.end(), [](char ch) { return ch >= '0' && ch <= '9'; });
+  };
   std::size_t const n = out.size();
   for (std::size_t s = from; s < n; ++s) {
     if (out[s].category != category::location) continue;
     // Street addresses, units and boxes have a number; a facility or a city line alone does not start a block.
-    auto const found = text.substr(out[s].start, out[s].end - out[s].start);
-    if (std::none_of(found.begin(), found.end(), [](char ch) { return ch >= '0' && ch <= '9'; })) continue;
-    // A line ends at a line break, or at two spaces or more (a block flattened onto one line).
-    auto const line_break = [&](std::size_t at) {
-      return at < text.size() && (text[at] == '\n' || (text[at] == ' ' && at + 1 < text.size() && text[at + 1] == ' '));
-    };
+    if (!has_digit(text.substr(out[s].start, out[s].end - out[s].start))) continue;
     auto const next_break = [&](std::size_t line_start) {
       std::size_t e = line_start;
       while (e < text.size() && e - line_start < 64 && !line_break(e)) ++e;
       return e;
     };
+    // The line before, when it has a number: the street before a unit, the number before a street.
+    std::size_t q = out[s].start;
+    while (q > 0 && (text[q - 1] == ' ' || text[q - 1] == '\t')) --q;
+    if (q > 0 && (text[q - 1] == '\n' || out[s].start - q >= 2)) {
+      std::size_t e = text[q - 1] == '\n' ? q - 1 : q;
+      while (e > 0 && (text[e - 1] == ' ' || text[e - 1] == '\t' || text[e - 1] == ',')) --e;
+      std::size_t b = e;
+      while (b > 0 && e - b < 64 && text[b - 1] != '\n' && !line_break(b - 1)) --b;
+      while (b < e && (text[b] == ' ' || text[b] == '>')) ++b;
+      if (address_line(b, e) && has_digit(text.substr(b, e - b))) out.push_back(span{b, e, category::location});
+    }
     std::size_t i = out[s].end;
     while (i < text.size() &&
            (text[i] == ',' || text[i] == '.' || (text[i] == ' ' && !line_break(i)) || text[i] == '\t'))
@@ -483,32 +539,21 @@ inline void extend_address_blocks(std::string_view text, std::vector<span>& out,
     for (int lines = 0; lines < 4 && line_break(i); ++lines) {
       std::size_t line = i + 1;
       while (line < text.size() && text[line] == ' ') ++line;
+      // Over one blank line only to a line with a number ("\n\n Estonia 62488"), not to the next section.
+      bool const after_blank = text[i] == '\n' && line < text.size() && text[line] == '\n';
+      if (after_blank) {
+        ++line;
+        while (line < text.size() && text[line] == ' ') ++line;
+      }
       std::size_t const line_end = next_break(line);
       std::size_t b = line;
       while (b < line_end && (text[b] == ' ' || text[b] == '\t' || text[b] == '>' || text[b] == ',')) ++b;
       std::size_t e = line_end;
       while (e > b && (text[e - 1] == ' ' || text[e - 1] == '\t' || text[e - 1] == '.' || text[e - 1] == ',')) --e;
-      if (e == b || e - b > 48) break;
-      // At most five words, each a capitalised word (any script), a code in capitals, or a number.
-      std::size_t words = 0;
-      bool fits = true;
-      for (std::size_t j = b; j < e && fits;) {
-        if (text[j] == ' ' || text[j] == ',' || text[j] == '-' || text[j] == '(' || text[j] == ')') {
-          ++j;
-          continue;
-        }
-        std::size_t const word_start = j;
-        while (j < e && text[j] != ' ' && text[j] != ',') ++j;
-        auto const token = text.substr(word_start, j - word_start);
-        auto const lead = static_cast<unsigned char>(token[0]);
-        bool const upper_ascii = token[0] >= 'A' && token[0] <= 'Z';
-        bool const digit = detail::is_digit(token[0]);
-        fits = ++words <= 5 && (upper_ascii || digit || lead >= 0xC3) && token.find(':') == std::string_view::npos &&
-               token.find('@') == std::string_view::npos;
-      }
-      if (!fits || words == 0) break;
+      if (!address_line(b, e) || (after_blank && !has_digit(text.substr(b, e - b)))) break;
       out.push_back(span{b, e, category::location});
       i = line_end;
+      if (after_blank) break;
     }
   }
 }

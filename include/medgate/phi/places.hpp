@@ -20,8 +20,10 @@
 //   keeps them) and are never reported.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
+#include <iterator>
 #include <string_view>
 #include <vector>
 
@@ -132,6 +134,34 @@ inline std::size_t phrase_at(std::string_view text, std::vector<text_word> const
 }
 
 }  // namespace detail
+
+/// Whether the word that ends one space before `at` is one of `words` (ASCII case ignored).
+template <std::size_t N>
+bool word_before_is(std::string_view text, std::size_t at, std::string_view const (&words)[N]) noexcept {
+  if (at < 2 || text[at - 1] != ' ') return false;
+  std::size_t b = at - 1;
+  while (b > 0 && detail::is_alpha(text[b - 1])) --b;
+  auto const word = text.substr(b, at - 1 - b);
+  return std::any_of(std::begin(words), std::end(words),
+                     [&](std::string_view v) { return detail::same_word(word, v); });
+}
+
+/// Whether a verb of travel ends one space before `at`: "flew to", "moved to", "traveled to".
+inline bool travel_before(std::string_view text, std::size_t at) noexcept {
+  static constexpr std::string_view verbs[]{"flew",     "moved",     "traveled",   "travelled", "relocated",
+                                            "returned", "emigrated", "immigrated", "drove",     "went"};
+  return word_before_is(text, at, verbs);
+}
+
+/// Whether the words before a place cue say a person lives or went there ("grew up in", "lives in", "based in",
+/// "originally from", "flew to"): then even a word in capitals in a mixed-case line is a place ("grew up in
+/// LEPPEN"), where "transferred from LTACH" or "admitted from NSTEMI pathway" are not.
+inline bool dwelling_before(std::string_view text, std::size_t at) noexcept {
+  static constexpr std::string_view verbs[]{"up",         "based", "born",     "lives",     "living",    "live",
+                                            "flew",       "moved", "traveled", "travelled", "relocated", "here",
+                                            "originally", "am",    "resides",  "raised"};
+  return word_before_is(text, at, verbs);
+}
 
 /// Appends the places among `words` (from split_words over `text` with `lex`) to `out`; spans may overlap
 /// one another and other detectors' spans (merge_spans sorts that out).
@@ -281,8 +311,15 @@ inline void find_places(std::string_view text, std::vector<text_word> const& wor
     bool const after_cue =
         k > 0 && !w.newline_before && !words[k - 1].possessive &&
         text.substr(words[k - 1].end, w.start - words[k - 1].end).find_first_not_of(' ') == std::string_view::npos;
-    if (after_cue && (words[k - 1].cues & cue::strong_place_cue) && (w.shape == letter_case::title || w.caps_region) &&
-        !(w.flags & word::state)) {
+    // "flew to Loeches", "moved to Niitabury": "to" after a verb of travel is as strong a cue. A word in capitals
+    // in a mixed-case line is a place only after a verb of living or going ("grew up in LEPPEN"; not "from LTACH").
+    bool const strong_cue =
+        after_cue && ((words[k - 1].cues & cue::strong_place_cue) ||
+                      (word_is(text, words[k - 1], "to") && travel_before(text, words[k - 1].start)));
+    bool const shaped =
+        strong_cue && (w.shape == letter_case::title || w.caps_region ||
+                       (w.shape == letter_case::upper && w.size() >= 4 && dwelling_before(text, words[k - 1].start)));
+    if (shaped && !(w.flags & word::state)) {
       std::size_t last = k;
       if ((w.cues & cue::place_prefix) && k + 1 < n && adjacent(text, w, words[k + 1]) && words[k + 1].capitalized())
         last = k + 1;
