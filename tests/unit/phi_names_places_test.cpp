@@ -133,6 +133,10 @@ TEST_CASE("cues name the capitalised words after them, whatever the lexicon says
       {"Patient: Doe, John A.", "Patient: [NAME]."},
       {"Patient: John Rivera, MRN 00123456", "Patient: [NAME], MRN [MRN]"},
       {"Attending: Xavier Okonkwo-Blake", "Attending: [NAME]"},
+      // A sentence that starts with a name-like word and a verb that takes a person.
+      {"Maria rested well.", "[NAME] rested well."},
+      {"Alvir spent a year abroad. Timotea lives alone.", "[NAME] spent a year abroad. [NAME] lives alone."},
+      {"Patient lives alone.", "Patient lives alone."},
   });
 }
 

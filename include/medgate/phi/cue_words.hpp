@@ -109,11 +109,11 @@ inline constexpr std::array<std::string_view, 11> month_abbreviations{"jan", "fe
                                                                       "aug", "sep", "sept", "oct", "nov"};
 
 /// Verbs that follow a person at the start of a sentence: "MARIA RESTED COMFORTABLY", "Kilback reports".
-inline constexpr std::array<std::string_view, 30> person_verbs{
-    "rested",  "reports",   "reported",   "states",     "stated",     "denies",     "denied",  "ate",
-    "slept",   "tolerated", "tolerating", "ambulated",  "verbalized", "verbalizes", "refused", "refuses",
-    "voices",  "voiced",    "complains",  "complained", "remains",    "continues",  "feels",   "felt",
-    "appears", "endorses",  "endorsed",   "presents",   "presented",  "says"};
+inline constexpr std::array<std::string_view, 36> person_verbs{
+    "rested",    "reports",    "reported",  "states",     "stated",     "denies",  "denied",  "ate",      "slept",
+    "tolerated", "tolerating", "ambulated", "verbalized", "verbalizes", "refused", "refuses", "voices",   "voiced",
+    "complains", "complained", "remains",   "continues",  "feels",      "felt",    "appears", "endorses", "endorsed",
+    "presents",  "presented",  "says",      "spent",      "shouted",    "lives",   "smiled",  "laughed",  "whispered"};
 
 /// Nouns that make the name before them an eponym: "Murphy's sign", "Wilson disease", "Foley catheter".
 inline constexpr std::array<std::string_view, 80> eponym_nouns{"sign",
