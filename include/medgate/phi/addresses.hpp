@@ -223,16 +223,12 @@ inline std::size_t long_street_end(std::string_view text, std::size_t i) noexcep
 inline constexpr std::array<std::string_view, 12> street_joiners{"de", "del", "la",  "las", "los", "da",
                                                                  "do", "dos", "das", "y",   "el",  "i"};
 
-/// Whether one of the ten words after word k, on its line, follows digits ("15006 La Coruña", "04700, El Ejido"):
-/// the city after a postal code, which street_before_postal_code needs.
-inline bool postal_code_ahead(std::string_view text, std::vector<text_word> const& words, std::size_t k) noexcept {
-  for (std::size_t m = k + 1; m < words.size() && m <= k + 10 && !words[m].newline_before; ++m) {
-    std::size_t q = words[m].start;
-    std::size_t const floor = q > 3 ? q - 3 : 0;
-    while (q > floor && (text[q - 1] == ' ' || text[q - 1] == ',' || text[q - 1] == '-')) --q;
-    if (q < words[m].start && q > 0 && is_digit(text[q - 1])) return true;
-  }
-  return false;
+/// Whether word m follows digits on its line ("15006 La Coruña", "04700, El Ejido"): the city after a postal code.
+inline bool follows_digits(std::string_view text, text_word const& w) noexcept {
+  std::size_t q = w.start;
+  std::size_t const floor = q > 3 ? q - 3 : 0;
+  while (q > floor && (text[q - 1] == ' ' || text[q - 1] == ',' || text[q - 1] == '-')) --q;
+  return q < w.start && q > 0 && is_digit(text[q - 1]);
 }
 
 /// A street without its kind, told by what follows its name: "Xubias de Arriba, 84 15006 La Coruña", "Salamanca,
@@ -302,6 +298,18 @@ inline void find_addresses(std::string_view text, std::vector<text_word> const& 
     if (next_sin_numero < at) next_sin_numero = std::min(text.find("s/n", at), text.size());
     return next_sin_numero - at < 100;
   };
+  // Whether one of the ten words after word k, on its line, follows digits (the city after a postal code, which
+  // street_before_postal_code needs): the next such word and the next word that starts a line are kept, and
+  // looked for again only once k passes them.
+  std::size_t after_digits = 0;
+  std::size_t next_line = 0;
+  auto const postal_code_ahead = [&](std::size_t k) {
+    if (after_digits <= k)
+      for (after_digits = k + 1; after_digits < n && !follows_digits(text, words[after_digits]);) ++after_digits;
+    if (next_line <= k)
+      for (next_line = k + 1; next_line < n && !words[next_line].newline_before;) ++next_line;
+    return after_digits < n && after_digits <= k + 10 && after_digits < next_line;
+  };
   for (std::size_t k = 0; k < n; ++k) {
     auto const& w = words[k];
     auto const word = word_text(k);
@@ -343,7 +351,7 @@ inline void find_addresses(std::string_view text, std::vector<text_word> const& 
     // and only when a postal code (the word of its city follows digits) or "s/n" comes soon on the line.
     if ((w.shape == letter_case::title || w.shape == letter_case::upper) && !w.number_before &&
         (k == 0 || !words[k - 1].capitalized() || !adjacent(text, words[k - 1], w)) &&
-        (postal_code_ahead(text, words, k) || sin_numero_ahead(w.start))) {
+        (postal_code_ahead(k) || sin_numero_ahead(w.start))) {
       if (std::size_t const end = street_before_postal_code(text, w.start); end > 0) {
         out.push_back(span{w.start, end, category::location});
         while (k + 1 < n && words[k + 1].start < end) ++k;
@@ -469,7 +477,10 @@ inline void find_addresses(std::string_view text, std::vector<text_word> const& 
     out.push_back(span{start, floor_door_end(text, end), category::location});
   }
   // "c/ del Abedul 5-7": the lower-case "c/" is no kept word.
-  for (std::size_t slash = text.find("c/", from); slash != std::string_view::npos; slash = text.find("c/", slash + 2)) {
+  // Looked for by its '/', rarer in a note than the letter c.
+  for (std::size_t at = text.find('/', from + 1); at != std::string_view::npos; at = text.find('/', at + 1)) {
+    if (text[at - 1] != 'c') continue;
+    std::size_t const slash = at - 1;  // where "c/" starts
     if ((slash > 0 && (is_alnum(text[slash - 1]) || static_cast<unsigned char>(text[slash - 1]) >= 0x80)) ||
         (c.at(slash + 2) | 0x20) == 'o' || c.at(slash + 2) != ' ')
       continue;
