@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "category.hpp"
+#include "chars.hpp"
 #include "cue_words.hpp"
 #include "lexicon.hpp"
 
@@ -87,25 +88,6 @@ inline std::size_t letter_at(std::string_view t, std::size_t i) noexcept {
   if (c == 0xC2 || (c == 0xC3 && (t[i + 1] == '\x97' || t[i + 1] == '\xB7'))) return 0;
   return n;
 }
-
-/// What split_words needs to know of a byte at a glance.
-namespace byte_class {
-inline constexpr std::uint8_t lower = 1;     ///< a-z
-inline constexpr std::uint8_t upper = 2;     ///< A-Z
-inline constexpr std::uint8_t high = 4;      ///< 0x80 and above: maybe a letter (letter_at tells)
-inline constexpr std::uint8_t stop = 8;      ///< . ! ? : ; and the line break: a sentence may start after it
-inline constexpr std::uint8_t bracket = 16;  ///< ( [
-}  // namespace byte_class
-
-inline constexpr auto byte_classes = [] {
-  std::array<std::uint8_t, 256> t{};
-  for (int c = 'a'; c <= 'z'; ++c) t[static_cast<std::size_t>(c)] = byte_class::lower;
-  for (int c = 'A'; c <= 'Z'; ++c) t[static_cast<std::size_t>(c)] = byte_class::upper;
-  for (std::size_t c = 0x80; c < 256; ++c) t[c] = byte_class::high;
-  for (char const c : {'.', '!', '?', ':', ';', '\n'}) t[static_cast<unsigned char>(c)] = byte_class::stop;
-  for (char const c : {'(', '['}) t[static_cast<unsigned char>(c)] = byte_class::bracket;
-  return t;
-}();
 
 /// An apostrophe at i ("'" or "’"): its bytes, else 0.
 inline std::size_t apostrophe_at(std::string_view t, std::size_t i) noexcept {
@@ -232,8 +214,8 @@ inline void split_words(std::string_view text, lexicon const& lex, std::vector<t
     while (i < text.size()) {
       std::uint8_t const d = class_of(i);
       if (d & (byte_class::lower | byte_class::upper)) {
-        lowers += d & byte_class::lower;
-        uppers += (d & byte_class::upper) >> 1;
+        lowers += (d & byte_class::lower) != 0 ? 1 : 0;
+        uppers += (d & byte_class::upper) != 0 ? 1 : 0;
         h = detail::hash_step(h, text[i]);
         ++i;
         continue;
