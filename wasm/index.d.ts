@@ -178,3 +178,155 @@ export interface LoadPhiOptions {
 
 /** Loads the PHI lexicon. Rejects with an Error: no url or bytes, a missing file, an HTTP status, a corrupt file. */
 export function loadPhi(options?: LoadPhiOptions): Promise<Phi>;
+
+// ---- the engine: every policy of a call, driven by fetch (engine.mjs, engine_binding.cpp) ----------------
+
+/** A call's clinical context (the gateway's X-Medgate-* headers). The patient key is hashed and dropped. */
+export interface CallContext {
+  patient?: string;
+  priority?: 'urgent' | 'normal' | 'batch';
+  tenant?: string;
+  idempotencyKey?: string;
+  /** The whole call's deadline from now; the config's deadlines.timeout_ms when absent. */
+  deadlineMs?: number;
+  requestId?: string;
+  /** The re-identification map of an earlier turn (ChatResult.phiMap), so placeholders keep their numbers. */
+  phiMap?: string;
+}
+
+/** One attempt of a call. Times are milliseconds on the medgate instance's clock (performance.now()). */
+export interface AttemptRecord {
+  attempt: number;
+  /** 1-based within the call. */
+  number: number;
+  provider: string;
+  model: string;
+  startedMs: number;
+  endedMs: number;
+  /** 'success', 'retryable' or 'final'. */
+  outcome: string;
+  /** What was wrong: 'http_503', 'timeout', 'connection_refused', ... ('' on success). */
+  reason: string;
+  /** The HTTP status, 0 when none came back. */
+  status: number;
+  hedge: boolean;
+}
+
+/** How a call ended (an answer, or a failure with `error`). */
+export interface ChatResult {
+  call: number;
+  ok: boolean;
+  /** The provider's chat.completion, as OpenAI sends it. */
+  response?: Record<string, any>;
+  /** The answer's text (choices[0].message.content), re-hydrated when the protect step pseudonymized. */
+  text?: string;
+  error?: { code: string; message: string };
+  provider: string;
+  model: string;
+  attempts: AttemptRecord[];
+  skipped: { provider: string; model: string; reason: string }[];
+  submittedMs: number;
+  finishedMs: number;
+  latencyMs: number;
+  /** '', 'lead', 'join' or 'cached'. */
+  idempotency: string;
+  /** '', 'control' or 'canary'. */
+  canaryArm: string;
+  review?: { state: string; confidence?: number; source: string };
+  tokens: {
+    countedPrompt: number;
+    requestedOutput: number;
+    exact: boolean;
+    prompt: number;
+    completion: number;
+    usageReported: boolean;
+    costUsd?: number;
+  };
+  /** PHI found by the protect step, per category (empty when the step is off). */
+  phiFound: Partial<Record<PhiCategory, number>>;
+  /** The re-identification map: it holds PHI, keep it local. '' when the step is off. */
+  phiMap: string;
+}
+
+/** Thrown by chat() when the call ended without an answer; `result` says what was tried. */
+export interface MedgateError extends Error {
+  name: 'MedgateError';
+  /** 'no_route', 'deadline_exceeded', 'all_targets_failed', 'throttled', 'budget_exceeded', ... */
+  code: string;
+  result: ChatResult;
+}
+
+/** What the engine did, as it happened. `atMs` is on the instance's clock. */
+export interface EngineEvents {
+  /** An attempt was sent. */
+  send: { call: number; attempt: number; number: number; provider: string; model: string; hedge: boolean; atMs: number };
+  /** An attempt came back (or failed without a response). */
+  attempt: { call: number; attempt: number; provider: string; model: string; status: number; failure: string; latencyMs: number; atMs: number };
+  /** Why the engine chose what it did: "retry ... in 100ms after HTTP 500", "fall back from ...", "hedge ...". */
+  decision: { call: number; kind: 'retry' | 'fallback' | 'hedge' | 'skip' | 'other'; text: string; atMs: number };
+  /** A provider's circuit breaker changed state ('closed', 'open', 'half_open', forced states). */
+  breaker: { provider: string; from: string; to: string; reason: string; atMs: number };
+  /** A route's canary share changed. */
+  canary: { route: string; percent: number; what: string; atMs: number };
+  /** A call's sealed audit record (hashes and counts, never content). */
+  audit: { call: number; record: Record<string, any> };
+  /** A call ended. */
+  done: ChatResult;
+}
+
+export interface ProviderStatus {
+  name: string;
+  /** failureRate and slowCallRate are percents of the calls in the breaker's window. */
+  breaker: { state: string; calls: number; failureRate: number; slowCallRate: number; consecutiveFailures: number };
+  /** Retries this provider may still spend (the retry budget). */
+  retryBalance: number;
+  /** The short window: calls, errors, availability (0..1) and latency percentiles of successful attempts. */
+  health: { calls: number; errors: number; availability: number; p50Ms: number | null; p95Ms: number | null;
+            p99Ms: number | null; samples: number };
+}
+
+export interface CanaryStatus {
+  route: string;
+  percent: number;
+  rolledBack: boolean;
+  /** In the rollback window. */
+  control: { calls: number; errors: number };
+  canary: { calls: number; errors: number };
+}
+
+export interface EngineStatus {
+  nowMs: number;
+  callsInProgress: number;
+  providers: ProviderStatus[];
+  canaries: CanaryStatus[];
+}
+
+export interface CreateMedgateOptions {
+  /** The engine's seed (jitter, hedging draws); 42 when absent. */
+  seed?: number;
+  /** API keys by the environment variable name the config gives (`api_key_env`); a browser has no environment.
+   *  Keys go only into the Authorization header, never into events or errors. */
+  apiKeys?: Record<string, string>;
+  /** The PHI lexicon for the protect step (names, places); without it the step finds names by cues only. */
+  phi?: LoadPhiOptions;
+  /** Folder or bytes of the vocabularies for exact token counts: { url } holding <encoding>.mgtok. */
+  tokens?: { url?: string | URL };
+  module?: MedgateModule;
+}
+
+export interface Medgate {
+  /** Runs one call through every policy; resolves with the answer, rejects with a MedgateError. */
+  chat(request: Record<string, any>, context?: CallContext): Promise<ChatResult>;
+  /** Subscribes to an event; returns the function that unsubscribes. */
+  on<K extends keyof EngineEvents>(event: K, listener: (e: EngineEvents[K]) => void): () => void;
+  /** Breakers, health and canaries now. */
+  status(): EngineStatus;
+  /** Swaps the config (an Error names the bad field); breakers and health of kept providers survive. */
+  reconfigure(config: Record<string, any> | string): void;
+  /** Cancels the calls in flight (they reject with code 'cancelled') and releases the engine. */
+  close(): void;
+}
+
+/** An engine for `config`: the same JSON as `medgate serve`'s engine config (schema/medgate.schema.json).
+ *  An invalid config rejects with an Error naming the field. */
+export function createMedgate(config: Record<string, any> | string, options?: CreateMedgateOptions): Promise<Medgate>;
