@@ -6,8 +6,8 @@
 // EMSCRIPTEN_BINDINGS block, all linked into this one module:
 //   tokens_binding.cpp   class Encoding (the exact tokenizer, tokens/encoding.hpp)
 //   phi_binding.cpp      class Phi (PHI detection and protection, phi/), phiRehydrate, phiCategories
-//   (the engine's bindings, issue 4, go in their own file next to it)
-// JavaScript wrappers give each concept an idiomatic API (tokens.mjs, phi.mjs), typed by
+//   engine_binding.cpp   class Engine (the engine driven by fetch, transport/fetch.hpp)
+// JavaScript wrappers give each concept an idiomatic API (tokens.mjs, phi.mjs, engine.mjs), typed by
 // index.d.ts. Without exceptions: the core reports errors as values.
 #include <string>
 
