@@ -86,12 +86,14 @@ class Medgate {
     if (request === null || typeof request !== 'object') {
       return Promise.reject(new TypeError('medgate.chat: request must be an OpenAI chat request object'));
     }
-    return new Promise((resolve, reject) => {
+    let call;
+    const promise = new Promise((resolve, reject) => {
       const r = JSON.parse(raw.submit(JSON.stringify(request), JSON.stringify(context ?? {})));
       if (r.error !== undefined) {
         reject(new Error(`medgate.chat: ${r.error}`));
         return;
       }
+      call = r.call;
       const early = this.#early.get(r.call);
       if (early) {
         this.#early.delete(r.call);
@@ -100,6 +102,8 @@ class Medgate {
         this.#pending.set(r.call, { resolve, reject });
       }
     });
+    promise.call = call;  // the call's id at once, to match its events before it ends (undefined if refused)
+    return promise;
   }
 
   on(event, listener) {

@@ -318,8 +318,9 @@ export interface CreateMedgateOptions {
 }
 
 export interface Medgate {
-  /** Runs one call through every policy; resolves with the answer, rejects with a MedgateError. */
-  chat(request: Record<string, any>, context?: CallContext): Promise<ChatResult>;
+  /** Runs one call through every policy; resolves with the answer, rejects with a MedgateError. The promise's
+   *  `call` is the call's id at once (its events carry it); undefined when the request was refused outright. */
+  chat(request: Record<string, any>, context?: CallContext): Promise<ChatResult> & { call?: number };
   /** Subscribes to an event; returns the function that unsubscribes. */
   on<K extends keyof EngineEvents>(event: K, listener: (e: EngineEvents[K]) => void): () => void;
   /** Cancels a call in flight (it then rejects with code 'cancelled'); false if it is not in flight. */

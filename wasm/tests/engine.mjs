@@ -74,7 +74,11 @@ for (const name of ['send', 'attempt', 'decision', 'breaker', 'done', 'audit']) 
 
 try {
   // 1. Healthy: the primary answers at once.
-  const a = await mg.chat(request('Summarize: chest pain, troponin negative.'), { patient: patientCanary });
+  const pending = mg.chat(request('Summarize: chest pain, troponin negative.'), { patient: patientCanary });
+  const firstSend = events.find((e) => e.name === 'send');
+  check(typeof pending.call === 'number' && firstSend?.data.call === pending.call,
+        'the promise carries the call id of its events at once');
+  const a = await pending;
   check(a.ok && a.provider === 'primary' && a.attempts.length === 1, `healthy: ${JSON.stringify(a.attempts)}`);
   check(typeof a.text === 'string' && a.text.length > 0, 'healthy: the answer has text');
   check(a.response?.object === 'chat.completion', 'healthy: the response is the provider chat.completion');
