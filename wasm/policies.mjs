@@ -1,0 +1,300 @@
+// wasm/policies.mjs — medgate's policies one by one, without the engine: a circuit breaker, backoff with seeded
+// jitter, a retry budget, a sticky canary, the audit chain and its verifier, and the hashes they use.
+//
+// Why: a host that makes its own calls (its own fetch, its own queue) can still put one of the core's policies
+// in front of them, with the C++ semantics exactly (include/medgate/*.hpp). The core never reads a clock: every
+// call that can change state takes `nowMs`, milliseconds on the caller's monotonic clock (performance.now() is
+// fine; Date.now() is not monotonic), converted to the core's integer microseconds. Options are the config
+// file's JSON sections with their names (docs/config: "breaker", "backoff", "budget", a route's "canary");
+// a bad option throws an Error naming the field ("breaker.window_size must be > 0, got 0").
+//
+//   import { createCircuitBreaker } from './policies.mjs';
+//   const breaker = await createCircuitBreaker({ consecutive_failures: 3, open_duration_ms: 30000 });
+//   if (breaker.tryAcquire(performance.now())) { ... breaker.onFailure(elapsedMs, performance.now()); }
+//   breaker.state(performance.now());   // 'closed' | 'open' | 'half_open' | 'forced_open' | 'disabled'
+//   breaker.free();
+//
+// Every policy object holds WebAssembly memory: call free() when done (a FinalizationRegistry frees a dropped
+// one eventually). Each factory takes { module } to use another module than the shared one.
+import { defaultModule, finalizer } from './module.mjs';
+
+function needNumber(value, what) {
+  if (typeof value !== 'number' || !Number.isFinite(value)) throw new TypeError(`${what} must be a finite number`);
+  return value;
+}
+
+function needOptions(options, who) {
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw new TypeError(`${who}: options must be an object (the config file's section)`);
+  }
+  return JSON.stringify(options);
+}
+
+function made(result, who) {
+  if (result.error !== undefined) throw new Error(`${who}: ${result.error}`);
+  return result.policy;
+}
+
+/** What every policy wrapper shares: the raw embind object, free(), the finalizer. */
+class Policy {
+  #raw;
+  #who;
+
+  constructor(raw, who) {
+    this.#raw = raw;
+    this.#who = who;
+    finalizer?.register(this, raw, this);
+  }
+
+  /** The embind object; throws once freed. */
+  raw() {
+    if (this.#raw === null) throw new Error(`${this.#who}: this object was freed`);
+    return this.#raw;
+  }
+
+  /** Releases the WebAssembly memory; later calls throw. Safe to call twice. */
+  free() {
+    if (this.#raw === null) return;
+    finalizer?.unregister(this);
+    this.#raw.delete();
+    this.#raw = null;
+  }
+}
+
+const now = (nowMs, who) => needNumber(nowMs, `${who}: nowMs`);
+
+/** A circuit breaker (breaker.hpp): closed, open, half_open, and the operator's forced_open and disabled. */
+export class CircuitBreaker extends Policy {
+  /** May a call go out at nowMs? true hands out a permit: report it with onSuccess, onFailure or release. */
+  tryAcquire(nowMs) {
+    return this.raw().tryAcquire(now(nowMs, 'breaker.tryAcquire'));
+  }
+  /** A permitted call succeeded after durationMs (slow when >= slow_call_duration_ms). */
+  onSuccess(durationMs, nowMs) {
+    this.raw().onSuccess(needNumber(durationMs, 'breaker.onSuccess: durationMs'), now(nowMs, 'breaker.onSuccess'));
+  }
+  /** A permitted call failed after durationMs. */
+  onFailure(durationMs, nowMs) {
+    this.raw().onFailure(needNumber(durationMs, 'breaker.onFailure: durationMs'), now(nowMs, 'breaker.onFailure'));
+  }
+  /** A permitted call was not made (or its outcome says nothing about the provider): its permit comes back. */
+  release(nowMs) {
+    this.raw().release(now(nowMs, 'breaker.release'));
+  }
+  /** The state at nowMs (due transitions applied). */
+  state(nowMs) {
+    return this.raw().state(now(nowMs, 'breaker.state'));
+  }
+  /** { state, calls, failureRate, slowCallRate, consecutiveFailures } at nowMs; rates in percent. */
+  metrics(nowMs) {
+    return this.raw().metrics(now(nowMs, 'breaker.metrics'));
+  }
+  /** Operator overrides; each returns whether the state changed. */
+  forceOpen(nowMs) {
+    return this.raw().forceOpen(now(nowMs, 'breaker.forceOpen'));
+  }
+  disable(nowMs) {
+    return this.raw().disable(now(nowMs, 'breaker.disable'));
+  }
+  reset(nowMs) {
+    return this.raw().reset(now(nowMs, 'breaker.reset'));
+  }
+  /** When the next lazy transition falls due (ms on the caller's clock), or null. */
+  nextDeadlineMs() {
+    return this.raw().nextDeadlineMs();
+  }
+  /** The transitions since the last call, oldest first: [{ atMs, from, to, reason }]. */
+  takeEvents() {
+    return this.raw().takeEvents();
+  }
+}
+
+/** Backoff delays (backoff.hpp) with a seeded jitter: the same seed gives the same delays on every platform. */
+export class Backoff extends Policy {
+  #previousMs = 0;
+
+  /**
+   * The delay in ms before retry number `retry` (1 = first retry), drawing the next uniform of the seeded
+   * generator. `previousMs` (only decorrelated jitter uses it) defaults to the delay this object returned last.
+   * A Retry-After (`retryAfterMs`) wins when it asks for longer and is not capped.
+   */
+  delayMs(retry, { previousMs = this.#previousMs, retryAfterMs } = {}) {
+    if (!Number.isInteger(retry) || retry < 0) throw new TypeError('backoff.delayMs: retry must be an integer >= 0');
+    const after = retryAfterMs === undefined ? -1 : needNumber(retryAfterMs, 'backoff.delayMs: retryAfterMs');
+    if (after < -1 || (after < 0 && retryAfterMs !== undefined)) throw new RangeError('backoff.delayMs: retryAfterMs must be >= 0');
+    const d = this.raw().delay(retry, needNumber(previousMs, 'backoff.delayMs: previousMs'), after);
+    this.#previousMs = d;
+    return d;
+  }
+}
+
+/** A retry budget (retry_budget.hpp): retries allowed per original call over a sliding ttl, with a floor. */
+export class RetryBudget extends Policy {
+  /** Counts one original (first) attempt. */
+  deposit(nowMs) {
+    this.raw().deposit(now(nowMs, 'budget.deposit'));
+  }
+  /** Asks for one retry: true is allowed and counted, false counts nothing. */
+  tryWithdraw(nowMs) {
+    return this.raw().tryWithdraw(now(nowMs, 'budget.tryWithdraw'));
+  }
+  /** Retries affordable now (fractional; negative when withdrawals outlive their deposits). */
+  balance(nowMs) {
+    return this.raw().balance(now(nowMs, 'budget.balance'));
+  }
+}
+
+const text = (value, what) => {
+  if (typeof value !== 'string') throw new TypeError(`${what} must be a string`);
+  return value;
+};
+
+/** A sticky canary (canary.hpp): a patient's arm is chosen by a keyed hash, so raising the share only adds patients. */
+export class Canary extends Policy {
+  /** 'canary' or 'control' for this patient (and study type, with by_study_type) at nowMs. */
+  choose(patientKey, { studyType = '', nowMs } = {}) {
+    return this.raw().choose(text(patientKey, 'canary.choose: patientKey'), text(studyType, 'canary.choose: studyType'),
+                             now(nowMs, 'canary.choose'));
+  }
+  /** The patient's keyed bucket in [0, 10000): in the canary iff bucket < percent * 100. */
+  bucket(patientKey, { studyType = '' } = {}) {
+    return this.raw().bucket(text(patientKey, 'canary.bucket: patientKey'), text(studyType, 'canary.bucket: studyType'));
+  }
+  /** The canary's share at nowMs, in percent (the ramp applied; 0 after a rollback). */
+  percent(nowMs) {
+    return this.raw().percent(now(nowMs, 'canary.percent'));
+  }
+  /** A call served by `arm` ended; ok false when it failed for a provider-side reason. */
+  record(arm, ok, nowMs) {
+    if (arm !== 'canary' && arm !== 'control') throw new TypeError("canary.record: arm must be 'canary' or 'control'");
+    this.raw().record(arm, Boolean(ok), now(nowMs, 'canary.record'));
+  }
+  /** Applies due ramp steps and the rollback verdict. */
+  update(nowMs) {
+    this.raw().update(now(nowMs, 'canary.update'));
+  }
+  get rolledBack() {
+    return this.raw().rolledBack();
+  }
+  /** An operator re-enables the canary after a rollback. */
+  resetRollback(nowMs) {
+    this.raw().resetRollback(now(nowMs, 'canary.resetRollback'));
+  }
+  /** { percent, rolledBack, controlCalls, controlErrors, canaryCalls, canaryErrors } in the window at nowMs. */
+  metrics(nowMs) {
+    return this.raw().metrics(now(nowMs, 'canary.metrics'));
+  }
+  /** When the share next changes by the ramp (ms), or null. */
+  nextDeadlineMs() {
+    return this.raw().nextDeadlineMs();
+  }
+  /** Ramp steps, rollbacks and resets since the last call: [{ atMs, what }]. */
+  takeEvents() {
+    return this.raw().takeEvents();
+  }
+}
+
+/** Seals audit records into a hash chain (audit.hpp); verify the resulting JSONL with verifyAuditLog. */
+export class AuditChain extends Policy {
+  /**
+   * Seals `record` (an object with any of the record's fields: request_id, tenant, patient_key_hash,
+   * prompt_hash, route, priority, canary_arm, attempts, decisions, provider, model, outcome, ...; the others
+   * default) and returns { line, hash, sequence }: the canonical JSON line (no newline) to append to the log.
+   */
+  append(record) {
+    const r = this.raw().append(needOptions(record, 'audit.append'));
+    if (r.error !== undefined) throw new Error(`audit.append: ${r.error}`);
+    return r;
+  }
+  /** The hash of the last record sealed: the previousHash of the next. */
+  get head() {
+    return this.raw().head();
+  }
+  get nextSequence() {
+    return this.raw().nextSequence();
+  }
+}
+
+const zeroHash = '0'.repeat(64);
+
+async function moduleOf(module) {
+  return module ?? defaultModule();
+}
+
+/** A circuit breaker with the config's "breaker" options (defaults for the keys left out). */
+export async function createCircuitBreaker(options = {}, { module } = {}) {
+  const m = await moduleOf(module);
+  return new CircuitBreaker(made(m.CircuitBreaker.create(needOptions(options, 'createCircuitBreaker')), 'createCircuitBreaker'),
+                            'breaker');
+}
+
+/** Backoff with the config's "backoff" options; `seed` (a non-negative integer or BigInt) seeds the jitter. */
+export async function createBackoff(options = {}, { seed = 0, module } = {}) {
+  const m = await moduleOf(module);
+  if (!((typeof seed === 'bigint' && seed >= 0n) || (Number.isSafeInteger(seed) && seed >= 0))) {
+    throw new TypeError('createBackoff: seed must be a non-negative integer or BigInt');
+  }
+  return new Backoff(made(m.Backoff.create(needOptions(options, 'createBackoff'), String(seed)), 'createBackoff'),
+                     'backoff');
+}
+
+/** The pure delay of backoff.hpp for a given uniform `u` in [0, 1): no generator, nothing to free. */
+export async function backoffDelayMs(options, retry, { previousMs = 0, u = 0, retryAfterMs, module } = {}) {
+  const m = await moduleOf(module);
+  if (!Number.isInteger(retry) || retry < 0) throw new TypeError('backoffDelayMs: retry must be an integer >= 0');
+  const after = retryAfterMs === undefined ? -1 : needNumber(retryAfterMs, 'backoffDelayMs: retryAfterMs');
+  const r = m.backoffDelayMs(needOptions(options, 'backoffDelayMs'), retry, needNumber(previousMs, 'backoffDelayMs: previousMs'),
+                             needNumber(u, 'backoffDelayMs: u'), after);
+  if (r.error !== undefined) throw new Error(`backoffDelayMs: ${r.error}`);
+  return r.delayMs;
+}
+
+/** A retry budget with the config's retry "budget" options. */
+export async function createRetryBudget(options = {}, { module } = {}) {
+  const m = await moduleOf(module);
+  return new RetryBudget(made(m.RetryBudget.create(needOptions(options, 'createRetryBudget')), 'createRetryBudget'),
+                         'budget');
+}
+
+/**
+ * A canary with a route's "canary" options without "chain" (percent, ramp, by_study_type, rollback), the local
+ * secret `key` (32 hex digits: keep it stable, or patients change arms) and the ramp's start on the caller's clock.
+ */
+export async function createCanary(options = {}, { key, startMs = 0, module } = {}) {
+  const m = await moduleOf(module);
+  text(key, 'createCanary: key');
+  const r = m.Canary.create(needOptions(options, 'createCanary'), key, needNumber(startMs, 'createCanary: startMs'));
+  return new Canary(made(r, 'createCanary'), 'canary');
+}
+
+/** A new audit chain, or one continuing a log whose last record has hash previousHash and sequence nextSequence - 1. */
+export async function createAuditChain({ previousHash = zeroHash, nextSequence = 1, module } = {}) {
+  const m = await moduleOf(module);
+  const r = m.AuditChain.create(text(previousHash, 'createAuditChain: previousHash'),
+                                needNumber(nextSequence, 'createAuditChain: nextSequence'));
+  return new AuditChain(made(r, 'createAuditChain'), 'audit');
+}
+
+/**
+ * Verifies a JSONL audit log (audit.hpp's verifier): { ok, records, firstBadLine, problem, head, nextSequence };
+ * firstBadLine is 1-based, null when ok. Anchor a log that continues another with previousHash and firstSequence.
+ */
+export async function verifyAuditLog(log, { previousHash = zeroHash, firstSequence = 1, module } = {}) {
+  const m = await moduleOf(module);
+  return m.auditVerify(text(log, 'verifyAuditLog: log'), text(previousHash, 'verifyAuditLog: previousHash'),
+                       needNumber(firstSequence, 'verifyAuditLog: firstSequence'));
+}
+
+/** The hashes of hash.hpp, as lowercase hex of the UTF-8 bytes of strings. */
+export async function loadHashes({ module } = {}) {
+  const m = await moduleOf(module);
+  return {
+    sha256: (s) => m.sha256Hex(text(s, 'sha256: text')),
+    hmacSha256: (key, s) => m.hmacSha256Hex(text(key, 'hmacSha256: key'), text(s, 'hmacSha256: text')),
+    siphash24: (keyHex, s) => {
+      const out = m.siphash24Hex(text(keyHex, 'siphash24: key'), text(s, 'siphash24: text'));
+      if (out === '') throw new Error('siphash24: key must be 32 hex digits (16 bytes)');
+      return out;
+    },
+  };
+}

@@ -1,0 +1,474 @@
+// wasm/policies_binding.cpp — the core's policies one by one, without the engine, as embind classes.
+//
+// Why: a JavaScript host that drives its own calls can still use one policy of the core (a breaker in front of
+// a fetch, a sticky canary, an audit chain) with exactly the C++ semantics. The core never reads a clock: every
+// call that can change state takes `now_ms`, milliseconds on the caller's monotonic clock, converted here to
+// the core's `instant` (integer µs, rounded to nearest). Options are the config file's JSON sections, read by
+// the config parser's own per-section readers (config.hpp), then checked by the options' validate(); errors
+// come back as values naming the field in the config's terms (`{error}`), since the module has no exceptions.
+// wasm/policies.mjs wraps these (thrown Errors, free()); wasm/index.d.ts types it.
+//
+//   Module.CircuitBreaker.create(optionsJson)        // {policy} | {error}
+//     .tryAcquire(nowMs) .onSuccess(durationMs, nowMs) .onFailure(durationMs, nowMs) .release(nowMs)
+//     .state(nowMs) .metrics(nowMs) .forceOpen(nowMs) .disable(nowMs) .reset(nowMs) .nextDeadlineMs() .takeEvents()
+//   Module.Backoff.create(optionsJson, seedHex)        // .delayMs(retry, previousMs) draws the next uniform
+//   Module.backoffDelayMs(optionsJson, retry, previousMs, u, retryAfterMs)   // pure; retryAfterMs < 0: none
+//   Module.RetryBudget.create(optionsJson)             // .deposit(nowMs) .tryWithdraw(nowMs) .balance(nowMs)
+//   Module.Canary.create(optionsJson, keyHex, startMs) // .choose(patient, studyType, nowMs) .bucket(...) ...
+//   Module.AuditChain.create(previousHash, nextSequence)   // .append(recordJson) -> {line, hash} | {error}
+//   Module.auditVerify(text, previousHash, firstSequence)  // {ok, records, firstBadLine, problem, head, ...}
+//   Module.sha256Hex(text) Module.hmacSha256Hex(key, text) Module.siphash24Hex(keyHex, text)
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include <emscripten/bind.h>
+#include <emscripten/val.h>
+
+#include <nlohmann/json.hpp>
+
+#include "medgate/audit.hpp"
+#include "medgate/backoff.hpp"
+#include "medgate/breaker.hpp"
+#include "medgate/canary.hpp"
+#include "medgate/config.hpp"
+#include "medgate/hash.hpp"
+#include "medgate/random.hpp"
+#include "medgate/retry_budget.hpp"
+#include "medgate/route.hpp"
+
+namespace medgate::wasm {
+
+namespace {
+
+using emscripten::val;
+
+namespace cfg = detail::configuration;
+using json = cfg::json;
+
+val failure(std::string message) {
+  val out = val::object();
+  out.set("error", std::move(message));
+  return out;
+}
+
+/// Milliseconds (a JavaScript number) as whole microseconds, saturating; NaN counts as 0.
+std::int64_t us_of_ms(double ms) {
+  double const us = std::round(ms * 1000.0);
+  if (!(us == us)) return 0;
+  if (us >= 9.2e18) return std::numeric_limits<std::int64_t>::max();
+  if (us <= -9.2e18) return std::numeric_limits<std::int64_t>::min();
+  return static_cast<std::int64_t>(us);
+}
+instant at_ms(double ms) { return from_us(us_of_ms(ms)); }
+duration ms(double value) { return duration{us_of_ms(value)}; }
+double ms_of(duration d) { return static_cast<double>(d.count()) / 1000.0; }
+double ms_of(instant t) { return static_cast<double>(to_us(t)) / 1000.0; }
+
+/// Reads the JSON section `text` with the config parser's reader, then validate(): nullopt or the message,
+/// with the field named as in the config file ("breaker.open_duration_ms must be > 0, got 0ms").
+template <class T, class Reader>
+std::optional<std::string> read_section(std::string const& text, std::string const& section, Reader read, T& out) {
+  auto const j = json::parse(text, nullptr, false);
+  if (j.is_discarded()) return section + ": the options are not JSON";
+  if (auto problem = read(j, section, out)) return *problem;
+  if (auto e = out.validate()) {
+    auto path = cfg::json_path_of(cfg::member_path(section, e->field), route_options{});
+    // The canary's basis points are the config's percent (json_path_of maps them only inside routes).
+    for (auto at = path.find("basis_points"); at != std::string::npos; at = path.find("basis_points", at))
+      path.replace(at, 12, "percent");
+    return fmt::format("{} {}", path, cfg::json_message_of(e->message));
+  }
+  return std::nullopt;
+}
+
+/// 32 hex digits as a 16-byte key, or nullopt.
+std::optional<siphash_key> key_of_hex(std::string_view hex) {
+  if (hex.size() != 32) return std::nullopt;
+  siphash_key key{};
+  auto const digit = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  for (std::size_t i = 0; i < 16; ++i) {
+    int const hi = digit(hex[2 * i]);
+    int const lo = digit(hex[2 * i + 1]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    key[i] = static_cast<std::uint8_t>(hi * 16 + lo);
+  }
+  return key;
+}
+
+// ---- breaker ----------------------------------------------------------------------------------------------
+
+class breaker_binding {
+ public:
+  explicit breaker_binding(breaker_options o) : breaker_{o} {}
+
+  static val create(std::string const& options_json) {
+    breaker_options o;
+    if (auto problem = read_section(options_json, "breaker", cfg::read_breaker, o)) return failure(*problem);
+    val out = val::object();
+    out.set("policy", val{breaker_binding{o}});
+    return out;
+  }
+
+  bool try_acquire(double now_ms) { return breaker_.try_acquire(at_ms(now_ms)); }
+  void on_success(double duration_ms, double now_ms) { breaker_.on_success(ms(duration_ms), at_ms(now_ms)); }
+  void on_failure(double duration_ms, double now_ms) { breaker_.on_failure(ms(duration_ms), at_ms(now_ms)); }
+  void release(double now_ms) { breaker_.release(at_ms(now_ms)); }
+  bool force_open(double now_ms) { return breaker_.force_open(at_ms(now_ms)); }
+  bool disable(double now_ms) { return breaker_.disable(at_ms(now_ms)); }
+  bool reset(double now_ms) { return breaker_.reset(at_ms(now_ms)); }
+  std::string state(double now_ms) { return std::string{to_string(breaker_.state(at_ms(now_ms)))}; }
+
+  val metrics(double now_ms) {
+    auto const m = breaker_.metrics(at_ms(now_ms));
+    val out = val::object();
+    out.set("state", std::string{to_string(m.state)});
+    out.set("calls", m.calls);
+    out.set("failureRate", m.failure_rate);
+    out.set("slowCallRate", m.slow_call_rate);
+    out.set("consecutiveFailures", m.consecutive_failures);
+    return out;
+  }
+
+  /// ms of the next lazy transition, or null.
+  [[nodiscard]] val next_deadline_ms() const {
+    auto const d = breaker_.next_deadline();
+    return d ? val{ms_of(*d)} : val::null();
+  }
+
+  val take_events() {
+    val out = val::array();
+    for (auto const& e : breaker_.take_events()) {
+      val event = val::object();
+      event.set("atMs", ms_of(e.at));
+      event.set("from", std::string{to_string(e.from)});
+      event.set("to", std::string{to_string(e.to)});
+      event.set("reason", std::string{e.reason});
+      out.call<void>("push", event);
+    }
+    return out;
+  }
+
+ private:
+  breaker breaker_;
+};
+
+// ---- backoff ----------------------------------------------------------------------------------------------
+
+std::optional<std::string> read_backoff_json(std::string const& text, backoff_options& o) {
+  return read_section(text, "backoff", cfg::read_backoff, o);
+}
+
+/// backoff_delay then with_retry_after (retry_after_ms < 0: none), in ms.
+double delay_ms(backoff_options const& o, double retry, double previous_ms, double u, double retry_after_ms) {
+  auto const n = static_cast<std::uint32_t>(std::clamp(retry, 0.0, 4294967295.0));
+  auto const d = backoff_delay(o, n, ms(previous_ms), u);
+  std::optional<duration> retry_after;
+  if (retry_after_ms >= 0) retry_after = ms(retry_after_ms);
+  return ms_of(with_retry_after(d, retry_after));
+}
+
+class backoff_binding {
+ public:
+  backoff_binding(backoff_options o, std::uint64_t s) : options_{o}, rng_{seed{s}} {}
+
+  /// `seed_text`: a decimal unsigned 64-bit integer (a JavaScript number cannot carry 64 bits).
+  static val create(std::string const& options_json, std::string const& seed_text) {
+    backoff_options o;
+    if (auto problem = read_backoff_json(options_json, o)) return failure(*problem);
+    std::uint64_t s = 0;
+    auto const [end, ec] = std::from_chars(seed_text.data(), seed_text.data() + seed_text.size(), s);
+    if (ec != std::errc{} || end != seed_text.data() + seed_text.size() || seed_text.empty())
+      return failure("backoff: seed must be an unsigned 64-bit integer, got " + seed_text);
+    val out = val::object();
+    out.set("policy", val{backoff_binding{o, s}});
+    return out;
+  }
+
+  /// The delay before retry `retry`, with the next uniform of the seeded generator.
+  double delay(double retry, double previous_ms, double retry_after_ms) {
+    return delay_ms(options_, retry, previous_ms, rng_.uniform(), retry_after_ms);
+  }
+
+ private:
+  backoff_options options_;
+  rng rng_;
+};
+
+val backoff_delay_pure(std::string const& options_json, double retry, double previous_ms, double u,
+                       double retry_after_ms) {
+  backoff_options o;
+  if (auto problem = read_backoff_json(options_json, o)) return failure(*problem);
+  val out = val::object();
+  out.set("delayMs", delay_ms(o, retry, previous_ms, u, retry_after_ms));
+  return out;
+}
+
+// ---- retry budget -----------------------------------------------------------------------------------------
+
+class retry_budget_binding {
+ public:
+  explicit retry_budget_binding(retry_budget_options o) : budget_{o} {}
+
+  static val create(std::string const& options_json) {
+    retry_budget_options o;
+    if (auto problem = read_section(options_json, "budget", cfg::read_budget, o)) return failure(*problem);
+    val out = val::object();
+    out.set("policy", val{retry_budget_binding{o}});
+    return out;
+  }
+
+  void deposit(double now_ms) { budget_.deposit(at_ms(now_ms)); }
+  bool try_withdraw(double now_ms) { return budget_.try_withdraw(at_ms(now_ms)); }
+  [[nodiscard]] double balance(double now_ms) const { return budget_.balance(at_ms(now_ms)); }
+
+ private:
+  retry_budget budget_;
+};
+
+// ---- canary -----------------------------------------------------------------------------------------------
+
+/// The config's canary object without "chain" (the engine's routing): percent, ramp, by_study_type, rollback.
+cfg::problem read_canary_options(json const& v, std::string const& at, canary_options& out) {
+  using o = canary_options;
+  static constexpr std::array<cfg::field<o>, 4> fields{{
+      {"percent", [](json const& j, std::string const& p, o& c) { return cfg::read_percent(j, p, c.basis_points); }},
+      {"ramp", [](json const& j, std::string const& p, o& c) { return cfg::read_ramp(j, p, c.ramp); }},
+      {"by_study_type",
+       [](json const& j, std::string const& p, o& c) { return cfg::read_bool(j, p, c.by_study_type); }},
+      {"rollback", [](json const& j, std::string const& p, o& c) { return cfg::read_rollback(j, p, c.rollback); }},
+  }};
+  return cfg::read_fields(v, at, fields, out);
+}
+
+class canary_binding {
+ public:
+  canary_binding(canary_options o, siphash_key key, instant start) : canary_{std::move(o), key, start} {}
+
+  static val create(std::string const& options_json, std::string const& key_hex, double start_ms) {
+    canary_options o;
+    if (auto problem = read_section(options_json, "canary", read_canary_options, o)) return failure(*problem);
+    auto const key = key_of_hex(key_hex);
+    if (!key) return failure("canary: key must be 32 hex digits (16 bytes)");
+    val out = val::object();
+    out.set("policy", val{canary_binding{std::move(o), *key, at_ms(start_ms)}});
+    return out;
+  }
+
+  std::string choose(std::string const& patient, std::string const& study_type, double now_ms) {
+    return canary_.choose(patient, study_type, at_ms(now_ms)) == canary_arm::canary ? "canary" : "control";
+  }
+  [[nodiscard]] double bucket(std::string const& patient, std::string const& study_type) const {
+    return canary_.bucket(patient, study_type);
+  }
+  [[nodiscard]] double percent(double now_ms) const {
+    return static_cast<double>(canary_.basis_points(at_ms(now_ms))) / 100.0;
+  }
+  /// `arm`: "canary" or anything else for control.
+  void record(std::string const& arm, bool ok, double now_ms) {
+    canary_.record(arm == "canary" ? canary_arm::canary : canary_arm::control, ok, at_ms(now_ms));
+  }
+  void update(double now_ms) { canary_.update(at_ms(now_ms)); }
+  void reset_rollback(double now_ms) { canary_.reset_rollback(at_ms(now_ms)); }
+  [[nodiscard]] bool rolled_back() const { return canary_.rolled_back(); }
+
+  [[nodiscard]] val metrics(double now_ms) const {
+    auto const m = canary_.metrics(at_ms(now_ms));
+    val out = val::object();
+    out.set("percent", static_cast<double>(m.basis_points) / 100.0);
+    out.set("rolledBack", m.rolled_back);
+    out.set("controlCalls", static_cast<double>(m.control_calls));
+    out.set("controlErrors", static_cast<double>(m.control_errors));
+    out.set("canaryCalls", static_cast<double>(m.canary_calls));
+    out.set("canaryErrors", static_cast<double>(m.canary_errors));
+    return out;
+  }
+
+  [[nodiscard]] val next_deadline_ms() const {
+    auto const d = canary_.next_deadline();
+    return d ? val{ms_of(*d)} : val::null();
+  }
+
+  val take_events() {
+    val out = val::array();
+    for (auto const& e : canary_.take_events()) {
+      val event = val::object();
+      event.set("atMs", ms_of(e.at));
+      event.set("what", e.what);
+      out.call<void>("push", event);
+    }
+    return out;
+  }
+
+ private:
+  canary canary_;
+};
+
+// ---- audit ------------------------------------------------------------------------------------------------
+
+/// A record from a JSON object holding any of the record's fields (the others take their defaults), read by
+/// the audit line parser itself so wrong types are named by field. sequence, previous_hash and hash are the
+/// chain's business and refused.
+result<audit_record> record_of_json(std::string const& text) {
+  auto j = json::parse(text, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return error{"the record must be a JSON object"};
+  for (auto const* sealed : {"v", "sequence", "previous_hash", "hash"})
+    if (j.contains(sealed)) return error{fmt::format("field {} is set by the chain, not by the caller", sealed)};
+  auto full = json::parse(to_json_line(audit_record{}), nullptr, false);
+  full["sequence"] = 1;
+  full["previous_hash"] = audit_zero_hash;
+  full["hash"] = audit_zero_hash;
+  if (auto const attempts = j.find("attempts"); attempts != j.end() && attempts->is_array()) {
+    for (auto& a : *attempts) {
+      if (!a.is_object()) continue;
+      json filled = {{"number", 0},   {"provider", ""}, {"model", ""},   {"started_us", 0},
+                     {"ended_us", 0}, {"verdict", ""},  {"hedge", false}};
+      for (auto it = a.begin(); it != a.end(); ++it) filled[it.key()] = it.value();
+      a = std::move(filled);
+    }
+  }
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    // The line parser names an unknown member only by position; the caller wrote this key, so name it.
+    if (!full.contains(it.key()))
+      return error{fmt::format("unknown field {} (not a field of an audit record)", it.key())};
+    full[it.key()] = it.value();
+  }
+  // The line parser refuses a hash field that is not hex; audit_chain::append instead drops it and notes the
+  // drop (a raw patient key passed by mistake). Keep those strings aside so append decides, as in C++.
+  std::array<std::pair<char const*, std::string>, 3> hashes{
+      {{"patient_key_hash", {}}, {"prompt_hash", {}}, {"answer_hash", {}}}};
+  for (auto& [name, value] : hashes) {
+    if (auto const it = full.find(name); it != full.end() && it->is_string()) {
+      value = it->get<std::string>();
+      *it = "";
+    }
+  }
+  auto parsed = parse_audit_line(full.dump(-1, ' ', false, json::error_handler_t::replace));
+  if (!parsed) return error{parsed.error_message()};
+  parsed->patient_key_hash = std::move(hashes[0].second);
+  parsed->prompt_hash = std::move(hashes[1].second);
+  parsed->answer_hash = std::move(hashes[2].second);
+  return parsed;
+}
+
+class audit_chain_binding {
+ public:
+  explicit audit_chain_binding(audit_chain chain) : chain_{std::move(chain)} {}
+
+  /// `next_sequence`: decimal, as a JavaScript number may not hold every 64-bit sequence.
+  static val create(std::string const& previous_hash, double next_sequence) {
+    if (!detail::is_sha256_hex(previous_hash)) return failure("audit: previousHash must be 64 lowercase hex digits");
+    if (!(next_sequence >= 1 && next_sequence <= 9007199254740991.0 && std::floor(next_sequence) == next_sequence))
+      return failure("audit: nextSequence must be a whole number >= 1");
+    val out = val::object();
+    out.set("policy", val{audit_chain_binding{audit_chain{previous_hash, static_cast<std::uint64_t>(next_sequence)}}});
+    return out;
+  }
+
+  /// `{line, hash, sequence}`: the sealed record's canonical line (no newline) | `{error}`.
+  val append(std::string const& record_json) {
+    auto r = record_of_json(record_json);
+    if (!r) return failure(r.error_message());
+    auto const sealed = chain_.append(std::move(*r));
+    val out = val::object();
+    out.set("line", to_json_line(sealed));
+    out.set("hash", sealed.hash);
+    out.set("sequence", static_cast<double>(sealed.sequence));
+    return out;
+  }
+
+  [[nodiscard]] std::string head() const { return chain_.head(); }
+  [[nodiscard]] double next_sequence() const { return static_cast<double>(chain_.next_sequence()); }
+
+ private:
+  audit_chain chain_;
+};
+
+val audit_verify(std::string const& text, std::string const& previous_hash, double first_sequence) {
+  auto const v = verify_audit_log(text, previous_hash,
+                                  static_cast<std::uint64_t>(std::clamp(first_sequence, 0.0, 9007199254740991.0)));
+  val out = val::object();
+  out.set("ok", v.ok);
+  out.set("records", static_cast<double>(v.records));
+  out.set("firstBadLine", v.first_bad_line ? val{static_cast<double>(*v.first_bad_line)} : val::null());
+  out.set("problem", v.problem);
+  out.set("head", v.head);
+  out.set("nextSequence", static_cast<double>(v.next_sequence));
+  return out;
+}
+
+// ---- hashes -----------------------------------------------------------------------------------------------
+
+std::string sha256_hex(std::string const& text) { return to_hex(sha256_digest(text)); }
+std::string hmac_sha256_hex(std::string const& key, std::string const& text) { return to_hex(hmac_sha256(key, text)); }
+
+/// SipHash-2-4 of `text` under the 16-byte key `key_hex`, as 16 hex digits (the 64-bit value, big-endian);
+/// "" for a bad key.
+std::string siphash24_hex(std::string const& key_hex, std::string const& text) {
+  auto const key = key_of_hex(key_hex);
+  if (!key) return "";
+  return fmt::format("{:016x}", siphash24(*key, text));
+}
+
+}  // namespace
+
+EMSCRIPTEN_BINDINGS(medgate_policies) {
+  emscripten::class_<breaker_binding>("CircuitBreaker")
+      .class_function("create", &breaker_binding::create)
+      .function("tryAcquire", &breaker_binding::try_acquire)
+      .function("onSuccess", &breaker_binding::on_success)
+      .function("onFailure", &breaker_binding::on_failure)
+      .function("release", &breaker_binding::release)
+      .function("forceOpen", &breaker_binding::force_open)
+      .function("disable", &breaker_binding::disable)
+      .function("reset", &breaker_binding::reset)
+      .function("state", &breaker_binding::state)
+      .function("metrics", &breaker_binding::metrics)
+      .function("nextDeadlineMs", &breaker_binding::next_deadline_ms)
+      .function("takeEvents", &breaker_binding::take_events);
+  emscripten::class_<backoff_binding>("Backoff")
+      .class_function("create", &backoff_binding::create)
+      .function("delay", &backoff_binding::delay);
+  emscripten::function("backoffDelayMs", &backoff_delay_pure);
+  emscripten::class_<retry_budget_binding>("RetryBudget")
+      .class_function("create", &retry_budget_binding::create)
+      .function("deposit", &retry_budget_binding::deposit)
+      .function("tryWithdraw", &retry_budget_binding::try_withdraw)
+      .function("balance", &retry_budget_binding::balance);
+  emscripten::class_<canary_binding>("Canary")
+      .class_function("create", &canary_binding::create)
+      .function("choose", &canary_binding::choose)
+      .function("bucket", &canary_binding::bucket)
+      .function("percent", &canary_binding::percent)
+      .function("record", &canary_binding::record)
+      .function("update", &canary_binding::update)
+      .function("resetRollback", &canary_binding::reset_rollback)
+      .function("rolledBack", &canary_binding::rolled_back)
+      .function("metrics", &canary_binding::metrics)
+      .function("nextDeadlineMs", &canary_binding::next_deadline_ms)
+      .function("takeEvents", &canary_binding::take_events);
+  emscripten::class_<audit_chain_binding>("AuditChain")
+      .class_function("create", &audit_chain_binding::create)
+      .function("append", &audit_chain_binding::append)
+      .function("head", &audit_chain_binding::head)
+      .function("nextSequence", &audit_chain_binding::next_sequence);
+  emscripten::function("auditVerify", &audit_verify);
+  emscripten::function("sha256Hex", &sha256_hex);
+  emscripten::function("hmacSha256Hex", &hmac_sha256_hex);
+  emscripten::function("siphash24Hex", &siphash24_hex);
+}
+
+}  // namespace medgate::wasm

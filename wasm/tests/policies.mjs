@@ -1,0 +1,333 @@
+#!/usr/bin/env node
+// wasm/tests/policies.mjs — ctest wasm.policies: the core's policies one by one through policies.mjs, without
+// the engine, against the headers' documented semantics with expectations worked out by hand (or taken from the
+// C++ unit tests' known vectors: random_test.cpp's seed-42 outputs, hash_test.cpp's SipHash and HMAC vectors).
+// Time is a fake clock in ms: no timing assertions. Exits 1 naming every failed check.
+//
+//   node policies.mjs --module BUILD/wasm/policies.mjs
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { check, checks, failures, rejects, throws } from './checks.mjs';
+
+if (process.argv[2] !== '--module' || process.argv[3] === undefined || process.argv.length !== 4) {
+  console.error('usage: node policies.mjs --module policies.mjs');
+  process.exit(2);
+}
+const p = await import(pathToFileURL(resolve(process.argv[3])).href);
+const eq = (actual, expected, what) => check(JSON.stringify(actual) === JSON.stringify(expected),
+                                             `${what}: got ${JSON.stringify(actual)}, expected ${JSON.stringify(expected)}`);
+
+// ---- circuit breaker (breaker.hpp) ----
+{
+  const b = await p.createCircuitBreaker({
+    consecutive_failures: 3, open_duration_ms: 1000, open_duration_multiplier: 2, max_open_duration_ms: 5000,
+    half_open_probes: 2, half_open_successes: 2,
+  });
+  // a success between failures restarts the run: fail, fail, ok, fail stays closed with 1 in a row
+  for (const [ok, t] of [[false, 0], [false, 1], [true, 2], [false, 3]]) {
+    check(b.tryAcquire(t), `breaker: call at ${t} permitted while closed`);
+    if (ok) b.onSuccess(5, t);
+    else b.onFailure(5, t);
+  }
+  eq(b.state(4), 'closed', 'breaker: a success restarts the failure run');
+  eq(b.metrics(4).consecutiveFailures, 1, 'breaker: one failure in a row');
+  eq(b.metrics(4).calls, 4, 'breaker: four calls in the window');
+  eq(b.metrics(4).failureRate, 75, 'breaker: 3 of 4 failed (75 %)');
+  // two more: the 3rd failure in a row (t=9) opens it
+  check(b.tryAcquire(8), 'breaker: permitted at 8');
+  b.onFailure(5, 8);
+  eq(b.state(8), 'closed', 'breaker: 2 in a row is not 3');
+  check(b.tryAcquire(9), 'breaker: permitted at 9');
+  b.onFailure(5, 9);
+  eq(b.state(9), 'open', 'breaker: opens on the 3rd failure in a row');
+  check(!b.tryAcquire(500), 'breaker: rejects while open');
+  eq(b.nextDeadlineMs(), 1009, 'breaker: open until 9 + open_duration_ms');
+  eq(b.state(1008.999), 'open', 'breaker: still open 1 us before open_duration has passed');
+  eq(b.state(1009), 'half_open', 'breaker: half-open once open_duration has passed');
+  check(b.tryAcquire(1010) && b.tryAcquire(1011), 'breaker: half_open_probes (2) probes permitted');
+  check(!b.tryAcquire(1012), 'breaker: a third probe is refused');
+  b.onSuccess(5, 1020);
+  eq(b.state(1020), 'half_open', 'breaker: one success of two needed');
+  b.onSuccess(5, 1021);
+  eq(b.state(1021), 'closed', 'breaker: closes after half_open_successes successes');
+  eq(b.takeEvents(), [
+    { atMs: 9, from: 'closed', to: 'open', reason: 'consecutive_failures' },
+    { atMs: 1009, from: 'open', to: 'half_open', reason: 'open_elapsed' },
+    { atMs: 1021, from: 'half_open', to: 'closed', reason: 'probes_succeeded' },
+  ], 'breaker: the transitions, stamped when they fell due');
+  eq(b.takeEvents(), [], 'breaker: events are taken once');
+  // trip again; a failed probe reopens for open_duration * multiplier
+  for (const t of [2000, 2001, 2002]) {
+    b.tryAcquire(t);
+    b.onFailure(1, t);
+  }
+  eq(b.state(2002), 'open', 'breaker: tripped again');
+  eq(b.state(3002), 'half_open', 'breaker: half-open after 1000 ms');
+  check(b.tryAcquire(3002), 'breaker: a probe');
+  b.onFailure(1, 3003);
+  eq(b.state(3003), 'open', 'breaker: a failed probe reopens');
+  eq(b.nextDeadlineMs(), 5003, 'breaker: the reopened period is 1000 * open_duration_multiplier 2');
+  eq(b.takeEvents().map((e) => e.reason), ['consecutive_failures', 'open_elapsed', 'probe_failed'],
+     'breaker: probe_failed reported');
+  // operator overrides
+  check(b.forceOpen(3004), 'breaker: forceOpen changes the state');
+  eq(b.state(99999), 'forced_open', 'breaker: forced_open does not time out');
+  check(!b.tryAcquire(99999), 'breaker: forced_open permits nothing');
+  check(b.reset(99999), 'breaker: reset');
+  eq(b.state(99999), 'closed', 'breaker: reset closes');
+  check(b.disable(100000) && b.tryAcquire(100000), 'breaker: disabled permits everything');
+  b.free();
+  b.free();
+  await throws(() => b.state(0), /freed/, 'breaker: use after free');
+
+  // slow calls count by slow_call_duration_ms; the rate trips at minimum_calls
+  const s = await p.createCircuitBreaker({
+    consecutive_failures: 0, window_size: 4, minimum_calls: 4, slow_call_duration_ms: 100, slow_call_rate_threshold: 50,
+  });
+  for (const [d, t] of [[99, 0], [100, 1], [10, 2]]) {
+    s.tryAcquire(t);
+    s.onSuccess(d, t);
+  }
+  eq(s.metrics(3).slowCallRate, 100 / 3, 'breaker: a call of exactly slow_call_duration_ms is slow (1 of 3)');
+  eq(s.state(3), 'closed', 'breaker: rates are not judged before minimum_calls');
+  s.tryAcquire(4);
+  s.onSuccess(500, 4);
+  eq(s.state(4), 'open', 'breaker: 2 slow of 4 reaches slow_call_rate_threshold 50 %');
+  s.free();
+
+  await rejects(p.createCircuitBreaker({ window_size: 0 }), /breaker\.window_size must be > 0/, 'breaker: bad window_size');
+  await rejects(p.createCircuitBreaker({ open_duration_ms: 100, max_open_duration_ms: 50 }),
+                /breaker\.max_open_duration_ms must be >= open_duration_ms/, 'breaker: validate() in JSON names');
+  await rejects(p.createCircuitBreaker({ windw_size: 3 }), /windw_size/, 'breaker: an unknown key is named');
+  await rejects(p.createCircuitBreaker({ half_open_successes: 4 }), /breaker\.half_open_successes/,
+                'breaker: successes > probes');
+  await rejects(p.createCircuitBreaker({ window: 'sliding' }), /breaker\.window/, 'breaker: bad window kind');
+  await rejects(p.createCircuitBreaker('x'), /options must be an object/, 'breaker: options not an object');
+  const ok = await p.createCircuitBreaker();
+  await throws(() => ok.tryAcquire('now'), /nowMs must be a finite number/, 'breaker: nowMs must be a number');
+  ok.free();
+}
+
+// ---- backoff (backoff.hpp) ----
+{
+  const delays = async (options, n) => {
+    const out = [];
+    for (let r = 1; r <= n; ++r) out.push(await p.backoffDelayMs(options, r));
+    return out;
+  };
+  eq(await delays({ kind: 'exponential', base_ms: 100, multiplier: 2, cap_ms: 1000, jitter: 'none' }, 6),
+     [100, 200, 400, 800, 1000, 1000], 'backoff: exponential base * 2^(n-1), capped');
+  eq(await delays({ kind: 'exponential', base_ms: 100, multiplier: 1.5, cap_ms: 1000, jitter: 'none' }, 3),
+     [100, 150, 225], 'backoff: multiplier 1.5');
+  eq(await delays({ kind: 'linear', base_ms: 100, step_ms: 50, cap_ms: 180, jitter: 'none' }, 3), [100, 150, 180],
+     'backoff: linear base + (n-1) * step, capped');
+  eq(await delays({ kind: 'constant', base_ms: 70, jitter: 'none' }, 3), [70, 70, 70], 'backoff: constant');
+  eq(await p.backoffDelayMs({ jitter: 'none' }, 0), 250, 'backoff: retry 0 counts as 1 (default base 250 ms)');
+  const expo = { kind: 'exponential', base_ms: 100, multiplier: 2, cap_ms: 1000 };
+  eq(await p.backoffDelayMs({ ...expo, jitter: 'full' }, 3, { u: 0.5 }), 200, 'backoff: full jitter floor(u * d)');
+  eq(await p.backoffDelayMs({ ...expo, jitter: 'full' }, 3, { u: 0.1234567 }), 49.382,
+     'backoff: full jitter rounds down to whole microseconds');
+  eq(await p.backoffDelayMs({ ...expo, jitter: 'equal' }, 3, { u: 0 }), 200, 'backoff: equal jitter keeps d/2');
+  eq(await p.backoffDelayMs({ ...expo, jitter: 'equal' }, 3, { u: 0.5 }), 300, 'backoff: equal jitter d/2 + u * d/2');
+  eq(await p.backoffDelayMs({ ...expo, jitter: 'decorrelated' }, 3, { u: 0.5, previousMs: 200 }), 350,
+     'backoff: decorrelated base + u * (3 * previous - base)');
+  eq(await p.backoffDelayMs({ ...expo, jitter: 'decorrelated' }, 3, { u: 0.9, previousMs: 900 }), 1000,
+     'backoff: decorrelated capped');
+  eq(await p.backoffDelayMs({ ...expo, jitter: 'none' }, 1, { retryAfterMs: 5000 }), 5000,
+     'backoff: a longer Retry-After wins, uncapped');
+  eq(await p.backoffDelayMs({ ...expo, jitter: 'none' }, 4, { retryAfterMs: 300 }), 800,
+     'backoff: a shorter Retry-After does not shorten the delay');
+
+  // the seeded draws: rng{seed{42}}'s first outputs are random_test.cpp's known vector; uniform() = (next >> 11) * 2^-53
+  const known = [1546998764402558742n, 6990951692964543102n, 12544586762248559009n];
+  const us = (d, next) => Number((BigInt(d) * 1000n * (next >> 11n)) >> 53n) / 1000;  // floor(u * d) in whole µs
+  const seeded = await p.createBackoff({ ...expo, jitter: 'full' }, { seed: 42 });
+  eq([seeded.delayMs(1), seeded.delayMs(2), seeded.delayMs(3)], [us(100, known[0]), us(200, known[1]), us(400, known[2])],
+     'backoff: seed 42 full jitter equals the native generator\'s known draws');
+  seeded.free();
+  const a = await p.createBackoff({ ...expo, jitter: 'full' }, { seed: 7n });
+  const b = await p.createBackoff({ ...expo, jitter: 'full' }, { seed: 7 });
+  const c = await p.createBackoff({ ...expo, jitter: 'full' }, { seed: 8 });
+  const ra = [];
+  const rb = [];
+  const rc = [];
+  for (let r = 1; r <= 20; ++r) {
+    ra.push(a.delayMs(r));
+    rb.push(b.delayMs(r));
+    rc.push(c.delayMs(r));
+  }
+  eq(ra, rb, 'backoff: the same seed gives the same delays');
+  check(JSON.stringify(ra) !== JSON.stringify(rc), 'backoff: another seed gives other delays');
+  check(ra.every((d, i) => d >= 0 && d <= Math.min(1000, 100 * 2 ** i)), 'backoff: full jitter within [0, d]');
+  [a, b, c].forEach((x) => x.free());
+  const big = await p.createBackoff({ jitter: 'full' }, { seed: 18446744073709551615n });
+  check(big.delayMs(1) >= 0, 'backoff: a 64-bit seed');
+  big.free();
+  // decorrelated: each delay grows from the one before, which the object remembers
+  const dec = await p.createBackoff({ base_ms: 100, cap_ms: 100000, jitter: 'decorrelated' }, { seed: 3 });
+  let previous = 0;
+  for (let r = 1; r <= 10; ++r) {
+    const d = dec.delayMs(r);
+    check(d >= 100 && d <= Math.max(100, 3 * previous), `backoff: decorrelated ${d} in [base, max(base, 3 * ${previous})]`);
+    previous = d;
+  }
+  dec.free();
+  await rejects(p.createBackoff({ multiplier: 0.5 }), /backoff\.multiplier must be a finite number >= 1/,
+                'backoff: bad multiplier');
+  await rejects(p.createBackoff({ base_ms: 500, cap_ms: 100 }), /backoff\.cap_ms must be >= base_ms/,
+                'backoff: cap below base');
+  await rejects(p.createBackoff({ jitter: 'fuzzy' }), /backoff\.jitter/, 'backoff: bad jitter');
+  await rejects(p.createBackoff({}, { seed: -1 }), /seed/, 'backoff: bad seed');
+}
+
+// ---- retry budget (retry_budget.hpp) ----
+{
+  const b = await p.createRetryBudget({ ttl_ms: 10000, min_retries_per_second: 0, retry_ratio: 0.5 });
+  eq(b.balance(0), 0, 'budget: empty');
+  check(!b.tryWithdraw(0), 'budget: no retry without deposits');
+  for (let i = 0; i < 4; ++i) b.deposit(0);
+  eq(b.balance(0), 2, 'budget: 4 calls * ratio 0.5');
+  check(b.tryWithdraw(1) && b.tryWithdraw(2), 'budget: two retries');
+  check(!b.tryWithdraw(3), 'budget: the third is refused');
+  eq(b.balance(3), 0, 'budget: spent');
+  eq(b.balance(30000), 0, 'budget: deposits and withdrawals expire after ttl');
+  b.free();
+  const floor = await p.createRetryBudget({ ttl_ms: 10000, min_retries_per_second: 1, retry_ratio: 0.2 });
+  eq(floor.balance(0), 10, 'budget: the floor is min_retries_per_second * ttl seconds');
+  floor.free();
+  await rejects(p.createRetryBudget({ retry_ratio: 2000 }), /budget\.retry_ratio must be in \[0, 1000\]/,
+                'budget: bad ratio');
+  await rejects(p.createRetryBudget({ ttl_ms: 0 }), /budget\.ttl_ms/, 'budget: bad ttl');
+}
+
+// ---- hashes (hash.hpp) ----
+const h = await p.loadHashes();
+{
+  eq(h.sha256('abc'), 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad', 'sha256: FIPS 180 "abc"');
+  eq(h.sha256(''), 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855', 'sha256: empty');
+  eq(h.hmacSha256('Jefe', 'what do ya want for nothing?'),
+     '5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843', 'hmac: RFC 4231 case 2');
+  const key = '000102030405060708090a0b0c0d0e0f';
+  eq(h.siphash24(key, ''), '726fdb47dd0e0e31', 'siphash: the reference vector for an empty message');
+  eq(h.siphash24(key, String.fromCharCode(...Array.from({ length: 15 }, (_, i) => i))), 'a129ca6149be45e5',
+     'siphash: the reference vector for bytes 00..0e');
+  await throws(() => h.siphash24('00', ''), /32 hex digits/, 'siphash: bad key');
+}
+
+// ---- canary (canary.hpp) ----
+{
+  const key = '0f1e2d3c4b5a69788796a5b4c3d2e1f0';
+  const c = await p.createCanary({ percent: 10, ramp: [{ at_ms: 1000, percent: 50 }], rollback: { enabled: false } },
+                                 { key, startMs: 0 });
+  const patients = Array.from({ length: 2000 }, (_, i) => `MRN-${i}`);
+  const before = patients.map((x) => c.choose(x, { nowMs: 0 }));
+  let agree = true;
+  for (const [i, x] of patients.entries()) {
+    const bucket = c.bucket(x);
+    // bucket = siphash24(key, patient key) mod 10000 (canary.hpp)
+    if (bucket !== Number(BigInt(`0x${h.siphash24(key, x)}`) % 10000n)) agree = false;
+    if ((before[i] === 'canary') !== (bucket < 1000)) agree = false;
+  }
+  check(agree, 'canary: arm = canary iff siphash24(key, patient) mod 10000 < 10 % of 10000');
+  eq(patients.map((x) => c.choose(x, { nowMs: 500 })), before, 'canary: the same patient gets the same arm');
+  const share = before.filter((a) => a === 'canary').length / patients.length;
+  check(share > 0.07 && share < 0.13, `canary: about 10 % of patients in the canary (${share})`);
+  eq(c.percent(999), 10, 'canary: 10 % before the ramp step');
+  eq(c.nextDeadlineMs(), 1000, 'canary: the ramp step is next');
+  eq(c.percent(1000), 50, 'canary: 50 % from start + at_ms');
+  const after = patients.map((x) => c.choose(x, { nowMs: 1000 }));
+  check(before.every((a, i) => a === 'control' || after[i] === 'canary'), 'canary: raising the share keeps its patients');
+  const grown = after.filter((a) => a === 'canary').length / patients.length;
+  check(grown > 0.45 && grown < 0.55, `canary: about 50 % after the ramp (${grown})`);
+  eq(c.takeEvents(), [{ atMs: 1000, what: 'ramp to 5000 bp' }], 'canary: one event for the ramp step');
+  c.free();
+
+  // by_study_type: the message is the key's length as 8 little-endian bytes, the key, the study type
+  const s = await p.createCanary({ percent: 50, by_study_type: true }, { key });
+  const message = `\x05${'\0'.repeat(7)}MRN-1CT`;
+  eq(s.bucket('MRN-1', { studyType: 'CT' }), Number(BigInt(`0x${h.siphash24(key, message)}`) % 10000n),
+     'canary: by_study_type buckets (length, key, study type)');
+  s.free();
+
+  // rollback: both arms need min_calls; then a canary far worse than control is rolled back
+  const r = await p.createCanary({ percent: 50, rollback: { window_ms: 60000, min_calls: 20, margin: 0, z: 2 } }, { key });
+  for (let i = 0; i < 19; ++i) {
+    r.record('control', true, i);
+    r.record('canary', false, i);
+  }
+  check(!r.rolledBack, 'canary: no verdict before min_calls in both arms');
+  eq(r.metrics(19), { percent: 50, rolledBack: false, controlCalls: 19, controlErrors: 0, canaryCalls: 19, canaryErrors: 19 },
+     'canary: the window counts');
+  r.record('control', true, 19);
+  r.record('canary', false, 19);
+  check(r.rolledBack, 'canary: rolled back once both arms have 20 calls (z about 21 > 2)');
+  eq(r.percent(20), 0, 'canary: share 0 after rollback');
+  check(patients.slice(0, 200).every((x) => r.choose(x, { nowMs: 20 }) === 'control'), 'canary: everyone on control');
+  check(/^rolled back: canary errors 1\.00 \(n=20\) vs control 0\.00 \(n=20\)/.test(r.takeEvents()[0]?.what ?? ''),
+        'canary: the rollback event');
+  r.resetRollback(30);
+  eq([r.rolledBack, r.percent(30), r.metrics(30).canaryCalls], [false, 50, 0], 'canary: reset empties the window');
+  await throws(() => r.record('blue', true, 31), /arm must be/, 'canary: bad arm');
+  r.free();
+  await rejects(p.createCanary({ percent: 120 }, { key }), /canary\.percent must be a percentage in \[0, 100\]/,
+                'canary: bad percent');
+  await rejects(p.createCanary({ ramp: [{ at_ms: 5, percent: 101 }] }, { key }), /canary\.ramp\[0\]\.percent/,
+                'canary: bad ramp step named');
+  await rejects(p.createCanary({ rollback: { z: 'high' } }, { key }), /canary\.rollback\.z/, 'canary: bad z');
+  await rejects(p.createCanary({}, { key: 'abc' }), /key must be 32 hex digits/, 'canary: bad key');
+  await rejects(p.createCanary({ chain: ['a/b'] }, { key }), /chain/, 'canary: the routing chain is the engine\'s');
+}
+
+// ---- audit chain (audit.hpp) ----
+{
+  const chain = await p.createAuditChain();
+  const lines = [];
+  for (let i = 1; i <= 3; ++i) {
+    const r = chain.append({ request_id: `call-${i}`, tenant: 'ward-7', route: 'summary', outcome: 'ok',
+                             attempts: [{ number: 1, provider: 'openai', model: 'gpt', verdict: 'ok' }],
+                             prompt_tokens: 10 * i, cost_usd: 0.25 });
+    eq(r.sequence, i, `audit: record ${i} gets sequence ${i}`);
+    lines.push(r.line);
+    // hash = sha256 of the canonical line up to ,"hash": followed by }
+    const cut = r.line.lastIndexOf(',"hash":');
+    eq(h.sha256(`${r.line.slice(0, cut)}}`), r.hash, `audit: record ${i}'s hash is the documented SHA-256`);
+  }
+  check(lines[1].includes(`"previous_hash":"${JSON.parse(lines[0]).hash}"`), 'audit: each record carries the last hash');
+  eq(JSON.parse(lines[0]).previous_hash, '0'.repeat(64), 'audit: the first record follows 64 zeros');
+  const log = `${lines.join('\n')}\n`;
+  const good = await p.verifyAuditLog(log);
+  eq([good.ok, good.records, good.firstBadLine, good.head, good.nextSequence], [true, 3, null, chain.head, 4],
+     'audit: the chain verifies');
+  const tampered = await p.verifyAuditLog(log.replace('"request_id":"call-2"', '"request_id":"call-X"'));
+  eq([tampered.ok, tampered.records, tampered.firstBadLine], [false, 1, 2], 'audit: a tampered record is line 2');
+  check(/hash does not match/.test(tampered.problem), `audit: tamper reported (${tampered.problem})`);
+  const cost = await p.verifyAuditLog(log.replace('"cost_usd":0.25', '"cost_usd":0.26'));
+  eq(cost.firstBadLine, 1, 'audit: a changed cost is caught on line 1');
+  const missing = await p.verifyAuditLog(`${lines[0]}\n${lines[2]}\n`);
+  check(missing.firstBadLine === 2 && /record 2 is missing/.test(missing.problem), 'audit: a removed record');
+  const cut = await p.verifyAuditLog(`${lines[0]}\n${lines[1].slice(0, 40)}`);
+  check(cut.firstBadLine === 2 && /truncated final line/.test(cut.problem), 'audit: a truncated final line');
+  // a chain continued from the head, verified from that anchor
+  const next = await p.createAuditChain({ previousHash: chain.head, nextSequence: chain.nextSequence });
+  const more = next.append({ request_id: 'call-4' });
+  eq(more.sequence, 4, 'audit: the continued chain goes on at 4');
+  eq((await p.verifyAuditLog(`${more.line}\n`, { previousHash: chain.head, firstSequence: 4 })).ok, true,
+     'audit: a continued log verifies from its anchor');
+  eq((await p.verifyAuditLog(`${more.line}\n`)).firstBadLine, 1, 'audit: ... and not as a log of its own');
+  // a raw key where a hash belongs is dropped, and the drop noted
+  const raw = JSON.parse(chain.append({ patient_key_hash: 'MRN 12345', request_id: 'call-5' }).line);
+  eq([raw.patient_key_hash, raw.decisions], ['', ['audit: patient_key_hash dropped: not a lowercase hex hash']],
+     'audit: a raw patient key is never written');
+  await throws(() => chain.append({ tenant: 3 }), /tenant must be a string/, 'audit: a wrong type names the field');
+  await throws(() => chain.append({ tennant: 'x' }), /tennant/, 'audit: an unknown field is named');
+  await throws(() => chain.append({ hash: 'x' }), /hash is set by the chain/, 'audit: the seal is the chain\'s');
+  await rejects(p.createAuditChain({ previousHash: 'abc' }), /previousHash/, 'audit: bad anchor');
+  chain.free();
+  next.free();
+}
+
+if (failures.length > 0) {
+  console.error(`wasm policies test: ${failures.length} of ${checks()} checks failed:\n  ${failures.join('\n  ')}`);
+  process.exit(1);
+}
+console.log(`wasm policies test: ${checks()} checks passed`);
