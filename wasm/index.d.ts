@@ -337,3 +337,188 @@ export interface Medgate {
  *  An invalid config rejects with an Error naming the field. */
 export declare const MedgateError: { new (result: ChatResult): MedgateError };
 export function createMedgate(config: Record<string, any> | string, options?: CreateMedgateOptions): Promise<Medgate>;
+
+// ---- policies.mjs: the core's policies one by one, without the engine ----
+// Every `nowMs` is milliseconds on the caller's monotonic clock (performance.now()), converted to the core's
+// integer microseconds. Options are the config file's sections, with its key names; a bad one rejects with an
+// Error naming the field ("breaker.window_size must be > 0, got 0"). Call free() on every policy object.
+
+export interface PolicyFactoryOptions {
+  module?: MedgateModule;
+}
+
+/** The config's "breaker" section (breaker.hpp); keys left out take the core's defaults. */
+export interface BreakerOptions {
+  consecutive_failures?: number;
+  window?: 'count_based' | 'time_based';
+  window_size?: number;
+  minimum_calls?: number;
+  failure_rate_threshold?: number;
+  slow_call_rate_threshold?: number;
+  slow_call_duration_ms?: number;
+  open_duration_ms?: number;
+  open_duration_multiplier?: number;
+  max_open_duration_ms?: number;
+  half_open_probes?: number;
+  half_open_successes?: number;
+  half_open_probe_timeout_ms?: number;
+}
+
+export type BreakerStateName = 'closed' | 'open' | 'half_open' | 'forced_open' | 'disabled';
+
+export interface CircuitBreaker {
+  /** May a call go out? true hands out a permit: report it with onSuccess, onFailure or release. */
+  tryAcquire(nowMs: number): boolean;
+  onSuccess(durationMs: number, nowMs: number): void;
+  onFailure(durationMs: number, nowMs: number): void;
+  /** The permitted call was not made: its permit comes back. */
+  release(nowMs: number): void;
+  state(nowMs: number): BreakerStateName;
+  /** Rates in percent of the calls in the window. */
+  metrics(nowMs: number): { state: BreakerStateName; calls: number; failureRate: number; slowCallRate: number;
+                            consecutiveFailures: number };
+  /** Operator overrides; each returns whether the state changed. */
+  forceOpen(nowMs: number): boolean;
+  disable(nowMs: number): boolean;
+  reset(nowMs: number): boolean;
+  /** When the next lazy transition falls due, or null. */
+  nextDeadlineMs(): number | null;
+  /** Transitions since the last call, oldest first; reason is one of breaker.hpp's breaker_reason. */
+  takeEvents(): { atMs: number; from: BreakerStateName; to: BreakerStateName; reason: string }[];
+  free(): void;
+}
+
+/** The config's retry "backoff" section (backoff.hpp). */
+export interface BackoffOptions {
+  kind?: 'constant' | 'linear' | 'exponential';
+  base_ms?: number;
+  multiplier?: number;
+  step_ms?: number;
+  cap_ms?: number;
+  jitter?: 'none' | 'full' | 'equal' | 'decorrelated';
+}
+
+export interface Backoff {
+  /** The delay before retry `retry` (1 = first), with the next draw of the seeded generator; a longer
+   *  Retry-After wins (uncapped). previousMs (decorrelated jitter) defaults to the last delay returned. */
+  delayMs(retry: number, options?: { previousMs?: number; retryAfterMs?: number }): number;
+  free(): void;
+}
+
+/** The config's retry "budget" section (retry_budget.hpp). */
+export interface RetryBudgetOptions {
+  ttl_ms?: number;
+  min_retries_per_second?: number;
+  retry_ratio?: number;
+}
+
+export interface RetryBudget {
+  /** Counts one original (first) attempt. */
+  deposit(nowMs: number): void;
+  /** true: one retry allowed and counted; false: refused, nothing counted. */
+  tryWithdraw(nowMs: number): boolean;
+  balance(nowMs: number): number;
+  free(): void;
+}
+
+/** A route's "canary" object without "chain" (canary.hpp). */
+export interface CanaryOptions {
+  percent?: number;
+  ramp?: { at_ms: number; percent: number }[];
+  by_study_type?: boolean;
+  rollback?: { enabled?: boolean; window_ms?: number; min_calls?: number; margin?: number; z?: number };
+}
+
+export type CanaryArm = 'control' | 'canary';
+
+export interface Canary {
+  /** The patient's arm now: sticky (keyed hash of the patient key), and a rising share only adds patients. */
+  choose(patientKey: string, options: { studyType?: string; nowMs: number }): CanaryArm;
+  /** The patient's bucket in [0, 10000): in the canary iff bucket < percent * 100. */
+  bucket(patientKey: string, options?: { studyType?: string }): number;
+  /** The share in percent at nowMs (ramp applied; 0 after a rollback). */
+  percent(nowMs: number): number;
+  /** A call served by `arm` ended; ok false for a provider-side failure. */
+  record(arm: CanaryArm, ok: boolean, nowMs: number): void;
+  update(nowMs: number): void;
+  readonly rolledBack: boolean;
+  resetRollback(nowMs: number): void;
+  metrics(nowMs: number): { percent: number; rolledBack: boolean; controlCalls: number; controlErrors: number;
+                            canaryCalls: number; canaryErrors: number };
+  nextDeadlineMs(): number | null;
+  takeEvents(): { atMs: number; what: string }[];
+  free(): void;
+}
+
+/** Any of an audit record's fields (audit.hpp); the chain sets v, sequence, previous_hash and hash. */
+export interface AuditRecordInput {
+  request_id?: string;
+  submitted_unix_ms?: number;
+  finished_unix_ms?: number;
+  tenant?: string;
+  patient_key_hash?: string;
+  prompt_hash?: string;
+  route?: string;
+  priority?: string;
+  canary_arm?: string;
+  idempotency?: string;
+  attempts?: { number?: number; provider?: string; model?: string; started_us?: number; ended_us?: number;
+               verdict?: string; hedge?: boolean }[];
+  decisions?: string[];
+  provider?: string;
+  model?: string;
+  prompt_tokens?: number | null;
+  completion_tokens?: number | null;
+  cost_usd?: number | null;
+  confidence?: number | null;
+  review?: string;
+  reviewer?: string;
+  answer_hash?: string;
+  outcome?: string;
+}
+
+export interface AuditChain {
+  /** Seals the record: its canonical JSON line (no newline) to append to the log. */
+  append(record: AuditRecordInput): { line: string; hash: string; sequence: number };
+  /** The hash of the last record sealed. */
+  readonly head: string;
+  readonly nextSequence: number;
+  free(): void;
+}
+
+export interface AuditVerification {
+  ok: boolean;
+  /** Valid records before the first problem (all of them when ok). */
+  records: number;
+  /** 1-based; null when ok. */
+  firstBadLine: number | null;
+  problem: string;
+  /** Hash of the last valid record: compare with a copy kept elsewhere (removals at the end are invisible). */
+  head: string;
+  nextSequence: number;
+}
+
+export interface Hashes {
+  sha256(text: string): string;
+  hmacSha256(key: string, text: string): string;
+  /** SipHash-2-4 under a 16-byte key (32 hex digits), as 16 hex digits. */
+  siphash24(keyHex: string, text: string): string;
+}
+
+export function createCircuitBreaker(options?: BreakerOptions, factory?: PolicyFactoryOptions): Promise<CircuitBreaker>;
+export function createBackoff(options?: BackoffOptions,
+                              factory?: PolicyFactoryOptions & { seed?: number | bigint }): Promise<Backoff>;
+/** backoff.hpp's delay for a given uniform u in [0, 1). */
+export function backoffDelayMs(options: BackoffOptions, retry: number,
+                               more?: PolicyFactoryOptions & { previousMs?: number; u?: number; retryAfterMs?: number }):
+    Promise<number>;
+export function createRetryBudget(options?: RetryBudgetOptions, factory?: PolicyFactoryOptions): Promise<RetryBudget>;
+/** `key`: the local secret, 32 hex digits (keep it stable, or patients change arms); startMs: the ramp's start. */
+export function createCanary(options: CanaryOptions,
+                             factory: PolicyFactoryOptions & { key: string; startMs?: number }): Promise<Canary>;
+export function createAuditChain(options?: PolicyFactoryOptions & { previousHash?: string; nextSequence?: number }):
+    Promise<AuditChain>;
+export function verifyAuditLog(log: string,
+                               options?: PolicyFactoryOptions & { previousHash?: string; firstSequence?: number }):
+    Promise<AuditVerification>;
+export function loadHashes(options?: PolicyFactoryOptions): Promise<Hashes>;
