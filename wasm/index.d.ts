@@ -421,6 +421,58 @@ export interface RetryBudget {
   free(): void;
 }
 
+/** A provider's "rate_limit" section (rate_limit.hpp). */
+export interface RateLimitOptions {
+  requests_per_minute?: number;
+  tokens_per_minute?: number;
+  burst_ms?: number;
+  token_burst_ms?: number;
+  normal_share?: number;
+  batch_share?: number;
+}
+
+export type Priority = 'urgent' | 'normal' | 'batch';
+
+export interface RateDecision {
+  decision: 'admitted' | 'wait' | 'refused';
+  /** For wait: when the same request could pass; null otherwise. */
+  retryAtMs: number | null;
+  /** For wait and refused: which limit and why (numbers only). */
+  reason: string;
+}
+
+export interface RateLimiter {
+  /** Admitted is counted; wait and refused count nothing. tokens 0 skips the token limits; priority defaults to normal. */
+  tryAcquire(request: { priority?: Priority; tokens?: number; nowMs: number; deadlineMs?: number }): RateDecision;
+  /** Corrects an admitted call's tokens afterwards: extra > 0 takes more, < 0 gives back. */
+  adjustTokens(extra: number, options: { priority?: Priority; nowMs: number }): void;
+  /** In the shared limiter; Infinity when unlimited. */
+  metrics(nowMs: number): { requestsAvailable: number; tokensAvailable: number };
+  free(): void;
+}
+
+/** A provider's "concurrency" section (concurrency.hpp). */
+export interface ConcurrencyOptions {
+  max_concurrent?: number;
+  adaptive?: boolean;
+  initial_limit?: number;
+  min_limit?: number;
+  max_limit?: number;
+  backoff_ratio?: number;
+  latency_threshold_ms?: number;
+}
+
+export interface ConcurrencyLimiter {
+  /** true: a slot taken (end it with release or releaseIgnored); false: at the limit, counted as rejected. */
+  tryAcquire(nowMs: number): boolean;
+  /** The slot ends with a sample for the adaptive (AIMD) limit. */
+  release(latencyMs: number, options: { dropped?: boolean; nowMs: number }): void;
+  /** The slot ends without a sample (cancelled, never sent). */
+  releaseIgnored(nowMs: number): void;
+  metrics(): { inFlight: number; limit: number; rejected: number };
+  free(): void;
+}
+
 /** A route's "canary" object without "chain" (canary.hpp). */
 export interface CanaryOptions {
   percent?: number;
@@ -513,6 +565,9 @@ export function backoffDelayMs(options: BackoffOptions, retry: number,
                                more?: PolicyFactoryOptions & { previousMs?: number; u?: number; retryAfterMs?: number }):
     Promise<number>;
 export function createRetryBudget(options?: RetryBudgetOptions, factory?: PolicyFactoryOptions): Promise<RetryBudget>;
+export function createRateLimiter(options?: RateLimitOptions, factory?: PolicyFactoryOptions): Promise<RateLimiter>;
+export function createConcurrencyLimiter(options?: ConcurrencyOptions, factory?: PolicyFactoryOptions):
+    Promise<ConcurrencyLimiter>;
 /** `key`: the local secret, 32 hex digits (keep it stable, or patients change arms); startMs: the ramp's start. */
 export function createCanary(options: CanaryOptions,
                              factory: PolicyFactoryOptions & { key: string; startMs?: number }): Promise<Canary>;

@@ -1,5 +1,6 @@
 // wasm/policies.mjs — medgate's policies one by one, without the engine: a circuit breaker, backoff with seeded
-// jitter, a retry budget, a sticky canary, the audit chain and its verifier, and the hashes they use.
+// jitter, a retry budget, a rate limiter with priority classes, a concurrency limiter, a sticky canary, the audit
+// chain and its verifier, and the hashes they use.
 //
 // Why: a host that makes its own calls (its own fetch, its own queue) can still put one of the core's policies
 // in front of them, with the C++ semantics exactly (include/medgate/*.hpp). The core never reads a clock: every
@@ -144,6 +145,59 @@ export class RetryBudget extends Policy {
   }
 }
 
+const priorities = ['urgent', 'normal', 'batch'];
+const needPriority = (p, who) => {
+  if (!priorities.includes(p)) throw new TypeError(`${who}: priority must be 'urgent', 'normal' or 'batch'`);
+  return p;
+};
+
+/** A rate limiter (rate_limit.hpp): GCRA on requests and tokens per minute, with ceilings for normal and batch work. */
+export class RateLimiter extends Policy {
+  /**
+   * Asks to send one call of class `priority` costing `tokens` (0 skips the token limits). Returns
+   * { decision: 'admitted' | 'wait' | 'refused', retryAtMs, reason }: admitted is counted; wait counts nothing,
+   * come back at retryAtMs; refused can never pass, or would wait past deadlineMs.
+   */
+  tryAcquire({ priority = 'normal', tokens = 0, nowMs, deadlineMs } = {}) {
+    if (!Number.isInteger(tokens) || tokens < 0) throw new TypeError('rateLimiter.tryAcquire: tokens must be an integer >= 0');
+    const deadline = deadlineMs === undefined ? -1 : needNumber(deadlineMs, 'rateLimiter.tryAcquire: deadlineMs');
+    const r = this.raw().tryAcquire(needPriority(priority, 'rateLimiter.tryAcquire'), tokens,
+                                    now(nowMs, 'rateLimiter.tryAcquire'), deadline < 0 ? -1 : deadline);
+    if (r.error !== undefined) throw new Error(`rateLimiter.tryAcquire: ${r.error}`);
+    return r;
+  }
+  /** Corrects an admitted call's tokens after the fact (from the response's usage): extra > 0 takes, < 0 gives back. */
+  adjustTokens(extra, { priority = 'normal', nowMs } = {}) {
+    if (!Number.isInteger(extra)) throw new TypeError('rateLimiter.adjustTokens: extra must be an integer');
+    this.raw().adjustTokens(needPriority(priority, 'rateLimiter.adjustTokens'), extra, now(nowMs, 'rateLimiter.adjustTokens'));
+  }
+  /** { requestsAvailable, tokensAvailable } in the shared limiter at nowMs (Infinity when unlimited). */
+  metrics(nowMs) {
+    return this.raw().metrics(now(nowMs, 'rateLimiter.metrics'));
+  }
+}
+
+/** A bulkhead and adaptive (AIMD) concurrency limit (concurrency.hpp). */
+export class ConcurrencyLimiter extends Policy {
+  /** true: one slot taken (end it with release or releaseIgnored); false: at the limit, counted as rejected. */
+  tryAcquire(nowMs) {
+    return this.raw().tryAcquire(now(nowMs, 'concurrency.tryAcquire'));
+  }
+  /** A slot ends with a sample for the adaptive limit: the call's latency and whether it was dropped. */
+  release(latencyMs, { dropped = false, nowMs } = {}) {
+    this.raw().release(needNumber(latencyMs, 'concurrency.release: latencyMs'), Boolean(dropped),
+                       now(nowMs, 'concurrency.release'));
+  }
+  /** A slot ends without a sample (cancelled, never sent). */
+  releaseIgnored(nowMs) {
+    this.raw().releaseIgnored(now(nowMs, 'concurrency.releaseIgnored'));
+  }
+  /** { inFlight, limit, rejected }; limit is 4294967295 with no cap. */
+  metrics() {
+    return this.raw().metrics();
+  }
+}
+
 const text = (value, what) => {
   if (typeof value !== 'string') throw new TypeError(`${what} must be a string`);
   return value;
@@ -254,6 +308,21 @@ export async function createRetryBudget(options = {}, { module } = {}) {
   const m = await moduleOf(module);
   return new RetryBudget(made(m.RetryBudget.create(needOptions(options, 'createRetryBudget')), 'createRetryBudget'),
                          'budget');
+}
+
+/** A rate limiter with the config's "rate_limit" section (a provider's). */
+export async function createRateLimiter(options = {}, { module } = {}) {
+  const m = await moduleOf(module);
+  return new RateLimiter(made(m.RateLimiter.create(needOptions(options, 'createRateLimiter')), 'createRateLimiter'),
+                         'rateLimiter');
+}
+
+/** A concurrency limiter with the config's "concurrency" section (a provider's). */
+export async function createConcurrencyLimiter(options = {}, { module } = {}) {
+  const m = await moduleOf(module);
+  return new ConcurrencyLimiter(
+      made(m.ConcurrencyLimiter.create(needOptions(options, 'createConcurrencyLimiter')), 'createConcurrencyLimiter'),
+      'concurrency');
 }
 
 /**

@@ -14,6 +14,8 @@
 //   Module.Backoff.create(optionsJson, seedHex)        // .delayMs(retry, previousMs) draws the next uniform
 //   Module.backoffDelayMs(optionsJson, retry, previousMs, u, retryAfterMs)   // pure; retryAfterMs < 0: none
 //   Module.RetryBudget.create(optionsJson)             // .deposit(nowMs) .tryWithdraw(nowMs) .balance(nowMs)
+//   Module.RateLimiter.create(optionsJson)             // .tryAcquire(priority, tokens, nowMs, deadlineMs) ...
+//   Module.ConcurrencyLimiter.create(optionsJson)      // .tryAcquire(nowMs) .release(latencyMs, dropped, nowMs)
 //   Module.Canary.create(optionsJson, keyHex, startMs) // .choose(patient, studyType, nowMs) .bucket(...) ...
 //   Module.AuditChain.create(previousHash, nextSequence)   // .append(recordJson) -> {line, hash} | {error}
 //   Module.auditVerify(text, previousHash, firstSequence)  // {ok, records, firstBadLine, problem, head, ...}
@@ -39,9 +41,11 @@
 #include "medgate/backoff.hpp"
 #include "medgate/breaker.hpp"
 #include "medgate/canary.hpp"
+#include "medgate/concurrency.hpp"
 #include "medgate/config.hpp"
 #include "medgate/hash.hpp"
 #include "medgate/random.hpp"
+#include "medgate/rate_limit.hpp"
 #include "medgate/retry_budget.hpp"
 #include "medgate/route.hpp"
 
@@ -237,6 +241,86 @@ class retry_budget_binding {
 
  private:
   retry_budget budget_;
+};
+
+// ---- rate limiter ---------------------------------------------------------------------------------------
+
+class rate_limiter_binding {
+ public:
+  explicit rate_limiter_binding(rate_limit_options o) : limiter_{o} {}
+
+  static val create(std::string const& options_json) {
+    rate_limit_options o;
+    if (auto problem = read_section(options_json, "rate_limit", cfg::read_rate_limit, o)) return failure(*problem);
+    val out = val::object();
+    out.set("policy", val{rate_limiter_binding{o}});
+    return out;
+  }
+
+  /// `{decision: "admitted" | "wait" | "refused", retryAtMs, reason}` | `{error}` for a bad priority.
+  /// `deadline_ms` < 0: none.
+  val try_acquire(std::string const& priority_name, double tokens, double now_ms, double deadline_ms) {
+    auto const p = parse_priority(priority_name);
+    if (!p) return failure("priority must be urgent, normal or batch");
+    auto const n = static_cast<std::uint64_t>(std::clamp(tokens, 0.0, 9007199254740991.0));
+    auto const d = limiter_.try_acquire(*p, n, at_ms(now_ms), deadline_ms < 0 ? never : at_ms(deadline_ms));
+    val out = val::object();
+    out.set("decision", std::string{to_string(d.what)});
+    out.set("retryAtMs", d.what == rate_decision::kind::wait ? val{ms_of(d.retry_at)} : val::null());
+    out.set("reason", d.reason);
+    return out;
+  }
+
+  /// Corrects the tokens of a call of class `priority_name` (validated by the wrapper) by `extra`.
+  void adjust_tokens(std::string const& priority_name, double extra, double now_ms) {
+    auto const p = parse_priority(priority_name).value_or(priority::urgent);
+    auto const n = static_cast<std::int64_t>(std::clamp(extra, -9007199254740991.0, 9007199254740991.0));
+    limiter_.adjust_tokens(p, n, at_ms(now_ms));
+  }
+
+  [[nodiscard]] val metrics(double now_ms) const {
+    auto const m = limiter_.metrics(at_ms(now_ms));
+    val out = val::object();
+    out.set("requestsAvailable", m.requests_available);
+    out.set("tokensAvailable", m.tokens_available);
+    return out;
+  }
+
+ private:
+  rate_limiter limiter_;
+};
+
+// ---- concurrency limiter ----------------------------------------------------------------------------------
+
+class concurrency_binding {
+ public:
+  explicit concurrency_binding(concurrency_options o) : limiter_{o} {}
+
+  static val create(std::string const& options_json) {
+    concurrency_options o;
+    if (auto problem = read_section(options_json, "concurrency", cfg::read_concurrency, o)) return failure(*problem);
+    val out = val::object();
+    out.set("policy", val{concurrency_binding{o}});
+    return out;
+  }
+
+  bool try_acquire(double now_ms) { return limiter_.try_acquire(at_ms(now_ms)); }
+  void release(double latency_ms, bool dropped, double now_ms) {
+    limiter_.release(ms(latency_ms), dropped, at_ms(now_ms));
+  }
+  void release_ignored(double now_ms) { limiter_.release_ignored(at_ms(now_ms)); }
+
+  [[nodiscard]] val metrics() const {
+    auto const m = limiter_.metrics();
+    val out = val::object();
+    out.set("inFlight", m.in_flight);
+    out.set("limit", static_cast<double>(m.limit));
+    out.set("rejected", static_cast<double>(m.rejected));
+    return out;
+  }
+
+ private:
+  concurrency_limiter limiter_;
 };
 
 // ---- canary -----------------------------------------------------------------------------------------------
@@ -448,6 +532,17 @@ EMSCRIPTEN_BINDINGS(medgate_policies) {
       .function("deposit", &retry_budget_binding::deposit)
       .function("tryWithdraw", &retry_budget_binding::try_withdraw)
       .function("balance", &retry_budget_binding::balance);
+  emscripten::class_<rate_limiter_binding>("RateLimiter")
+      .class_function("create", &rate_limiter_binding::create)
+      .function("tryAcquire", &rate_limiter_binding::try_acquire)
+      .function("adjustTokens", &rate_limiter_binding::adjust_tokens)
+      .function("metrics", &rate_limiter_binding::metrics);
+  emscripten::class_<concurrency_binding>("ConcurrencyLimiter")
+      .class_function("create", &concurrency_binding::create)
+      .function("tryAcquire", &concurrency_binding::try_acquire)
+      .function("release", &concurrency_binding::release)
+      .function("releaseIgnored", &concurrency_binding::release_ignored)
+      .function("metrics", &concurrency_binding::metrics);
   emscripten::class_<canary_binding>("Canary")
       .class_function("create", &canary_binding::create)
       .function("choose", &canary_binding::choose)

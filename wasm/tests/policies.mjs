@@ -200,6 +200,78 @@ const eq = (actual, expected, what) => check(JSON.stringify(actual) === JSON.str
   await rejects(p.createRetryBudget({ ttl_ms: 0 }), /budget\.ttl_ms/, 'budget: bad ttl');
 }
 
+// ---- rate limiter (rate_limit.hpp) ----
+{
+  // 1000 per minute, burst 0: one request per T = 60 ms
+  const r = await p.createRateLimiter({ requests_per_minute: 1000, burst_ms: 0 });
+  eq(r.tryAcquire({ priority: 'urgent', nowMs: 0 }).decision, 'admitted', 'rate: the first request passes');
+  const wait = r.tryAcquire({ priority: 'urgent', nowMs: 10 });
+  eq([wait.decision, wait.retryAtMs], ['wait', 60], 'rate: the next slot is T = 60 ms later');
+  check(/requests per minute \(1000\)/.test(wait.reason), `rate: the wait names the limit (${wait.reason})`);
+  eq(r.tryAcquire({ priority: 'urgent', nowMs: 59.999 }).decision, 'wait', 'rate: 1 us early still waits');
+  eq(r.tryAcquire({ priority: 'urgent', nowMs: 60 }).decision, 'admitted', 'rate: admitted at retryAtMs');
+  // normal work uses at most normal_share 0.9 of the rate: T = 60 s / 900 = 66.666 ms
+  eq(r.tryAcquire({ priority: 'normal', nowMs: 1000 }).decision, 'admitted', 'rate: a normal request');
+  eq(r.tryAcquire({ priority: 'normal', nowMs: 1000 }).retryAtMs, 1066.666, 'rate: normal work at 90 % of the rate');
+  r.free();
+  // priority classes: 600/min (T 100 ms), burst 1000 ms: 1 + 1000/100 = 11 at once in the shared limiter;
+  // non-urgent ceiling 50 % (T 200 ms): 6; batch ceiling 25 % (T 400 ms): 3. Batch, then normal, then urgent:
+  const c = await p.createRateLimiter({ requests_per_minute: 600, burst_ms: 1000, normal_share: 0.5, batch_share: 0.25 });
+  const got = [];
+  for (const pr of ['batch', 'normal', 'urgent']) {
+    let n = 0;
+    while (c.tryAcquire({ priority: pr, nowMs: 0 }).decision === 'admitted' && n < 20) ++n;
+    got.push(n);
+  }
+  eq(got, [3, 3, 5], 'rate: batch 3, normal 6 - 3, urgent 11 - 6: urgent keeps its reserve');
+  const late = c.tryAcquire({ priority: 'batch', nowMs: 0, deadlineMs: 100 });
+  check(late.decision === 'refused' && /past the call's deadline/.test(late.reason), 'rate: a wait past the deadline is refused');
+  c.free();
+  const t = await p.createRateLimiter({ tokens_per_minute: 1000 });
+  const huge = t.tryAcquire({ priority: 'urgent', tokens: 5000, nowMs: 0 });
+  check(huge.decision === 'refused' && /can never pass/.test(huge.reason), 'rate: more tokens than the burst can hold');
+  eq(t.tryAcquire({ priority: 'urgent', tokens: 400, nowMs: 0 }).decision, 'admitted', 'rate: 400 tokens');
+  eq(t.metrics(0).tokensAvailable, 601, 'rate: 1001 - 400 tokens left');
+  check(t.metrics(0).requestsAvailable === Infinity, 'rate: requests unlimited');
+  t.adjustTokens(-100, { priority: 'urgent', nowMs: 0 });
+  eq(t.metrics(0).tokensAvailable, 701, 'rate: tokens given back');
+  t.free();
+  await rejects(p.createRateLimiter({ normal_share: 0.4, batch_share: 0.5 }), /rate_limit\.batch_share must be <= normal_share/,
+                'rate: batch share above normal share');
+  await rejects(p.createRateLimiter({ burst_ms: -1 }), /rate_limit\.burst_ms/, 'rate: bad burst');
+  const any = await p.createRateLimiter();
+  await throws(() => any.tryAcquire({ priority: 'stat', nowMs: 0 }), /priority must be/, 'rate: bad priority');
+  any.free();
+}
+
+// ---- concurrency limiter (concurrency.hpp) ----
+{
+  const b = await p.createConcurrencyLimiter({ max_concurrent: 2 });
+  check(b.tryAcquire(0) && b.tryAcquire(0), 'concurrency: two slots');
+  check(!b.tryAcquire(0), 'concurrency: the bulkhead refuses a third');
+  eq(b.metrics(), { inFlight: 2, limit: 2, rejected: 1 }, 'concurrency: counts');
+  b.releaseIgnored(1);
+  check(b.tryAcquire(1), 'concurrency: a released slot is free again');
+  b.free();
+  // AIMD: +1 when at least half the limit is in use, x backoff_ratio on a drop or a slow call
+  const a = await p.createConcurrencyLimiter({ adaptive: true, initial_limit: 4, min_limit: 1, max_limit: 10,
+                                               backoff_ratio: 0.5, latency_threshold_ms: 1000 });
+  for (let i = 0; i < 4; ++i) a.tryAcquire(0);
+  check(!a.tryAcquire(0), 'concurrency: adaptive limit 4');
+  a.release(10, { nowMs: 1 });
+  eq(a.metrics().limit, 5, 'concurrency: a fast call with 4 of 4 in flight raises the limit to 5');
+  a.release(2000, { nowMs: 2 });
+  eq(a.metrics().limit, 2, 'concurrency: a slow call cuts it to floor(5 * 0.5)');
+  a.release(10, { dropped: true, nowMs: 3 });
+  eq(a.metrics().limit, 1, 'concurrency: a drop cuts it to max(min_limit, 1)');
+  check(!a.tryAcquire(4), 'concurrency: 1 in flight at limit 1');
+  a.free();
+  await rejects(p.createConcurrencyLimiter({ latency_threshold_ms: 0 }), /concurrency\.latency_threshold_ms must be > 0/,
+                'concurrency: bad latency threshold');
+  await rejects(p.createConcurrencyLimiter({ adaptive: true, initial_limit: 50, max_limit: 10 }),
+                /concurrency\.initial_limit/, 'concurrency: initial limit out of range');
+}
+
 // ---- hashes (hash.hpp) ----
 const h = await p.loadHashes();
 {
