@@ -473,6 +473,48 @@ export interface ConcurrencyLimiter {
   free(): void;
 }
 
+/** A provider's "health" section (health.hpp). */
+export interface HealthOptions {
+  window_ms?: number;
+  long_window_ms?: number;
+  sla_tier?: string;
+  tiers?: { name: string; availability?: number; p95_ms?: number }[];
+  probe_interval_ms?: number;
+  probe_timeout_ms?: number;
+  probes_count_in_availability?: boolean;
+  relative_accuracy?: number;
+  max_buckets?: number;
+}
+
+export interface SlaReport {
+  /** The tier's name; '' when none is configured. */
+  tier: string;
+  met: boolean;
+  availability: number;
+  p95Ms: number | null;
+  burnRateShort: number;
+  burnRateLong: number;
+  verdict: string;
+}
+
+export interface HealthTracker {
+  /** One finished attempt; ok false for a provider fault. Only ok attempts enter the latency quantiles. */
+  record(latencyMs: number, ok: boolean, nowMs: number): void;
+  /** Latency quantile over the short window in ms; null without data. */
+  quantile(q: number, nowMs: number): number | null;
+  availability(nowMs: number): number;
+  sla(nowMs: number): SlaReport;
+  metrics(nowMs: number): { calls: number; errors: number; availability: number; p50Ms: number | null;
+                            p95Ms: number | null; p99Ms: number | null; latencySamples: number; probes: number;
+                            probeFailures: number };
+  probeDue(nowMs: number): boolean;
+  /** null when probes are off. */
+  nextProbeMs(): number | null;
+  probeStarted(nowMs: number): void;
+  probeFinished(ok: boolean, latencyMs: number, nowMs: number): void;
+  free(): void;
+}
+
 /** A route's "canary" object without "chain" (canary.hpp). */
 export interface CanaryOptions {
   percent?: number;
@@ -568,6 +610,8 @@ export function createRetryBudget(options?: RetryBudgetOptions, factory?: Policy
 export function createRateLimiter(options?: RateLimitOptions, factory?: PolicyFactoryOptions): Promise<RateLimiter>;
 export function createConcurrencyLimiter(options?: ConcurrencyOptions, factory?: PolicyFactoryOptions):
     Promise<ConcurrencyLimiter>;
+export function createHealthTracker(options?: HealthOptions, factory?: PolicyFactoryOptions & { startMs?: number }):
+    Promise<HealthTracker>;
 /** `key`: the local secret, 32 hex digits (keep it stable, or patients change arms); startMs: the ramp's start. */
 export function createCanary(options: CanaryOptions,
                              factory: PolicyFactoryOptions & { key: string; startMs?: number }): Promise<Canary>;

@@ -1,6 +1,6 @@
 // wasm/policies.mjs — medgate's policies one by one, without the engine: a circuit breaker, backoff with seeded
-// jitter, a retry budget, a rate limiter with priority classes, a concurrency limiter, a sticky canary, the audit
-// chain and its verifier, and the hashes they use.
+// jitter, a retry budget, a rate limiter with priority classes, a concurrency limiter, a health tracker (latency
+// quantiles, availability, SLA), a sticky canary, the audit chain and its verifier, and the hashes they use.
 //
 // Why: a host that makes its own calls (its own fetch, its own queue) can still put one of the core's policies
 // in front of them, with the C++ semantics exactly (include/medgate/*.hpp). The core never reads a clock: every
@@ -198,6 +198,47 @@ export class ConcurrencyLimiter extends Policy {
   }
 }
 
+/** A provider's health (health.hpp): latency quantiles, availability, SLA and burn rate, the probe schedule. */
+export class HealthTracker extends Policy {
+  /** One finished attempt; ok false for a provider fault. Only ok attempts enter the latency quantiles. */
+  record(latencyMs, ok, nowMs) {
+    this.raw().record(needNumber(latencyMs, 'health.record: latencyMs'), Boolean(ok), now(nowMs, 'health.record'));
+  }
+  /** The latency quantile q in [0, 1] over the short window, in ms (whole µs); null without data. */
+  quantile(q, nowMs) {
+    needNumber(q, 'health.quantile: q');
+    if (q < 0 || q > 1) throw new RangeError('health.quantile: q must be in [0, 1]');
+    return this.raw().quantile(q, now(nowMs, 'health.quantile'));
+  }
+  /** 1 - errors / calls over the short window; 1 without data. */
+  availability(nowMs) {
+    return this.raw().availability(now(nowMs, 'health.availability'));
+  }
+  /** The configured tier's report: { tier, met, availability, p95Ms, burnRateShort, burnRateLong, verdict }. */
+  sla(nowMs) {
+    return this.raw().sla(now(nowMs, 'health.sla'));
+  }
+  /** { calls, errors, availability, p50Ms, p95Ms, p99Ms, latencySamples, probes, probeFailures }. */
+  metrics(nowMs) {
+    return this.raw().metrics(now(nowMs, 'health.metrics'));
+  }
+  /** Should the host send a probe now? */
+  probeDue(nowMs) {
+    return this.raw().probeDue(now(nowMs, 'health.probeDue'));
+  }
+  /** When the next probe falls due (ms), or null when probes are off. */
+  nextProbeMs() {
+    return this.raw().nextProbeMs();
+  }
+  probeStarted(nowMs) {
+    this.raw().probeStarted(now(nowMs, 'health.probeStarted'));
+  }
+  probeFinished(ok, latencyMs, nowMs) {
+    this.raw().probeFinished(Boolean(ok), needNumber(latencyMs, 'health.probeFinished: latencyMs'),
+                             now(nowMs, 'health.probeFinished'));
+  }
+}
+
 const text = (value, what) => {
   if (typeof value !== 'string') throw new TypeError(`${what} must be a string`);
   return value;
@@ -323,6 +364,13 @@ export async function createConcurrencyLimiter(options = {}, { module } = {}) {
   return new ConcurrencyLimiter(
       made(m.ConcurrencyLimiter.create(needOptions(options, 'createConcurrencyLimiter')), 'createConcurrencyLimiter'),
       'concurrency');
+}
+
+/** A health tracker with the config's "health" section (a provider's); startMs starts the probe schedule. */
+export async function createHealthTracker(options = {}, { startMs = 0, module } = {}) {
+  const m = await moduleOf(module);
+  const r = m.HealthTracker.create(needOptions(options, 'createHealthTracker'), needNumber(startMs, 'createHealthTracker: startMs'));
+  return new HealthTracker(made(r, 'createHealthTracker'), 'health');
 }
 
 /**

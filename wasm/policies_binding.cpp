@@ -16,6 +16,7 @@
 //   Module.RetryBudget.create(optionsJson)             // .deposit(nowMs) .tryWithdraw(nowMs) .balance(nowMs)
 //   Module.RateLimiter.create(optionsJson)             // .tryAcquire(priority, tokens, nowMs, deadlineMs) ...
 //   Module.ConcurrencyLimiter.create(optionsJson)      // .tryAcquire(nowMs) .release(latencyMs, dropped, nowMs)
+//   Module.HealthTracker.create(optionsJson, startMs)  // .record(latencyMs, ok, nowMs) .quantile(q, nowMs) .sla(nowMs)
 //   Module.Canary.create(optionsJson, keyHex, startMs) // .choose(patient, studyType, nowMs) .bucket(...) ...
 //   Module.AuditChain.create(previousHash, nextSequence)   // .append(recordJson) -> {line, hash} | {error}
 //   Module.auditVerify(text, previousHash, firstSequence)  // {ok, records, firstBadLine, problem, head, ...}
@@ -44,6 +45,7 @@
 #include "medgate/concurrency.hpp"
 #include "medgate/config.hpp"
 #include "medgate/hash.hpp"
+#include "medgate/health.hpp"
 #include "medgate/random.hpp"
 #include "medgate/rate_limit.hpp"
 #include "medgate/retry_budget.hpp"
@@ -323,6 +325,70 @@ class concurrency_binding {
   concurrency_limiter limiter_;
 };
 
+// ---- health -----------------------------------------------------------------------------------------------
+
+val optional_ms(std::optional<duration> d) { return d ? val{ms_of(*d)} : val::null(); }
+
+class health_binding {
+ public:
+  health_binding(health_options o, instant start) : tracker_{std::move(o), start} {}
+
+  static val create(std::string const& options_json, double start_ms) {
+    health_options o;
+    if (auto problem = read_section(options_json, "health", cfg::read_health, o)) return failure(*problem);
+    val out = val::object();
+    out.set("policy", val{health_binding{std::move(o), at_ms(start_ms)}});
+    return out;
+  }
+
+  void record(double latency_ms, bool ok, double now_ms) { tracker_.record(ms(latency_ms), ok, at_ms(now_ms)); }
+  /// ms, or null without data.
+  [[nodiscard]] val quantile(double q, double now_ms) const { return optional_ms(tracker_.quantile(q, at_ms(now_ms))); }
+  [[nodiscard]] double availability(double now_ms) const { return tracker_.availability(at_ms(now_ms)); }
+
+  [[nodiscard]] val sla(double now_ms) const {
+    auto const r = tracker_.sla(at_ms(now_ms));
+    val out = val::object();
+    out.set("tier", r.tier);
+    out.set("met", r.met);
+    out.set("availability", r.availability);
+    out.set("p95Ms", optional_ms(r.p95));
+    out.set("burnRateShort", r.burn_rate_short);
+    out.set("burnRateLong", r.burn_rate_long);
+    out.set("verdict", r.verdict);
+    return out;
+  }
+
+  [[nodiscard]] val metrics(double now_ms) const {
+    auto const m = tracker_.metrics(at_ms(now_ms));
+    val out = val::object();
+    out.set("calls", static_cast<double>(m.calls));
+    out.set("errors", static_cast<double>(m.errors));
+    out.set("availability", m.availability);
+    out.set("p50Ms", optional_ms(m.p50));
+    out.set("p95Ms", optional_ms(m.p95));
+    out.set("p99Ms", optional_ms(m.p99));
+    out.set("latencySamples", static_cast<double>(m.latency_samples));
+    out.set("probes", static_cast<double>(m.probes));
+    out.set("probeFailures", static_cast<double>(m.probe_failures));
+    return out;
+  }
+
+  [[nodiscard]] bool probe_due(double now_ms) const { return tracker_.probe_due(at_ms(now_ms)); }
+  /// ms of the next probe, or null when probes are off.
+  [[nodiscard]] val next_probe_ms() const {
+    auto const t = tracker_.next_probe();
+    return t == never ? val::null() : val{ms_of(t)};
+  }
+  void probe_started(double now_ms) { tracker_.probe_started(at_ms(now_ms)); }
+  void probe_finished(bool ok, double latency_ms, double now_ms) {
+    tracker_.probe_finished(ok, ms(latency_ms), at_ms(now_ms));
+  }
+
+ private:
+  health_tracker tracker_;
+};
+
 // ---- canary -----------------------------------------------------------------------------------------------
 
 /// The config's canary object without "chain" (the engine's routing): percent, ramp, by_study_type, rollback.
@@ -543,6 +609,17 @@ EMSCRIPTEN_BINDINGS(medgate_policies) {
       .function("release", &concurrency_binding::release)
       .function("releaseIgnored", &concurrency_binding::release_ignored)
       .function("metrics", &concurrency_binding::metrics);
+  emscripten::class_<health_binding>("HealthTracker")
+      .class_function("create", &health_binding::create)
+      .function("record", &health_binding::record)
+      .function("quantile", &health_binding::quantile)
+      .function("availability", &health_binding::availability)
+      .function("sla", &health_binding::sla)
+      .function("metrics", &health_binding::metrics)
+      .function("probeDue", &health_binding::probe_due)
+      .function("nextProbeMs", &health_binding::next_probe_ms)
+      .function("probeStarted", &health_binding::probe_started)
+      .function("probeFinished", &health_binding::probe_finished);
   emscripten::class_<canary_binding>("Canary")
       .class_function("create", &canary_binding::create)
       .function("choose", &canary_binding::choose)

@@ -272,6 +272,50 @@ const eq = (actual, expected, what) => check(JSON.stringify(actual) === JSON.str
                 /concurrency\.initial_limit/, 'concurrency: initial limit out of range');
 }
 
+// ---- health (health.hpp) ----
+{
+  const within = (estimate, exact) => estimate !== null && Math.abs(estimate - exact) <= 0.01 * exact + 0.0005;
+  const hl = await p.createHealthTracker({ window_ms: 10000, long_window_ms: 60000, sla_tier: 'standard' });
+  eq(hl.metrics(0), { calls: 0, errors: 0, availability: 1, p50Ms: null, p95Ms: null, p99Ms: null, latencySamples: 0,
+                      probes: 0, probeFailures: 0 }, 'health: empty');
+  for (let ms = 1; ms <= 100; ++ms) hl.record(ms, true, 0);
+  // quantile q is the sample of rank floor(q (n - 1)): 50, 95, 99 ms, within alpha = 1 % + 0.5 us
+  const m = hl.metrics(0);
+  check(within(m.p50Ms, 50) && within(m.p95Ms, 95) && within(m.p99Ms, 99),
+        `health: p50/p95/p99 of 1..100 ms within 1 % (${m.p50Ms}, ${m.p95Ms}, ${m.p99Ms})`);
+  check(within(hl.quantile(0, 0), 1) && within(hl.quantile(1, 0), 100), 'health: min and max');
+  hl.record(30000, false, 0);  // a failure: counted, but its latency is not the service's
+  eq([hl.metrics(0).calls, hl.metrics(0).errors, hl.metrics(0).latencySamples], [101, 1, 100], 'health: counts');
+  eq(hl.availability(0), 1 - 1 / 101, 'health: availability 100 / 101');
+  const sla = hl.sla(0);
+  eq([sla.tier, sla.met], ['standard', false], 'health: 99.01 % misses the standard tier (99.5 %)');
+  check(Math.abs(sla.burnRateShort - (1 / 101) / 0.005) < 1e-9, `health: burn rate (1/101) / 0.005 (${sla.burnRateShort})`);
+  check(/^availability 99\.0\d* % < 99\.5 %; p95 /.test(sla.verdict), `health: the verdict (${sla.verdict})`);
+  eq(hl.availability(9999), 1 - 1 / 101, 'health: still in the window in its last slot');
+  eq([hl.availability(10000), hl.quantile(0.95, 10000)], [1, null], 'health: expired after window_ms (10 slots)');
+  check(hl.sla(10000).burnRateLong > 0, 'health: the long window still holds the failure');
+  hl.free();
+
+  const pr = await p.createHealthTracker({ probe_interval_ms: 1000, probe_timeout_ms: 300 }, { startMs: 500 });
+  eq(pr.nextProbeMs(), 1500, 'health: the first probe at start + probe_interval');
+  check(!pr.probeDue(1499) && pr.probeDue(1500), 'health: due at 1500');
+  pr.probeStarted(1500);
+  eq(pr.nextProbeMs(), 2500, 'health: the next one interval after the start of this one');
+  pr.probeFinished(false, 20, 1520);
+  eq([pr.metrics(1520).probes, pr.metrics(1520).probeFailures, pr.availability(1520)], [1, 1, 0],
+     'health: a failed probe counts in availability');
+  pr.free();
+  const off = await p.createHealthTracker();
+  eq(off.nextProbeMs(), null, 'health: no probes by default');
+  eq(off.sla(0).verdict, 'no SLA tier', 'health: without a tier');
+  off.free();
+  await rejects(p.createHealthTracker({ sla_tier: 'gold' }), /health\.sla_tier must name a known tier/, 'health: unknown tier');
+  await rejects(p.createHealthTracker({ window_ms: 60000, long_window_ms: 1000 }), /health\.long_window_ms must be >= window_ms/,
+                'health: long window shorter');
+  await rejects(p.createHealthTracker({ tiers: [{ name: 'x', availability: 1.5 }] }), /health\.tiers\[0\]\.availability/,
+                'health: a bad tier named by index');
+}
+
 // ---- hashes (hash.hpp) ----
 const h = await p.loadHashes();
 {
