@@ -515,6 +515,51 @@ export interface HealthTracker {
   free(): void;
 }
 
+/** The config's "hedge" section (hedge.hpp). */
+export interface HedgeOptions {
+  enabled?: boolean;
+  percentile?: number;
+  min_delay_ms?: number;
+  max_delay_ms?: number;
+  min_samples?: number;
+  max_extra_ratio?: number;
+  same_target?: boolean;
+  budget_window_ms?: number;
+  min_hedges_per_second?: number;
+}
+
+export interface Hedge {
+  /** When to hedge a call started at startedMs, from a HealthTracker at nowMs or a given quantile and sample
+   *  count; null for no hedge (disabled, no quantile, fewer than min_samples). */
+  hedgeAtMs(startedMs: number,
+            target: { health: HealthTracker; nowMs: number } | { quantileMs: number | null; samples: number }):
+      number | null;
+  /** Counts one call (pays into the hedge budget). */
+  onCall(nowMs: number): void;
+  /** One hedge allowed by the budget? Counted when true. */
+  trySpend(nowMs: number): boolean;
+  balance(nowMs: number): number;
+  free(): void;
+}
+
+/** The config's "deadlines" section (deadline.hpp). */
+export interface DeadlineOptions {
+  timeout_ms?: number;
+  attempt_timeout_ms?: number;
+  min_attempt_time_ms?: number;
+}
+
+export interface Deadline {
+  readonly endMs: number;
+  remainingMs(nowMs: number): number;
+  expired(nowMs: number): boolean;
+  /** min(attempt_timeout_ms, remaining); null when less than min_attempt_time_ms is left. */
+  attemptTimeoutMs(nowMs: number): number | null;
+  /** Whether waiting waitMs still leaves min_attempt_time_ms for an attempt. */
+  fits(nowMs: number, waitMs: number): boolean;
+  free(): void;
+}
+
 /** A route's "canary" object without "chain" (canary.hpp). */
 export interface CanaryOptions {
   percent?: number;
@@ -612,6 +657,10 @@ export function createConcurrencyLimiter(options?: ConcurrencyOptions, factory?:
     Promise<ConcurrencyLimiter>;
 export function createHealthTracker(options?: HealthOptions, factory?: PolicyFactoryOptions & { startMs?: number }):
     Promise<HealthTracker>;
+export function createHedge(options?: HedgeOptions, factory?: PolicyFactoryOptions): Promise<Hedge>;
+/** budgetMs: the caller's budget for the call; timeout_ms when absent. */
+export function createDeadline(options: DeadlineOptions,
+                               factory: PolicyFactoryOptions & { nowMs: number; budgetMs?: number }): Promise<Deadline>;
 /** `key`: the local secret, 32 hex digits (keep it stable, or patients change arms); startMs: the ramp's start. */
 export function createCanary(options: CanaryOptions,
                              factory: PolicyFactoryOptions & { key: string; startMs?: number }): Promise<Canary>;

@@ -1,6 +1,7 @@
 // wasm/policies.mjs — medgate's policies one by one, without the engine: a circuit breaker, backoff with seeded
 // jitter, a retry budget, a rate limiter with priority classes, a concurrency limiter, a health tracker (latency
-// quantiles, availability, SLA), a sticky canary, the audit chain and its verifier, and the hashes they use.
+// quantiles, availability, SLA), hedging, a call's deadline, a sticky canary, the audit chain and its verifier,
+// and the hashes they use.
 //
 // Why: a host that makes its own calls (its own fetch, its own queue) can still put one of the core's policies
 // in front of them, with the C++ semantics exactly (include/medgate/*.hpp). The core never reads a clock: every
@@ -239,6 +240,60 @@ export class HealthTracker extends Policy {
   }
 }
 
+/** Hedging (hedge.hpp): when to send a second attempt (after the target's latency percentile), within a budget. */
+export class Hedge extends Policy {
+  /**
+   * When to hedge a call whose first attempt started at startedMs (ms on the caller's clock), or null (hedging
+   * off, quantile unknown, or fewer than min_samples): give the target's { health, nowMs } (a HealthTracker), or
+   * its { quantileMs, samples } at the configured percentile.
+   */
+  hedgeAtMs(startedMs, { health, nowMs, quantileMs = null, samples = 0 } = {}) {
+    needNumber(startedMs, 'hedge.hedgeAtMs: startedMs');
+    if (health !== undefined) {
+      if (!(health instanceof HealthTracker)) throw new TypeError('hedge.hedgeAtMs: health must be a HealthTracker');
+      return this.raw().hedgeAtHealth(startedMs, health.raw(), now(nowMs, 'hedge.hedgeAtMs'));
+    }
+    const q = quantileMs === null ? -1 : needNumber(quantileMs, 'hedge.hedgeAtMs: quantileMs');
+    if (q < 0 && quantileMs !== null) throw new RangeError('hedge.hedgeAtMs: quantileMs must be >= 0');
+    if (!Number.isInteger(samples) || samples < 0) throw new TypeError('hedge.hedgeAtMs: samples must be an integer >= 0');
+    return this.raw().hedgeAt(startedMs, q, samples);
+  }
+  /** Counts one call (pays into the hedge budget). */
+  onCall(nowMs) {
+    this.raw().onCall(now(nowMs, 'hedge.onCall'));
+  }
+  /** One hedge allowed by the budget? Counted when true; always false when hedging is disabled. */
+  trySpend(nowMs) {
+    return this.raw().trySpend(now(nowMs, 'hedge.trySpend'));
+  }
+  balance(nowMs) {
+    return this.raw().balance(now(nowMs, 'hedge.balance'));
+  }
+}
+
+/** One call's deadline (deadline.hpp); each attempt's timeout is cut from what remains. */
+export class Deadline extends Policy {
+  /** The absolute end (ms on the caller's clock). */
+  get endMs() {
+    return this.raw().endMs();
+  }
+  /** Time left at nowMs; 0 once passed. */
+  remainingMs(nowMs) {
+    return this.raw().remainingMs(now(nowMs, 'deadline.remainingMs'));
+  }
+  expired(nowMs) {
+    return this.raw().expired(now(nowMs, 'deadline.expired'));
+  }
+  /** min(attempt_timeout_ms, remaining) for an attempt starting at nowMs; null when less than min_attempt_time_ms is left. */
+  attemptTimeoutMs(nowMs) {
+    return this.raw().attemptTimeoutMs(now(nowMs, 'deadline.attemptTimeoutMs'));
+  }
+  /** Whether waiting waitMs (a backoff) still leaves min_attempt_time_ms for an attempt. */
+  fits(nowMs, waitMs) {
+    return this.raw().fits(now(nowMs, 'deadline.fits'), needNumber(waitMs, 'deadline.fits: waitMs'));
+  }
+}
+
 const text = (value, what) => {
   if (typeof value !== 'string') throw new TypeError(`${what} must be a string`);
   return value;
@@ -371,6 +426,24 @@ export async function createHealthTracker(options = {}, { startMs = 0, module } 
   const m = await moduleOf(module);
   const r = m.HealthTracker.create(needOptions(options, 'createHealthTracker'), needNumber(startMs, 'createHealthTracker: startMs'));
   return new HealthTracker(made(r, 'createHealthTracker'), 'health');
+}
+
+/** A hedging policy with the config's "hedge" section. */
+export async function createHedge(options = {}, { module } = {}) {
+  const m = await moduleOf(module);
+  return new Hedge(made(m.Hedge.create(needOptions(options, 'createHedge')), 'createHedge'), 'hedge');
+}
+
+/**
+ * A call's deadline from nowMs: budgetMs (the caller's), else the config's "deadlines" timeout_ms; its
+ * attempt_timeout_ms and min_attempt_time_ms bound each attempt.
+ */
+export async function createDeadline(options = {}, { nowMs, budgetMs, module } = {}) {
+  const m = await moduleOf(module);
+  const budget = budgetMs === undefined ? -1 : needNumber(budgetMs, 'createDeadline: budgetMs');
+  if (budget < 0 && budgetMs !== undefined) throw new RangeError('createDeadline: budgetMs must be >= 0');
+  const r = m.Deadline.create(needOptions(options, 'createDeadline'), now(nowMs, 'createDeadline'), budget);
+  return new Deadline(made(r, 'createDeadline'), 'deadline');
 }
 
 /**

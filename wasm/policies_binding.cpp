@@ -17,6 +17,8 @@
 //   Module.RateLimiter.create(optionsJson)             // .tryAcquire(priority, tokens, nowMs, deadlineMs) ...
 //   Module.ConcurrencyLimiter.create(optionsJson)      // .tryAcquire(nowMs) .release(latencyMs, dropped, nowMs)
 //   Module.HealthTracker.create(optionsJson, startMs)  // .record(latencyMs, ok, nowMs) .quantile(q, nowMs) .sla(nowMs)
+//   Module.Hedge.create(optionsJson)                   // .hedgeAt(startedMs, quantileMs, samples) .trySpend(nowMs)
+//   Module.Deadline.create(optionsJson, nowMs, budgetMs)   // .remainingMs(nowMs) .attemptTimeoutMs(nowMs) .fits
 //   Module.Canary.create(optionsJson, keyHex, startMs) // .choose(patient, studyType, nowMs) .bucket(...) ...
 //   Module.AuditChain.create(previousHash, nextSequence)   // .append(recordJson) -> {line, hash} | {error}
 //   Module.auditVerify(text, previousHash, firstSequence)  // {ok, records, firstBadLine, problem, head, ...}
@@ -44,8 +46,10 @@
 #include "medgate/canary.hpp"
 #include "medgate/concurrency.hpp"
 #include "medgate/config.hpp"
+#include "medgate/deadline.hpp"
 #include "medgate/hash.hpp"
 #include "medgate/health.hpp"
+#include "medgate/hedge.hpp"
 #include "medgate/random.hpp"
 #include "medgate/rate_limit.hpp"
 #include "medgate/retry_budget.hpp"
@@ -385,8 +389,81 @@ class health_binding {
     tracker_.probe_finished(ok, ms(latency_ms), at_ms(now_ms));
   }
 
+  [[nodiscard]] health_tracker const& tracker() const noexcept { return tracker_; }
+
  private:
   health_tracker tracker_;
+};
+
+// ---- hedge ------------------------------------------------------------------------------------------------
+
+class hedge_binding {
+ public:
+  explicit hedge_binding(hedge_options o) : policy_{o} {}
+
+  static val create(std::string const& options_json) {
+    hedge_options o;
+    if (auto problem = read_section(options_json, "hedge", cfg::read_hedge, o)) return failure(*problem);
+    val out = val::object();
+    out.set("policy", val{hedge_binding{o}});
+    return out;
+  }
+
+  /// When to hedge a call started at `started_ms`, given the target's quantile (ms; < 0: unknown) and samples;
+  /// null for no hedge.
+  [[nodiscard]] val hedge_at(double started_ms, double quantile_ms, double samples) const {
+    std::optional<duration> q;
+    if (quantile_ms >= 0) q = ms(quantile_ms);
+    auto const n = static_cast<std::uint64_t>(std::clamp(samples, 0.0, 9007199254740991.0));
+    auto const t = policy_.hedge_at(at_ms(started_ms), q, n);
+    return t ? val{ms_of(*t)} : val::null();
+  }
+  /// The same from a HealthTracker's quantile at the configured percentile and its sample count at `now_ms`.
+  [[nodiscard]] val hedge_at_health(double started_ms, health_binding const& target, double now_ms) const {
+    auto const t = policy_.hedge_at(at_ms(started_ms), target.tracker(), at_ms(now_ms));
+    return t ? val{ms_of(*t)} : val::null();
+  }
+  void on_call(double now_ms) { policy_.on_call(at_ms(now_ms)); }
+  bool try_spend(double now_ms) { return policy_.try_spend(at_ms(now_ms)); }
+  [[nodiscard]] double balance(double now_ms) const { return policy_.balance(at_ms(now_ms)); }
+
+ private:
+  hedge_policy policy_;
+};
+
+// ---- deadline ---------------------------------------------------------------------------------------------
+
+/// One call's deadline (deadline.hpp) with the config's "deadlines" options for its attempts.
+class deadline_binding {
+ public:
+  deadline_binding(deadline_options o, deadline d) : options_{o}, deadline_{d} {}
+
+  /// `budget_ms` < 0: the options' timeout_ms.
+  static val create(std::string const& options_json, double now_ms, double budget_ms) {
+    deadline_options o;
+    if (auto problem = read_section(options_json, "deadlines", cfg::read_deadlines, o)) return failure(*problem);
+    auto const d = deadline::after(at_ms(now_ms), budget_ms < 0 ? o.timeout : ms(budget_ms));
+    val out = val::object();
+    out.set("policy", val{deadline_binding{o, d}});
+    return out;
+  }
+
+  [[nodiscard]] double end_ms() const { return ms_of(deadline_.end); }
+  [[nodiscard]] double remaining_ms(double now_ms) const { return ms_of(deadline_.remaining(at_ms(now_ms))); }
+  [[nodiscard]] bool expired(double now_ms) const { return deadline_.expired(at_ms(now_ms)); }
+  /// min(attempt_timeout_ms, remaining), or null when less than min_attempt_time_ms is left.
+  [[nodiscard]] val attempt_timeout_ms(double now_ms) const {
+    auto const t = deadline_.attempt_timeout(at_ms(now_ms), options_.attempt_timeout, options_.min_attempt_time);
+    return t ? val{ms_of(*t)} : val::null();
+  }
+  /// Whether waiting `wait_ms` still leaves at least min_attempt_time_ms for an attempt.
+  [[nodiscard]] bool fits(double now_ms, double wait_ms) const {
+    return deadline_.fits(at_ms(now_ms), ms(wait_ms), options_.min_attempt_time);
+  }
+
+ private:
+  deadline_options options_;
+  deadline deadline_;
 };
 
 // ---- canary -----------------------------------------------------------------------------------------------
@@ -620,6 +697,20 @@ EMSCRIPTEN_BINDINGS(medgate_policies) {
       .function("nextProbeMs", &health_binding::next_probe_ms)
       .function("probeStarted", &health_binding::probe_started)
       .function("probeFinished", &health_binding::probe_finished);
+  emscripten::class_<hedge_binding>("Hedge")
+      .class_function("create", &hedge_binding::create)
+      .function("hedgeAt", &hedge_binding::hedge_at)
+      .function("hedgeAtHealth", &hedge_binding::hedge_at_health)
+      .function("onCall", &hedge_binding::on_call)
+      .function("trySpend", &hedge_binding::try_spend)
+      .function("balance", &hedge_binding::balance);
+  emscripten::class_<deadline_binding>("Deadline")
+      .class_function("create", &deadline_binding::create)
+      .function("endMs", &deadline_binding::end_ms)
+      .function("remainingMs", &deadline_binding::remaining_ms)
+      .function("expired", &deadline_binding::expired)
+      .function("attemptTimeoutMs", &deadline_binding::attempt_timeout_ms)
+      .function("fits", &deadline_binding::fits);
   emscripten::class_<canary_binding>("Canary")
       .class_function("create", &canary_binding::create)
       .function("choose", &canary_binding::choose)

@@ -316,6 +316,58 @@ const eq = (actual, expected, what) => check(JSON.stringify(actual) === JSON.str
                 'health: a bad tier named by index');
 }
 
+// ---- hedge (hedge.hpp) ----
+{
+  const hg = await p.createHedge({ enabled: true, min_delay_ms: 50, max_delay_ms: 1000, min_samples: 20,
+                                   max_extra_ratio: 0.1, budget_window_ms: 10000 });
+  eq(hg.hedgeAtMs(100, { quantileMs: 300, samples: 20 }), 400, 'hedge: started + the quantile');
+  eq(hg.hedgeAtMs(100, { quantileMs: 10, samples: 20 }), 150, 'hedge: never sooner than min_delay_ms');
+  eq(hg.hedgeAtMs(100, { quantileMs: 5000, samples: 20 }), 1100, 'hedge: never later than max_delay_ms');
+  eq(hg.hedgeAtMs(100, { quantileMs: 300, samples: 19 }), null, 'hedge: not below min_samples');
+  eq(hg.hedgeAtMs(100, { samples: 50 }), null, 'hedge: not without a quantile');
+  const target = await p.createHealthTracker();
+  for (let i = 1; i <= 19; ++i) target.record(200, true, 0);
+  eq(hg.hedgeAtMs(0, { health: target, nowMs: 0 }), null, 'hedge: a cold target (19 samples) is not hedged');
+  target.record(200, true, 0);
+  const at = hg.hedgeAtMs(0, { health: target, nowMs: 0 });
+  check(at !== null && Math.abs(at - 200) <= 2, `hedge: after the target's p95 of 200 ms (${at})`);
+  target.free();
+  check(!hg.trySpend(0), 'hedge: no budget before any call (no floor)');
+  for (let i = 0; i < 20; ++i) hg.onCall(0);
+  check(hg.trySpend(1) && hg.trySpend(1), 'hedge: 20 calls pay for 2 hedges at 10 %');
+  check(!hg.trySpend(1), 'hedge: ... and not a third');
+  hg.free();
+  const offHedge = await p.createHedge({});
+  eq(offHedge.hedgeAtMs(0, { quantileMs: 100, samples: 100 }), null, 'hedge: disabled by default');
+  offHedge.onCall(0);
+  check(!offHedge.trySpend(0), 'hedge: a disabled policy never spends');
+  offHedge.free();
+  await rejects(p.createHedge({ percentile: 0 }), /hedge\.percentile must be in \(0, 1\]/, 'hedge: bad percentile');
+  await rejects(p.createHedge({ min_delay_ms: 500, max_delay_ms: 100 }), /hedge\.max_delay_ms must be >= min_delay_ms/,
+                'hedge: delays out of order');
+}
+
+// ---- deadline (deadline.hpp) ----
+{
+  const opts = { timeout_ms: 30000, attempt_timeout_ms: 10000, min_attempt_time_ms: 50 };
+  const d = await p.createDeadline(opts, { nowMs: 1000 });
+  eq([d.endMs, d.remainingMs(1000), d.expired(30999), d.expired(31000)], [31000, 30000, false, true],
+     'deadline: timeout_ms from nowMs');
+  eq(d.attemptTimeoutMs(1000), 10000, 'deadline: an attempt gets attempt_timeout_ms while enough is left');
+  eq(d.attemptTimeoutMs(25000), 6000, 'deadline: ... then what remains');
+  eq(d.attemptTimeoutMs(30950), 50, 'deadline: exactly min_attempt_time_ms left still starts one');
+  eq(d.attemptTimeoutMs(30951), null, 'deadline: less than min_attempt_time_ms left starts none');
+  check(d.fits(30000, 950) && !d.fits(30000, 951), 'deadline: a wait fits while min_attempt_time_ms remains after it');
+  eq(d.remainingMs(40000), 0, 'deadline: nothing left after the end');
+  d.free();
+  const own = await p.createDeadline(opts, { nowMs: 0, budgetMs: 2000 });
+  eq(own.endMs, 2000, 'deadline: the caller\'s budget wins over timeout_ms');
+  own.free();
+  await rejects(p.createDeadline({ attempt_timeout_ms: 100, min_attempt_time_ms: 200 }, { nowMs: 0 }),
+                /deadlines\.min_attempt_time_ms must be <= attempt_timeout_ms/, 'deadline: bad minimum');
+  await rejects(p.createDeadline({}, {}), /nowMs must be a finite number/, 'deadline: nowMs required');
+}
+
 // ---- hashes (hash.hpp) ----
 const h = await p.loadHashes();
 {
