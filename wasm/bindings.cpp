@@ -9,7 +9,8 @@
 //   engine_binding.cpp   class Engine (the engine driven by fetch, transport/fetch.hpp)
 //   policies_binding.cpp classes CircuitBreaker, Backoff, RetryBudget, RateLimiter, ConcurrencyLimiter,
 //                        HealthTracker, Hedge, Deadline, Canary, AuditChain (one policy each, without the
-//                        engine); backoffDelayMs, auditVerify, sha256Hex, hmacSha256Hex, siphash24Hex
+//                        engine); backoffDelayMs, auditVerify, sha256Hex, hmacSha256Hex, siphash24Hex,
+//                        deriveIdempotencyKey, callerIdempotencyKey
 // JavaScript wrappers give each concept an idiomatic API (tokens.mjs, phi.mjs, engine.mjs, policies.mjs), typed by
 // index.d.ts. Without exceptions: the core reports errors as values.
 #include <string>

@@ -670,3 +670,12 @@ export function verifyAuditLog(log: string,
                                options?: PolicyFactoryOptions & { previousHash?: string; firstSequence?: number }):
     Promise<AuditVerification>;
 export function loadHashes(options?: PolicyFactoryOptions): Promise<Hashes>;
+
+export interface IdempotencyKeys {
+  /** 64 hex digits: SHA-256 over the canonical request and the patient-key hash, domain-separated. */
+  derive(canonicalRequest: string, patientKeyHash?: string): string;
+  /** "k:" + 64 hex digits for a caller's Idempotency-Key (HMAC under `secret` when given); throws for a bad key. */
+  caller(key: string, options?: { secret?: string }): string;
+}
+
+export function loadIdempotencyKeys(options?: PolicyFactoryOptions): Promise<IdempotencyKeys>;

@@ -1,7 +1,7 @@
 // wasm/policies.mjs — medgate's policies one by one, without the engine: a circuit breaker, backoff with seeded
 // jitter, a retry budget, a rate limiter with priority classes, a concurrency limiter, a health tracker (latency
 // quantiles, availability, SLA), hedging, a call's deadline, a sticky canary, the audit chain and its verifier,
-// and the hashes they use.
+// idempotency keys, and the hashes they use.
 //
 // Why: a host that makes its own calls (its own fetch, its own queue) can still put one of the core's policies
 // in front of them, with the C++ semantics exactly (include/medgate/*.hpp). The core never reads a clock: every
@@ -485,6 +485,26 @@ export async function loadHashes({ module } = {}) {
       const out = m.siphash24Hex(text(keyHex, 'siphash24: key'), text(s, 'siphash24: text'));
       if (out === '') throw new Error('siphash24: key must be 32 hex digits (16 bytes)');
       return out;
+    },
+  };
+}
+
+/**
+ * Idempotency keys (idempotency.hpp), safe to log: derive(canonicalRequest, patientKeyHash) is 64 hex digits
+ * of SHA-256 over a domain-separated encoding (canonical JSON is the caller's job); caller(key, { secret })
+ * namespaces a caller's Idempotency-Key as "k:" + hex SHA-256 (HMAC with a secret). A bad key (empty, over 256
+ * bytes, not printable ASCII) throws an Error naming idempotency_key, never quoting it.
+ */
+export async function loadIdempotencyKeys({ module } = {}) {
+  const m = await moduleOf(module);
+  return {
+    derive: (canonicalRequest, patientKeyHash = '') =>
+      m.deriveIdempotencyKey(text(canonicalRequest, 'idempotency.derive: canonicalRequest'),
+                             text(patientKeyHash, 'idempotency.derive: patientKeyHash')),
+    caller: (key, { secret = '' } = {}) => {
+      const r = m.callerIdempotencyKey(text(key, 'idempotency.caller: key'), text(secret, 'idempotency.caller: secret'));
+      if (r.error !== undefined) throw new Error(`idempotency.caller: ${r.error}`);
+      return r.key;
     },
   };
 }

@@ -23,6 +23,7 @@
 //   Module.AuditChain.create(previousHash, nextSequence)   // .append(recordJson) -> {line, hash} | {error}
 //   Module.auditVerify(text, previousHash, firstSequence)  // {ok, records, firstBadLine, problem, head, ...}
 //   Module.sha256Hex(text) Module.hmacSha256Hex(key, text) Module.siphash24Hex(keyHex, text)
+//   Module.deriveIdempotencyKey(canonicalRequest, patientKeyHash) Module.callerIdempotencyKey(key, secret)
 #include <algorithm>
 #include <array>
 #include <charconv>
@@ -50,6 +51,7 @@
 #include "medgate/hash.hpp"
 #include "medgate/health.hpp"
 #include "medgate/hedge.hpp"
+#include "medgate/idempotency.hpp"
 #include "medgate/random.hpp"
 #include "medgate/rate_limit.hpp"
 #include "medgate/retry_budget.hpp"
@@ -650,6 +652,20 @@ std::string siphash24_hex(std::string const& key_hex, std::string const& text) {
   return fmt::format("{:016x}", siphash24(*key, text));
 }
 
+// ---- idempotency keys -------------------------------------------------------------------------------------
+
+std::string derive_key(std::string const& canonical_request, std::string const& patient_key_hash) {
+  return derive_idempotency_key(canonical_request, patient_key_hash);
+}
+
+/// `{key}` | `{error}` naming idempotency_key (never quoting it), with the default max_key_bytes (256).
+val caller_key(std::string const& key, std::string const& secret) {
+  if (auto e = check_caller_idempotency_key(key, idempotency_options{})) return failure(e->to_string());
+  val out = val::object();
+  out.set("key", caller_idempotency_key(key, secret));
+  return out;
+}
+
 }  // namespace
 
 EMSCRIPTEN_BINDINGS(medgate_policies) {
@@ -732,6 +748,8 @@ EMSCRIPTEN_BINDINGS(medgate_policies) {
   emscripten::function("sha256Hex", &sha256_hex);
   emscripten::function("hmacSha256Hex", &hmac_sha256_hex);
   emscripten::function("siphash24Hex", &siphash24_hex);
+  emscripten::function("deriveIdempotencyKey", &derive_key);
+  emscripten::function("callerIdempotencyKey", &caller_key);
 }
 
 }  // namespace medgate::wasm

@@ -382,6 +382,24 @@ const h = await p.loadHashes();
   await throws(() => h.siphash24('00', ''), /32 hex digits/, 'siphash: bad key');
 }
 
+// ---- idempotency keys (idempotency.hpp) ----
+{
+  const ik = await p.loadIdempotencyKeys();
+  eq(ik.derive('ab', 'c'), 'f48638675be736c37b9d6242470894e22453337b5c4c3f86581a7977b873fe4e',
+     'idempotency: idempotency_test.cpp\'s derived key vector');
+  check(ik.derive('ab', 'c') !== ik.derive('a', 'bc'), 'idempotency: fields are length-prefixed');
+  // "k:" + sha256(domain, 0x00, 8-byte big-endian length, key)
+  const len8 = (n) => `${'\0'.repeat(7)}${String.fromCharCode(n)}`;
+  eq(ik.caller('order-42'), `k:${h.sha256(`medgate.idempotency.caller.v1\0${len8(8)}order-42`)}`,
+     'idempotency: a caller key is the documented domain-separated SHA-256');
+  eq(ik.caller('order-42', { secret: 's' }),
+     `k:${h.hmacSha256('s', `medgate.idempotency.caller.v1\0${len8(8)}order-42`)}`, 'idempotency: HMAC with a secret');
+  await throws(() => ik.caller(''), /idempotency_key must not be empty/, 'idempotency: empty key');
+  await throws(() => ik.caller('x'.repeat(257)), /idempotency_key must be at most 256 bytes/, 'idempotency: long key');
+  await throws(() => ik.caller('MRN\n123'), /idempotency_key must be printable ASCII, got byte 0x0a at offset 3$/,
+               'idempotency: a control byte, the key not quoted');
+}
+
 // ---- canary (canary.hpp) ----
 {
   const key = '0f1e2d3c4b5a69788796a5b4c3d2e1f0';
