@@ -1,4 +1,4 @@
-// demo.cpp — `medgate demo`: the policies at work against a primary that slows, fails and recovers.
+// demo_console.cpp — `medgate demo --console`: the policies at work against a primary that slows, fails and recovers.
 //
 // Starts the provider simulator with two providers on an ephemeral loopback
 // port, points the engine (through the native transport) at them, and sends a
@@ -111,7 +111,7 @@ std::string breaker_cell(bool color, breaker_state s) {
 
 int usage(std::FILE* out, int code) {
   std::fprintf(out,
-               "usage: medgate demo [--seconds N] [--rate CALLS_PER_SECOND] [--seed N] [--no-color]\n\n"
+               "usage: medgate demo --console [--seconds N] [--rate CALLS_PER_SECOND] [--seed N] [--no-color]\n\n"
                "Starts two simulated providers (primary, fallback) on loopback and sends a steady stream of\n"
                "calls through medgate while the primary runs healthy, slows down, fails, and recovers.\n"
                "Defaults: --seconds 30 --rate 20 --seed 42.\n");
@@ -127,7 +127,7 @@ bool parse_int(std::string_view text, long long lo, long long hi, long long& out
 
 }  // namespace
 
-int run_demo(args a) {
+int run_demo_console(args a) {
   demo_settings s;
   s.color = isatty(STDOUT_FILENO) != 0;
   for (std::size_t i = 0; i < a.size(); ++i) {
