@@ -11,6 +11,7 @@ using args = std::span<char const* const>;  ///< arguments after the subcommand 
 int run_simulate(args a);
 int run_chat(args a);
 int run_demo(args a);
+int run_demo_console(args a);  ///< `medgate demo --console` (demo_console.cpp)
 int run_audit(args a);
 int run_tokens(args a);
 int run_serve(args a);

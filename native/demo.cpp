@@ -1,348 +1,228 @@
-// demo.cpp — `medgate demo`: the policies at work against a primary that slows, fails and recovers.
+// demo.cpp — `medgate demo`: the server of the browser demo portal (or, with --console, the terminal scenario).
 //
-// Starts the provider simulator with two providers on an ephemeral loopback
-// port, points the engine (through the native transport) at them, and sends a
-// steady stream of calls while a scenario plays on the primary. Each second
-// prints what happened: answers, how many came from the fallback, retries,
-// errors, latency, and both breakers' states; breaker transitions are printed
-// as they happen. No API key and no network beyond loopback are needed.
-#include <unistd.h>
-
-#include <algorithm>
-#include <atomic>
+// One port serves everything the portal needs: the simulated providers (primary, fallback, canary, all with
+// gpt-4o-mini) at /<provider>/v1 and their admin endpoint at /admin, which the page breaks and heals them
+// with; the portal's static files at /, the WebAssembly package at /medgate/, the PHI lexicon at /lexicons/
+// and the tokenizer vocabularies at /vocabularies/; and two generated documents: /demo/config.json, the
+// engine configuration the page's WebAssembly engine loads (demo_config.hpp, checked with parse_config at
+// start), and /demo/info.json. It runs until SIGINT or SIGTERM (stop_signals.hpp).
 #include <chrono>
-#include <condition_variable>
 #include <csignal>
+#include <cstdint>
 #include <cstdio>
-#include <map>
-#include <mutex>
+#include <filesystem>
 #include <string>
 #include <string_view>
-#include <thread>
+#include <utility>
 #include <vector>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "arguments.hpp"
 #include "commands.hpp"
+#include "demo_config.hpp"
 #include "medgate/config.hpp"
-#include "medgate/transport/httplib.hpp"
+#include "phi_data.hpp"
 #include "simulator.hpp"
+#include "stop_signals.hpp"
 #include "token_data.hpp"
 
 namespace medgate::cli {
 namespace {
 
-using namespace std::chrono_literals;
+#ifdef MEDGATE_WEB_DIR
+constexpr char const* built_web_dir = MEDGATE_WEB_DIR;
+#else
+constexpr char const* built_web_dir = "web";
+#endif
+#ifdef MEDGATE_WASM_PACKAGE_DIR
+constexpr char const* built_wasm_dir = MEDGATE_WASM_PACKAGE_DIR;
+#else
+constexpr char const* built_wasm_dir = "build/wasm/wasm";
+#endif
+#ifdef MEDGATE_VERSION
+constexpr char const* version = MEDGATE_VERSION;
+#else
+constexpr char const* version = "unknown";
+#endif
 
-struct demo_settings {
-  int seconds = 30;
-  int rate = 20;  ///< calls started per second
-  std::uint64_t seed = 42;
-  bool color = false;
-};
+constexpr int default_port = 8787;
+constexpr std::string_view build_wasm = "cmake --preset wasm && cmake --build --preset wasm --target medgate_wasm";
 
-struct phase {
-  double from;  ///< fraction of the run
-  std::string_view name;
-  std::string_view profile;  ///< the primary's fault profile (simulator JSON)
-  std::string_view story;
-};
-
-// Latency stays realistic throughout: a lognormal with a modest spread.
-constexpr phase scenario[] = {
-    {0.00, "healthy", R"({"latency": {"kind": "lognormal", "median_ms": 120, "sigma": 0.3}})",
-     "primary healthy: every answer comes from it"},
-    {0.25, "slow", R"({"latency": {"kind": "lognormal", "median_ms": 2500, "sigma": 0.3}})",
-     "primary slows to ~2.5 s: attempts time out at 1 s, the breaker opens, the fallback answers"},
-    {0.45, "failing", R"({"errors": {"503": 1.0}, "latency": {"kind": "fixed", "ms": 20}})",
-     "primary fails with 503: half-open probes fail, the breaker stays open"},
-    {0.70, "recovered", R"({"latency": {"kind": "lognormal", "median_ms": 120, "sigma": 0.3}})",
-     "primary recovers: a probe succeeds, the breaker closes, traffic returns"},
-};
-
-std::atomic<bool> interrupted{false};
-extern "C" void on_interrupt(int) { interrupted = true; }
-
-/// One second's outcomes.
-struct second_stats {
-  int started = 0;
-  int ok = 0;
-  int via_fallback = 0;
-  int errors = 0;
-  int retries = 0;
-  std::vector<std::int64_t> latencies_us;
-};
-
-struct tally {
-  std::mutex m;
-  std::map<int, second_stats> by_second;  ///< keyed by the second the call finished in
-  std::map<std::string, int> error_codes;
-  std::vector<std::string> events;  ///< breaker transitions not yet printed
-  int finished = 0;
-  int ok = 0;
-  int via_fallback = 0;
-  std::int64_t worst_overrun_us = 0;  ///< how far past its deadline a call finished (should stay ~0)
-};
-
-std::string percentile(std::vector<std::int64_t> v, double p) {
-  if (v.empty()) return "-";
-  std::sort(v.begin(), v.end());
-  auto const i = static_cast<std::size_t>(p * static_cast<double>(v.size() - 1));
-  return fmt::format("{}ms", v[i] / 1000);
+void print_usage(std::FILE* out) {
+  fmt::print(out,
+             "usage: medgate demo [options]            the browser demo portal\n"
+             "       medgate demo --console [options]  the terminal scenario (--console --help lists its options)\n"
+             "\n"
+             "Serves the demo clinical portal: medgate's engine runs in the browser (WebAssembly) and calls three\n"
+             "simulated providers (primary, fallback, canary) on this server; the page breaks and heals them.\n"
+             "\n"
+             "options:\n"
+             "  --host HOST          address to listen on (default 127.0.0.1)\n"
+             "  --port N             port (default {}; 0 picks a free one)\n"
+             "  --web DIR            the portal's files, served at / (default {})\n"
+             "  --wasm DIR           the WebAssembly package, served at /medgate/ (default {})\n"
+             "  --lexicons DIR       the folder of phi.mglex, served at /lexicons/ (default: the one the build made)\n"
+             "  --vocabularies DIR   the folder of the .mgtok files, served at /vocabularies/ (default: as above)\n"
+             "  --seed N             seed of the simulated providers' fault decisions (default 1)\n"
+             "  --help               this text\n"
+             "\n"
+             "Also served: /demo/config.json (the engine's configuration), /demo/info.json, /<provider>/v1,\n"
+             "/admin/providers (PUT /admin/providers/NAME/faults breaks or heals a provider).\n",
+             default_port, built_web_dir, built_wasm_dir);
 }
 
-std::string paint(bool color, std::string_view code, std::string_view text) {
-  return color ? fmt::format("\x1b[{}m{}\x1b[0m", code, text) : std::string{text};
+struct settings {
+  std::string host = "127.0.0.1";
+  int port = default_port;
+  std::string web = built_web_dir;
+  std::string wasm = built_wasm_dir;
+  std::string lexicons;      ///< empty: the default search (phi_data.hpp)
+  std::string vocabularies;  ///< empty: the default search (token_data.hpp)
+  std::uint64_t seed = 1;
+  bool help = false;
+};
+
+/// Options of the console scenario, named when given without --console.
+bool is_console_option(std::string_view name) {
+  return name == "--seconds" || name == "--rate" || name == "--no-color";
 }
 
-std::string breaker_cell(bool color, breaker_state s) {
-  auto const name = to_string(s);
-  auto const padded = fmt::format("{:<10}", name);
-  switch (s) {
-    case breaker_state::closed:
-      return paint(color, "32", padded);
-    case breaker_state::half_open:
-      return paint(color, "33", padded);
-    default:
-      return paint(color, "31", padded);
+result<settings> parse(args a) {
+  settings s;
+  option_cursor in{a};
+  while (auto item = in.next()) {
+    if (item->positional) return error{fmt::format("unexpected argument '{}'", item->text)};
+    std::string_view const name = item->text;
+    if (name == "--help") {
+      s.help = true;
+      return s;
+    }
+    if (name == "--console") return error{"--console must come first: medgate demo --console [options]"};
+    if (is_console_option(name))
+      return error{fmt::format("{} is an option of the terminal scenario: medgate demo --console {}", name, name)};
+    auto value = in.value();
+    if (!value) return error{value.error_message()};
+    if (name == "--host") {
+      s.host = *value;
+    } else if (name == "--port") {
+      auto const port = parse_integer<int>(*value);
+      if (!port || *port < 0 || *port > 65535)
+        return error{fmt::format("--port must be a number from 0 to 65535, got '{}'", *value)};
+      s.port = *port;
+    } else if (name == "--web") {
+      s.web = *value;
+    } else if (name == "--wasm") {
+      s.wasm = *value;
+    } else if (name == "--lexicons") {
+      s.lexicons = *value;
+    } else if (name == "--vocabularies") {
+      s.vocabularies = *value;
+    } else if (name == "--seed") {
+      auto const seed = parse_integer<std::uint64_t>(*value);
+      if (!seed) return error{fmt::format("--seed must be a non-negative integer, got '{}'", *value)};
+      s.seed = *seed;
+    } else {
+      return error{fmt::format("unknown option '{}'", name)};
+    }
   }
+  return s;
 }
 
-int usage(std::FILE* out, int code) {
-  std::fprintf(out,
-               "usage: medgate demo [--seconds N] [--rate CALLS_PER_SECOND] [--seed N] [--no-color]\n\n"
-               "Starts two simulated providers (primary, fallback) on loopback and sends a steady stream of\n"
-               "calls through medgate while the primary runs healthy, slows down, fails, and recovers.\n"
-               "Defaults: --seconds 30 --rate 20 --seed 42.\n");
-  return code;
+/// The folders to serve, each checked; the error says which is missing and how to make it.
+result<std::vector<static_mount>> find_mounts(settings const& s) {
+  std::error_code ec;
+  if (!std::filesystem::is_directory(s.web, ec))
+    return error{
+        fmt::format("the portal's folder {} does not exist; pass --web DIR (the portal is web/ in the "
+                    "source tree)",
+                    s.web)};
+  if (!std::filesystem::is_directory(s.wasm, ec))
+    return error{fmt::format("the WebAssembly package {} does not exist; build it with\n  {}\nor pass --wasm DIR",
+                             s.wasm, build_wasm)};
+  auto lexicons = find_lexicon_dir(s.lexicons);
+  if (!lexicons)
+    return error{fmt::format("{}\nBuild it with: cmake --build --preset native --target medgate_lexicon_data",
+                             lexicons.error_message())};
+  auto vocabularies = find_vocabulary_dir(s.vocabularies);
+  if (!vocabularies)
+    return error{fmt::format("{}\nBuild them with: cmake --build --preset native --target medgate_token_data",
+                             vocabularies.error_message())};
+  return std::vector<static_mount>{
+      {"/", s.web}, {"/medgate/", s.wasm}, {"/lexicons/", *lexicons}, {"/vocabularies/", *vocabularies}};
 }
 
-bool parse_int(std::string_view text, long long lo, long long hi, long long& out) {
-  auto const v = parse_integer<long long>(text);
-  if (!v || *v < lo || *v > hi) return false;
-  out = *v;
-  return true;
+sim::fault_profile lognormal(int median_ms) {
+  sim::fault_profile p;
+  p.latency.kind = sim::latency_kind::lognormal;
+  p.latency.median = std::chrono::milliseconds{median_ms};
+  p.latency.sigma = 0.3;
+  return p;
 }
 
 }  // namespace
 
 int run_demo(args a) {
-  demo_settings s;
-  s.color = isatty(STDOUT_FILENO) != 0;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    std::string_view const arg = a[i];
-    auto value = [&](long long lo, long long hi, long long& out) {
-      if (i + 1 >= a.size() || !parse_int(a[i + 1], lo, hi, out)) {
-        std::fprintf(stderr, "medgate demo: %.*s needs a whole number from %lld to %lld\n",
-                     static_cast<int>(arg.size()), arg.data(), lo, hi);
-        return false;
-      }
-      ++i;
-      return true;
-    };
-    long long v = 0;
-    if (arg == "--help" || arg == "-h") return usage(stdout, 0);
-    if (arg == "--no-color") {
-      s.color = false;
-    } else if (arg == "--seconds") {
-      if (!value(4, 3600, v)) return 2;
-      s.seconds = static_cast<int>(v);
-    } else if (arg == "--rate") {
-      if (!value(1, 500, v)) return 2;
-      s.rate = static_cast<int>(v);
-    } else if (arg == "--seed") {
-      if (!value(0, 1'000'000'000'000, v)) return 2;
-      s.seed = static_cast<std::uint64_t>(v);
-    } else {
-      std::fprintf(stderr, "medgate demo: unknown option '%.*s'\n\n", static_cast<int>(arg.size()), arg.data());
-      return usage(stderr, 2);
-    }
+  if (!a.empty() && std::string_view{a[0]} == "--console") return run_demo_console(a.subspan(1));
+  auto line = parse(a);
+  if (!line) {
+    fmt::print(stderr, "medgate demo: {}\n(`medgate demo --help` lists the options)\n", line.error_message());
+    return 2;
+  }
+  if (line->help) {
+    print_usage(stdout);
+    return 0;
+  }
+  auto mounts = find_mounts(*line);
+  if (!mounts) {
+    fmt::print(stderr, "medgate demo: {}\n", mounts.error_message());
+    return 2;
   }
 
-  // ---- the simulated providers ----
-  auto primary_faults = sim::parse_fault_profile(scenario[0].profile);
-  auto fallback_faults =
-      sim::parse_fault_profile(R"({"latency": {"kind": "lognormal", "median_ms": 250, "sigma": 0.3}})");
-  if (!primary_faults || !fallback_faults) {
-    std::fprintf(stderr, "medgate demo: internal scenario error\n");
-    return 1;
-  }
-  sim::simulator_options so;
-  so.providers = {{"primary", {"gpt-4o-mini"}, *primary_faults}, {"fallback", {"gpt-4o-mini"}, *fallback_faults}};
-  so.seed = s.seed;
-  so.threads = static_cast<std::size_t>(std::max(64, s.rate * 8));
-  sim::simulator simulator{so};
-  auto port = simulator.start();
+  sim::simulator_options options;
+  options.host = line->host;
+  options.port = line->port;
+  options.seed = line->seed;
+  options.mounts = std::move(*mounts);
+  options.providers = {{.name = "primary", .faults = lognormal(120)},
+                       {.name = "fallback", .faults = lognormal(250)},
+                       {.name = "canary", .faults = lognormal(150)}};
+  for (auto& p : options.providers) p.models = {std::string{demo_model}};
+
+  stop_signals signals;
+  sim::simulator simulator{options};
+  auto const port = simulator.start();
   if (!port) {
-    std::fprintf(stderr, "medgate demo: cannot start the simulator: %s\n", port.error_message().c_str());
+    fmt::print(stderr, "medgate demo: {}\n", port.error_message());
     return 1;
   }
 
-  // ---- medgate in front of them ----
-  auto options = default_options();
-  for (auto& p : options.routing.providers) {
-    p.base_url = simulator.base_url(p.name);
-    p.attempt_timeout = 1s;
-    p.breaker.consecutive_failures = 5;
-    p.breaker.window_size = 20;
-    p.breaker.minimum_calls = 10;
-    p.breaker.failure_rate_threshold = 50;
-    p.breaker.slow_call_duration = 800ms;
-    p.breaker.slow_call_rate_threshold = 80;
-    p.breaker.open_duration = 3s;
-    p.breaker.half_open_probes = 2;
-    p.breaker.half_open_successes = 2;
+  // The engine configuration names the port just bound; a configuration the parser refuses is a bug here.
+  std::string const config =
+      demo_engine_config([&](std::string_view provider) { return simulator.base_url(provider); }).dump(2);
+  if (auto parsed = parse_config(config); !parsed) {
+    fmt::print(stderr, "medgate demo: bug: the portal's engine configuration does not parse: {}\n{}\n",
+               parsed.error_message(), config);
+    return 1;
   }
-  options.retry.max_attempts_per_target = 2;
-  options.retry.backoff.base = 100ms;
-  options.retry.backoff.cap = 1s;
-  options.deadlines.timeout = 4s;
-  options.record_decisions = false;
-
-  tally t;
-  auto const start = std::chrono::steady_clock::now();
-  auto second_of = [&](std::chrono::steady_clock::time_point when) {
-    return static_cast<int>(std::chrono::duration_cast<std::chrono::seconds>(when - start).count());
-  };
-  transport::httplib_options topt;
-  topt.token_counters = token_counters("medgate demo");
-  topt.workers = static_cast<std::size_t>(std::max(16, s.rate * 4));
-  topt.observer = [&](effect const& e) {
-    if (auto const* b = std::get_if<breaker_changed>(&e)) {
-      std::lock_guard lock{t.m};
-      t.events.push_back(
-          fmt::format("{} breaker {} -> {} ({})", b->provider, to_string(b->from), to_string(b->to), b->reason));
-    }
-  };
-  auto driver = transport::httplib_driver::create(options, seed{s.seed}, topt);
-  if (!driver) {
-    std::fprintf(stderr, "medgate demo: %s\n", driver.error_message().c_str());
+  nlohmann::json providers = nlohmann::json::array();
+  for (auto const& p : options.providers) providers.push_back(p.name);
+  nlohmann::json presets = nlohmann::json::array();
+  for (auto const name : sim::preset_names()) presets.push_back(name);
+  nlohmann::json const info = {{"providers", providers}, {"presets", presets}, {"version", version}};
+  if (!simulator.serve_document("/demo/config.json", "application/json", config) ||
+      !simulator.serve_document("/demo/info.json", "application/json", info.dump(2))) {
+    fmt::print(stderr, "medgate demo: bug: cannot publish /demo/config.json\n");
     return 1;
   }
 
-  std::signal(SIGINT, on_interrupt);
-  std::signal(SIGTERM, on_interrupt);
-  std::printf("medgate demo — %d calls/s for %ds; primary and fallback simulated at http://127.0.0.1:%d\n", s.rate,
-              s.seconds, *port);
-  std::printf(
-      "route clinical-summary: primary/gpt-4o-mini, then fallback/gpt-4o-mini; attempt timeout 1s, "
-      "deadline 4s, 2 attempts per provider\n\n");
-  std::printf("%5s  %-10s %5s %5s %9s %6s %7s %7s %7s  %-10s %-10s\n", "time", "phase", "calls", "ok", "fallback",
-              "errors", "retries", "p50", "p95", "primary", "fallback");
-
-  std::size_t phase_index = 0;
-  int started_total = 0;
-  auto const total = std::chrono::seconds{s.seconds};
-  auto const interval = std::chrono::microseconds{1'000'000 / s.rate};
-  auto next_call = start;
-  int printed_second = 0;
-  std::printf("       %s\n", std::string{scenario[0].story}.c_str());
-
-  auto print_second = [&](int sec) {
-    std::vector<std::string> events;
-    second_stats row;
-    {
-      std::lock_guard lock{t.m};
-      events.swap(t.events);
-      row = t.by_second[sec];
-    }
-    for (auto const& e : events) std::printf("       %s\n", paint(s.color, "36", "! " + e).c_str());
-    auto health = (*driver)->providers();
-    auto state_of = [&](std::string_view name) {
-      for (auto const& p : health)
-        if (p.name == name) return p.breaker_metrics.state;
-      return breaker_state::disabled;
-    };
-    std::printf("%4ds  %-10s %5d %5d %9d %6s %7d %7s %7s  %s %s\n", sec + 1,
-                std::string{scenario[phase_index].name}.c_str(), row.started, row.ok, row.via_fallback,
-                row.errors ? paint(s.color, "31", fmt::format("{:>6}", row.errors)).c_str() : "     0", row.retries,
-                percentile(row.latencies_us, 0.5).c_str(), percentile(row.latencies_us, 0.95).c_str(),
-                breaker_cell(s.color, state_of("primary")).c_str(),
-                breaker_cell(s.color, state_of("fallback")).c_str());
-    std::fflush(stdout);
-  };
-
-  while (!interrupted) {
-    auto const now = std::chrono::steady_clock::now();
-    auto const running_for = now - start;
-    if (running_for >= total) break;
-    // Advance the scenario.
-    double const fraction = std::chrono::duration<double>(running_for) / std::chrono::duration<double>(total);
-    if (phase_index + 1 < std::size(scenario) && fraction >= scenario[phase_index + 1].from) {
-      ++phase_index;
-      if (auto f = sim::parse_fault_profile(scenario[phase_index].profile)) simulator.set_faults("primary", *f);
-      std::printf("       %s\n", paint(s.color, "1", scenario[phase_index].story).c_str());
-    }
-    // Print each completed second.
-    while (second_of(now) > printed_second) print_second(printed_second++);
-    // Start the calls that are due.
-    while (next_call <= now) {
-      int const n = ++started_total;
-      int const sec = second_of(next_call);
-      {
-        std::lock_guard lock{t.m};
-        ++t.by_second[sec].started;
-      }
-      call_request request;
-      request.chat = openai::make_chat_request(
-          "clinical-summary", {{"user", fmt::format("Summarize the ward round note for bed {}.", n % 32 + 1)}});
-      (*driver)->submit(std::move(request), [&t, &second_of, timeout = options.deadlines.timeout](done const& d) {
-        auto const finished = std::chrono::steady_clock::now();
-        std::lock_guard lock{t.m};
-        auto& row = t.by_second[second_of(finished)];
-        ++t.finished;
-        auto const latency = elapsed(d.submitted, d.finished);
-        t.worst_overrun_us = std::max(t.worst_overrun_us, (latency - timeout).count());
-        if (d.response) {
-          ++row.ok;
-          ++t.ok;
-          row.latencies_us.push_back(latency.count());
-          if (d.provider != "primary") {
-            ++row.via_fallback;
-            ++t.via_fallback;
-          }
-        } else {
-          ++row.errors;
-          ++t.error_codes[std::string{to_string(d.error->code)}];
-        }
-        for (std::size_t i = 1; i < d.attempts.size(); ++i)
-          if (d.attempts[i].provider == d.attempts[i - 1].provider) ++row.retries;
-      });
-      next_call += interval;
-    }
-    std::this_thread::sleep_until(std::min(next_call, start + std::chrono::seconds{printed_second + 1}));
-  }
-  // Let the calls in flight finish (each ends within its 4 s deadline).
-  auto const wait_until = std::chrono::steady_clock::now() + 5s;
-  while (std::chrono::steady_clock::now() < wait_until && !interrupted) {
-    {
-      std::lock_guard lock{t.m};
-      if (t.finished == started_total) break;
-    }
-    std::this_thread::sleep_for(20ms);
-  }
-  while (printed_second < s.seconds && !interrupted) print_second(printed_second++);
-  driver->reset();  // cancels anything still in flight and joins the transport's threads
-
-  std::lock_guard lock{t.m};
-  std::printf("\n%d calls: %d answered (%.1f%%), %d of them by the fallback", started_total, t.ok,
-              started_total ? 100.0 * t.ok / started_total : 0.0, t.via_fallback);
-  if (t.error_codes.empty()) {
-    std::printf("; no errors.\n");
-  } else {
-    std::printf("; errors:");
-    for (auto const& [code, n] : t.error_codes) std::printf(" %s=%d", code.c_str(), n);
-    std::printf(".\n");
-  }
-  std::printf("Every call ended by its deadline: %s (latest %.1f ms past it).\n",
-              t.worst_overrun_us <= 50'000 ? "yes" : "NO",
-              static_cast<double>(std::max<std::int64_t>(0, t.worst_overrun_us)) / 1000.0);
-  auto const st = simulator.provider_stats("primary");
-  std::printf("The primary received %llu attempts for %d calls: its breaker kept the rest away while it was down.\n",
-              static_cast<unsigned long long>(st.requests), started_total);
+  fmt::print("medgate demo: open {}/ in a browser (Ctrl-C stops)\n", simulator.root_url());
+  std::fflush(stdout);
+  int const received = signals.wait();
+  fmt::print(stderr, "medgate demo: {}, stopping\n", received == SIGINT ? "interrupted" : "terminated");
   simulator.stop();
-  return t.finished == started_total ? 0 : 1;
+  return 0;
 }
 
 }  // namespace medgate::cli

@@ -13,7 +13,8 @@ struct command {
 };
 
 constexpr command commands[] = {
-    {"demo", "start two simulated providers and watch the policies handle a slow, failing, recovering primary",
+    {"demo",
+     "serve the browser demo portal (engine in WebAssembly, simulated providers); --console: the terminal scenario",
      medgate::cli::run_demo},
     {"serve", "the OpenAI-compatible gateway: point a client's base URL here and every call gets every policy",
      medgate::cli::run_serve},

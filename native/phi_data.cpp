@@ -28,20 +28,26 @@ result<phi::lexicon> load_file(std::string const& file) {
 
 }  // namespace
 
-result<phi::lexicon> load_lexicon(std::string const& file) {
-  if (!file.empty()) return load_file(file);
+result<std::string> find_lexicon_dir(std::string const& directory) {
   std::string const build_dir = std::filesystem::path{build_file}.parent_path().string();
   std::string tried;
-  for (auto const& dir : data_search_path({}, "MEDGATE_LEXICONS_DIR", "lexicons", build_dir.c_str())) {
+  for (auto const& dir : data_search_path(directory, "MEDGATE_LEXICONS_DIR", "lexicons", build_dir.c_str())) {
     auto const path = dir / "phi.mglex";
     std::error_code ec;
-    if (std::filesystem::exists(path, ec)) return load_file(path.string());
+    if (std::filesystem::exists(path, ec)) return dir.string();
     tried += fmt::format("\n  {}", path.string());
   }
   return error{fmt::format(
       "no PHI lexicon (phi.mglex); looked for:{}\nThe build makes it (cmake target medgate_lexicon_data, from npm and "
       "Debian packages); point MEDGATE_LEXICONS_DIR or --lexicon at it.",
       tried)};
+}
+
+result<phi::lexicon> load_lexicon(std::string const& file) {
+  if (!file.empty()) return load_file(file);
+  auto dir = find_lexicon_dir();
+  if (!dir) return error{dir.error_message()};
+  return load_file((std::filesystem::path{*dir} / "phi.mglex").string());
 }
 
 }  // namespace medgate::cli

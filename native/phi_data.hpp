@@ -18,4 +18,8 @@ namespace medgate::cli {
 /// and how to make the file.
 result<phi::lexicon> load_lexicon(std::string const& file = {});
 
+/// The folder holding phi.mglex: `directory` if given (it must hold the file), else the first folder of the
+/// default search that does. The error lists where it looked and how to make the file.
+result<std::string> find_lexicon_dir(std::string const& directory = {});
+
 }  // namespace medgate::cli

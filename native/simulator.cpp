@@ -46,6 +46,7 @@
 #include <fmt/format.h>
 #include <httplib.h>
 
+#include "cors.hpp"
 #include "medgate/random.hpp"
 
 namespace medgate::sim {
@@ -678,6 +679,20 @@ validation simulator_options::validate() const {
       if (model.empty()) return invalid(path + ".models", "must not contain an empty name");
     if (auto bad = p.faults.validate()) return bad->within(path + ".faults");
   }
+  for (std::size_t i = 0; i < mounts.size(); ++i) {
+    auto const& m = mounts[i];
+    const std::string path = fmt::format("mounts[{}]", i);
+    if (m.prefix.empty() || m.prefix.front() != '/' || m.prefix.back() != '/' ||
+        m.prefix.find("/../") != std::string::npos)
+      return invalid(path + ".prefix", "must start and end with '/' and have no \"..\" segment, got \"{}\"", m.prefix);
+    const auto first = std::string_view{m.prefix}.substr(1, m.prefix.find('/', 1) - 1);
+    const bool reserved =
+        first == "admin" || first == "healthz" ||
+        std::any_of(providers.begin(), providers.end(), [&](auto const& p) { return p.name == first; });
+    if (reserved)
+      return invalid(path + ".prefix", "would hide the simulator's /{}/ routes, got \"{}\"", first, m.prefix);
+    if (m.directory.empty()) return invalid(path + ".directory", "must name a folder");
+  }
   return std::nullopt;
 }
 
@@ -733,6 +748,52 @@ struct simulator::impl {
   std::condition_variable stop_signal;
   bool stopping = false;  // guarded by stop_mutex
 
+  struct document {
+    std::string content_type;
+    std::string body;
+  };
+  mutable std::mutex documents_mutex;
+  std::map<std::string, document, std::less<>> documents;  // guarded by documents_mutex
+
+  /// A path the simulator's own routes answer: /healthz, /admin/..., /<provider>/...
+  [[nodiscard]] bool is_route_path(std::string_view path) const {
+    if (!path.starts_with('/')) return false;
+    const auto first =
+        path.substr(1, path.find('/', 1) == std::string_view::npos ? std::string_view::npos : path.find('/', 1) - 1);
+    return first == "admin" || first == "healthz" || find(first) != nullptr;
+  }
+
+  /// Before routing (and before httplib's mounted files): preflights, published documents, and files that
+  /// would take a route's place.
+  httplib::Server::HandlerResponse before_routing(httplib::Request const& req, httplib::Response& res) {
+    using handled = httplib::Server::HandlerResponse;
+    if (req.method == "OPTIONS") {
+      cli::answer_preflight(req, res);
+      return handled::Handled;
+    }
+    if (req.method != "GET" && req.method != "HEAD") return handled::Unhandled;
+    {
+      std::lock_guard lock{documents_mutex};
+      if (auto const it = documents.find(req.path); it != documents.end()) {
+        res.status = 200;
+        res.set_header("Cache-Control", "no-cache");
+        res.set_content(it->second.body, it->second.content_type.c_str());
+        return handled::Handled;
+      }
+    }
+    if (!options.mounts.empty() && is_route_path(req.path)) {
+      if (auto const file = cli::mounted_file(options.mounts, req.path)) {
+        send_json(res, 500,
+                  openai_error(fmt::format("The file {} in a served folder hides the simulator's route {} {}; "
+                                           "remove or rename it.",
+                                           *file, req.method, req.path),
+                               "server_error", nullptr, "route_hidden_by_file"));
+        return handled::Handled;
+      }
+    }
+    return handled::Unhandled;
+  }
+
   [[nodiscard]] provider_state* find(std::string_view name) const {
     for (auto const& p : providers)
       if (p->name == name) return p.get();
@@ -783,8 +844,11 @@ struct simulator::impl {
       setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
     });
 
+    server.set_pre_routing_handler(httplib::Server::HandlerWithResponse{
+        [this](httplib::Request const& req, httplib::Response& res) { return before_routing(req, res); }});
     server.set_post_routing_handler([](httplib::Request const&, httplib::Response& res) {
       if (!res.has_header("Date")) res.set_header("Date", http_date(std::time(nullptr)));
+      cli::add_cors_headers(res);
     });
     // httplib's own errors (no route, bad request line, body too large) get
     // OpenAI's error shape too; bodies the handlers wrote are left alone.
@@ -1214,6 +1278,7 @@ result<int> simulator::start() {
   if (s.started) return error{"simulator: already started (a simulator starts once)"};
   if (auto bad = s.options.validate()) return error{"simulator: " + bad->to_string()};
   s.install_routes();
+  if (auto bad = cli::mount_static(s.server, s.options.mounts)) return error{"simulator: " + bad->message};
   int port = s.options.port;
   if (port == 0) {
     port = s.server.bind_to_any_port(s.options.host);
@@ -1262,6 +1327,13 @@ std::string simulator::base_url(std::string_view provider) const {
 
 std::string simulator::root_url() const {
   return fmt::format("http://{}:{}", impl_->url_host(), impl_->bound_port.load());
+}
+
+bool simulator::serve_document(std::string path, std::string content_type, std::string body) {
+  if (!path.starts_with('/') || impl_->is_route_path(path)) return false;
+  std::lock_guard lock{impl_->documents_mutex};
+  impl_->documents.insert_or_assign(std::move(path), impl::document{std::move(content_type), std::move(body)});
+  return true;
 }
 
 bool simulator::set_faults(std::string_view provider, fault_profile faults) {

@@ -17,6 +17,13 @@
 // `GET /admin/providers`, `GET|PUT /admin/providers/<p>/faults`,
 // `GET /admin/providers/<p>/stats`, `GET /admin/providers/<p>/requests`,
 // `POST /admin/reset-stats`; and `GET /healthz`.
+//
+// Browsers: every response allows any origin (CORS, native/cors.hpp) and an
+// `OPTIONS` preflight on any path is answered, so a page from another origin
+// can call the providers and the admin endpoint. Folders can be served next to
+// the routes (`simulator_options::mounts`, native/static_files.hpp), and small
+// generated documents published at run time (`serve_document`); neither ever
+// takes the place of a provider or admin route.
 #pragma once
 
 #include <cstdint>
@@ -32,6 +39,7 @@
 #include "medgate/field_error.hpp"
 #include "medgate/result.hpp"
 #include "medgate/time.hpp"
+#include "static_files.hpp"
 
 namespace medgate::sim {
 
@@ -146,6 +154,9 @@ struct simulator_options {
   std::vector<provider_spec> providers{};
   std::uint64_t seed = 1;    ///< every fault decision of every provider derives from it
   std::size_t threads = 64;  ///< server threads; each open connection (keep-alive, stream, hang) holds one
+  /// Folders served for GET under a URL prefix ("/" included). A path below `/admin/`, `/healthz` or
+  /// `/<provider>/` is never answered from a folder; a file there is refused, not served.
+  std::vector<cli::static_mount> mounts{};
   [[nodiscard]] validation validate() const;
 };
 
@@ -182,6 +193,11 @@ class simulator {
   [[nodiscard]] std::string base_url(std::string_view provider) const;
   /// `http://HOST:PORT` (admin endpoints live under `/admin`).
   [[nodiscard]] std::string root_url() const;
+
+  /// Serves `body` for GET `path` (e.g. "/demo/config.json"), replacing what was published there before;
+  /// safe while serving. Documents are found before mounted files; a path must start with '/' and not
+  /// collide with the provider or admin routes, else false.
+  bool serve_document(std::string path, std::string content_type, std::string body);
 
   /// Replaces a provider's fault profile at run time; false (and no change) if
   /// there is no such provider or the profile does not validate.

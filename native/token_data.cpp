@@ -50,6 +50,21 @@ result<std::shared_ptr<tokens::encoding const>> load_encoding(std::string_view n
       name, tried)};
 }
 
+result<std::string> find_vocabulary_dir(std::string const& directory) {
+  std::string tried;
+  for (auto const& dir : data_search_path(directory, "MEDGATE_TOKENS_DIR", "tokens", build_dir)) {
+    for (auto const name : known_encodings) {
+      std::error_code ec;
+      if (std::filesystem::exists(dir / fmt::format("{}.mgtok", name), ec)) return dir.string();
+    }
+    tried += fmt::format("\n  {}/*.mgtok", dir.string());
+  }
+  return error{fmt::format(
+      "no vocabulary files (.mgtok); looked for:{}\nThe build makes them (cmake target medgate_token_data, from npm "
+      "packages); point MEDGATE_TOKENS_DIR or --vocabularies at the folder that holds them.",
+      tried)};
+}
+
 std::vector<std::pair<std::string, tokens::text_counter>> token_counters(std::string_view program) {
   std::vector<std::pair<std::string, tokens::text_counter>> out;
   for (auto const name : known_encodings) {

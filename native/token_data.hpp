@@ -26,6 +26,10 @@ inline constexpr std::string_view known_encodings[] = {"cl100k_base", "o200k_bas
 /// The error lists where it looked and how to make the files.
 result<std::shared_ptr<tokens::encoding const>> load_encoding(std::string_view name, std::string const& directory = {});
 
+/// The folder holding the `.mgtok` vocabularies: `directory` if given (it must hold at least one), else the
+/// first folder of the default search that holds any. The error lists where it looked and how to make them.
+result<std::string> find_vocabulary_dir(std::string const& directory = {});
+
 /// Exact counters for every encoding whose vocabulary is found, for
 /// `httplib_options::token_counters`. Missing ones are reported once on
 /// stderr by `program` ("medgate chat: ...") and then estimated.

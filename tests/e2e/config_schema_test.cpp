@@ -3,8 +3,8 @@
 // The schema is checked with Ajv (draft 2020-12, strict mode, pinned in tests/gateway) by schema_check.mjs,
 // run with node: every example is valid, everything to_json() writes is valid (so the schema knows every
 // field the parser writes), configurations the parser refuses are refused by the schema too, at the same
-// JSON path, and "//" comment keys are accepted by both. Without node at configure time only the parser's
-// half of each check runs.
+// JSON path, and "//" comment keys are accepted by both. The demo portal's configuration is checked too. Without node
+// at configure time only the parser's half of each check runs.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -23,6 +23,7 @@
 
 #include <unistd.h>
 
+#include "demo_config.hpp"
 #include "medgate/config.hpp"
 
 namespace {
@@ -271,6 +272,13 @@ TEST_CASE("config schema: the examples and everything to_json() writes are valid
   REQUIRE(base.ok());
   valid.push_back(dir.write("base.json", base_config().dump(2)));
   valid.push_back(dir.write("to_json-base.json", medgate::to_json(*base).dump(2)));
+  // The configuration `medgate demo` serves to the portal's engine (GET /demo/config.json).
+  auto const demo = medgate::cli::demo_engine_config(
+      [](std::string_view provider) { return fmt::format("http://127.0.0.1:8787/{}/v1", provider); });
+  auto const demo_options = medgate::parse_config(demo.dump());
+  INFO((demo_options.ok() ? std::string{} : demo_options.error_message()));
+  CHECK(demo_options.ok());
+  valid.push_back(dir.write("demo-portal.json", demo.dump(2)));
 
 #ifdef MEDGATE_SCHEMA_CHECK_SCRIPT
   auto const check = schema_check("expect-valid", valid);

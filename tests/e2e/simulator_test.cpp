@@ -26,6 +26,8 @@
 #include <doctest/doctest.h>
 #include <httplib.h>
 
+#include "program.hpp"
+
 extern char** environ;
 
 using namespace medgate;
@@ -683,6 +685,157 @@ TEST_CASE("the admin endpoint lists providers and changes a profile at run time"
   sim::fault_profile impossible;
   impossible.reset = 3;
   CHECK_FALSE(sim.server.set_faults("primary", impossible));
+}
+
+// ---- browsers: CORS, served folders, published documents ----------------------------------
+
+TEST_CASE("every response allows any origin; a preflight on any path answers 204") {
+  running sim;
+  auto c = sim.client();
+  const httplib::Headers origin{{"Origin", "http://portal.example"}};
+
+  auto r = c.Post("/primary/v1/chat/completions", origin, chat_body("x"), "application/json");
+  REQUIRE(r);
+  CHECK(r->status == 200);
+  CHECK(r->get_header_value("Access-Control-Allow-Origin") == "*");
+  const std::string exposed = r->get_header_value("Access-Control-Expose-Headers");
+  for (auto name : {"x-request-id", "retry-after", "retry-after-ms", "date"})
+    CHECK_MESSAGE(exposed.find(name) != std::string::npos, name);
+
+  r = c.Get("/admin/providers", origin);
+  REQUIRE(r);
+  CHECK(r->status == 200);
+  CHECK(r->get_header_value("Access-Control-Allow-Origin") == "*");
+  r = c.Get("/nowhere", origin);  // errors too
+  REQUIRE(r);
+  CHECK(r->status == 404);
+  CHECK(r->get_header_value("Access-Control-Allow-Origin") == "*");
+
+  for (auto path : {"/primary/v1/chat/completions", "/admin/providers/primary/faults"}) {
+    CAPTURE(path);
+    r = c.Options(path, {{"Origin", "http://portal.example"},
+                         {"Access-Control-Request-Method", "PUT"},
+                         {"Access-Control-Request-Headers", "content-type, X-Medgate-Patient, x-other"}});
+    REQUIRE(r);
+    CHECK(r->status == 204);
+    CHECK(r->body.empty());
+    CHECK(r->get_header_value("Access-Control-Allow-Origin") == "*");
+    const std::string methods = r->get_header_value("Access-Control-Allow-Methods");
+    for (auto m : {"GET", "POST", "PUT", "OPTIONS"}) CHECK_MESSAGE(methods.find(m) != std::string::npos, m);
+    const std::string allowed = r->get_header_value("Access-Control-Allow-Headers");
+    for (auto h : {"authorization", "content-type", "x-request-id", "idempotency-key", "x-medgate-patient"})
+      CHECK_MESSAGE(allowed.find(h) != std::string::npos, h);
+    CHECK(allowed.find("x-other") == std::string::npos);
+    CHECK(r->has_header("Access-Control-Max-Age"));
+  }
+  CHECK(sim.server.provider_stats("primary").requests == 1);  // a preflight is no chat request
+}
+
+using medgate::testing::scratch_dir;
+
+TEST_CASE("served folders answer files with their content types and never a path outside them") {
+  scratch_dir root;
+  root.write("secret.txt", "not for the web");
+  root.write("site/index.html", "<!doctype html><title>portal</title>");
+  root.write("site/app.mjs", "export const x = 1;");
+  root.write("site/style.css", "body{}");
+  root.write("pkg/medgate.wasm", std::string{"\0asm\1\0\0\0", 8});
+  root.write("pkg/package.json", "{}");
+  root.write("data/phi.mglex", "MGLX");
+  root.write("data/cl100k_base.mgtok", "MGTK");
+  running sim{sim::simulator_options{.providers = {{.name = "primary"}},
+                                     .mounts = {{"/", (root.path / "site").string()},
+                                                {"/medgate/", (root.path / "pkg").string()},
+                                                {"/data/", (root.path / "data").string()}}}};
+  auto c = sim.client();
+  c.set_url_encode(false);  // send the paths exactly as written
+
+  struct expectation {
+    char const* path;
+    char const* type;
+  };
+  for (auto [path, type] : {expectation{"/", "text/html; charset=utf-8"},
+                            {"/index.html", "text/html; charset=utf-8"},
+                            {"/app.mjs", "text/javascript"},
+                            {"/style.css", "text/css"},
+                            {"/medgate/medgate.wasm", "application/wasm"},
+                            {"/medgate/package.json", "application/json"},
+                            {"/data/phi.mglex", "application/octet-stream"},
+                            {"/data/cl100k_base.mgtok", "application/octet-stream"}}) {
+    CAPTURE(path);
+    auto r = c.Get(path);
+    REQUIRE(r);
+    CHECK(r->status == 200);
+    CHECK(r->get_header_value("Content-Type") == type);
+    CHECK(r->get_header_value("Access-Control-Allow-Origin") == "*");
+  }
+  CHECK(c.Get("/medgate/medgate.wasm")->body == std::string{"\0asm\1\0\0\0", 8});
+
+  for (auto path : {"/../secret.txt", "/medgate/../../secret.txt", "/medgate/%2e%2e/%2e%2e/secret.txt",
+                    "/data/..%2f..%2fsecret.txt"}) {
+    CAPTURE(path);
+    auto r = c.Get(path);
+    REQUIRE(r);
+    CHECK(r->status != 200);
+    CHECK(r->body.find("not for the web") == std::string::npos);
+  }
+  CHECK(c.Get("/missing.js")->status == 404);
+  // The routes still answer under a folder served at "/".
+  CHECK(post_chat(c, "x")->status == 200);
+  CHECK(c.Get("/admin/providers")->status == 200);
+  CHECK(c.Get("/primary/v1/models")->status == 200);
+}
+
+TEST_CASE("a served file never takes a route's place; a mount cannot claim a route's prefix") {
+  scratch_dir site;
+  site.write("primary/v1/models", "a file, not the model list");
+  site.write("admin/providers", "a file, not the admin listing");
+  running sim{sim::simulator_options{.providers = {{.name = "primary"}}, .mounts = {{"/", site.path.string()}}}};
+  auto c = sim.client();
+  for (auto path : {"/primary/v1/models", "/admin/providers"}) {
+    CAPTURE(path);
+    auto r = c.Get(path);
+    REQUIRE(r);
+    CHECK(r->body.find("a file, not") == std::string::npos);
+    CHECK(r->status == 500);
+    CHECK(json::parse(r->body)["error"]["code"] == "route_hidden_by_file");
+  }
+  CHECK(post_chat(c, "x")->status == 200);  // POSTs never meet a served file
+
+  sim::simulator_options claims{.providers = {{.name = "primary"}}, .mounts = {{"/admin/", site.path.string()}}};
+  REQUIRE(claims.validate());
+  CHECK(claims.validate()->to_string() ==
+        "mounts[0].prefix would hide the simulator's /admin/ routes, got \"/admin/\"");
+  claims.mounts = {{"/primary/", site.path.string()}};
+  CHECK(claims.validate());
+  claims.mounts = {{"static", site.path.string()}};
+  CHECK(claims.validate());
+
+  sim::simulator missing{
+      sim::simulator_options{.providers = {{.name = "primary"}}, .mounts = {{"/", (site.path / "nope").string()}}}};
+  auto const started = missing.start();
+  REQUIRE_FALSE(started.ok());
+  CHECK(started.error_message() ==
+        fmt::format("simulator: {} (served at /) is not a folder", (site.path / "nope").string()));
+}
+
+TEST_CASE("a published document is served before files and can be replaced") {
+  scratch_dir site;
+  site.write("demo/config.json", "from the folder");
+  running sim{sim::simulator_options{.providers = {{.name = "primary"}}, .mounts = {{"/", site.path.string()}}}};
+  REQUIRE(sim.server.serve_document("/demo/config.json", "application/json", R"({"v": 1})"));
+  auto c = sim.client();
+  auto r = c.Get("/demo/config.json");
+  REQUIRE(r);
+  CHECK(r->status == 200);
+  CHECK(r->body == R"({"v": 1})");
+  CHECK(r->get_header_value("Content-Type") == "application/json");
+  CHECK(r->get_header_value("Access-Control-Allow-Origin") == "*");
+  REQUIRE(sim.server.serve_document("/demo/config.json", "application/json", R"({"v": 2})"));
+  CHECK(c.Get("/demo/config.json")->body == R"({"v": 2})");
+  CHECK_FALSE(sim.server.serve_document("/admin/providers", "application/json", "{}"));
+  CHECK_FALSE(sim.server.serve_document("/primary/v1/models", "application/json", "{}"));
+  CHECK_FALSE(sim.server.serve_document("relative", "text/plain", ""));
 }
 
 // ---- lifecycle ------------------------------------------------------------------------
