@@ -233,9 +233,11 @@ async function main() {
     setStatus('PHI protection and token counts work; this build of the package has no engine (createMedgate), so nothing can be sent.', 'error');
     return;
   }
+  // The simulator takes any key; a config naming api_key_env still needs one to put in the header.
   const apiKeys = {};
   for (const p of config.providers ?? []) if (p.api_key_env) apiKeys[p.api_key_env] = 'demo-simulator-needs-no-key';
-  mg = await medgate.createMedgate(config, { apiKeys, phi: { url: '/lexicons' }, tokens: { url: '/vocabularies' } });
+  mg = await medgate.createMedgate(config, { apiKeys, env: apiKeys, phi: { url: '/lexicons' },
+    tokens: { url: '/vocabularies' } });
   wireEngine();
   ui.send.disabled = false;
   ui.traffic.disabled = false;

@@ -41,7 +41,8 @@ export class Timeline {
   }
 
   decision(e) {
-    if (e.kind === 'other') return;
+    // A skipped target shows once the call is done, with its provider and reason (ChatResult.skipped).
+    if (e.kind === 'other' || e.kind === 'skip') return;
     const row = this.#row(e.call);
     const tag = document.createElement('span');
     tag.className = `reason reason-${e.kind}`;
