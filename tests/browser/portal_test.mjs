@@ -1,9 +1,10 @@
 // portal_test.mjs — the demo portal end to end in headless Chromium (ctest browser.portal).
 //
-//   node portal_test.mjs --medgate build/native/native/medgate --wasm build/wasm/wasm --artifacts DIR [-- demo args]
+//   node portal_test.mjs --medgate build/native/native/medgate --web web --wasm build/wasm/wasm --artifacts DIR
+//                        [-- more demo args]
 //   node portal_test.mjs --url http://127.0.0.1:8787/ --artifacts DIR      (a portal already being served)
 //
-// Starts `medgate demo --port 0` (plus any arguments after `--`), reads the URL it prints, loads the portal in
+// Starts `medgate demo --port 0 --web DIR --wasm DIR` (plus any arguments after `--`), reads the URL it prints, loads the portal in
 // Debian's /usr/bin/chromium through playwright-core and checks, as a person would use the page:
 //   1. the page starts with no console error and no page error;
 //   2. a note sent gets an answer, and the outgoing prompt (and what the providers received, when the
@@ -34,6 +35,7 @@ function parseArgs(argv) {
     if (value === undefined) usage(`${a} needs a value`);
     if (a === '--medgate') out.medgate = value;
     else if (a === '--wasm') out.wasm = value;
+    else if (a === '--web') out.web = value;
     else if (a === '--url') out.url = value;
     else if (a === '--artifacts') out.artifacts = value;
     else usage(`unknown option ${a}`);
@@ -44,7 +46,7 @@ function parseArgs(argv) {
 }
 
 function usage(why) {
-  console.error(`portal_test: ${why}\nusage: node portal_test.mjs --medgate PATH [--wasm DIR] --artifacts DIR [-- demo args]\n` +
+  console.error(`portal_test: ${why}\nusage: node portal_test.mjs --medgate PATH [--web DIR] [--wasm DIR] --artifacts DIR [-- demo args]\n` +
     '       node portal_test.mjs --url URL --artifacts DIR');
   process.exit(2);
 }
@@ -70,12 +72,14 @@ function checkInputs() {
         '(or point MEDGATE_WASM_PACKAGE_DIR at a built package)');
     }
   }
+  if (args.web && !existsSync(join(args.web, 'index.html'))) fail(`the portal's folder ${args.web} has no index.html`);
   if (args.medgate && !existsSync(args.medgate)) fail(`the medgate program ${args.medgate} does not exist: build it first`);
 }
 
 /** Starts `medgate demo --port 0 ...`; resolves with {url, stop} once it printed its URL. */
 function startDemo() {
-  const argv = ['demo', '--port', '0', ...args.demoArgs];
+  const argv = ['demo', '--port', '0', ...(args.web ? ['--web', args.web] : []), ...(args.wasm ? ['--wasm', args.wasm] : []),
+    ...args.demoArgs];
   const child = spawn(args.medgate, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   return new Promise((resolvePromise, reject) => {
