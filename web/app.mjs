@@ -186,6 +186,7 @@ function wireEngine() {
   mg.on('attempt', e => timeline.attempt(e));
   mg.on('decision', e => timeline.decision(e));
   mg.on('breaker', e => cards.setBreaker(e.provider, e.to, e.reason));
+  mg.on('canary', e => canary.changed(e));
   mg.on('done', r => {
     counts.calls += 1;
     if (r.ok) counts.ok += 1; else counts.failed += 1;

@@ -5,6 +5,13 @@ export class CanarySplit {
     this.el = el;
     this.arms = { control: 0, canary: 0 };
     this.status = null;
+    this.lastChange = '';
+    this.render();
+  }
+
+  /** A 'canary' event: the share changed (a ramp step, a rollback). */
+  changed(e) {
+    this.lastChange = `${e.route}: ${e.what} → ${e.percent}%`;
     this.render();
   }
 
@@ -43,5 +50,12 @@ export class CanarySplit {
         `canary ${s.canary.calls} / ${s.canary.errors}. Patients stick to their arm.`
       : 'Patients stick to their arm (keyed by the patient id).';
     this.el.append(bar, note);
+    if (this.lastChange) {
+      const change = document.createElement('p');
+      change.className = 'meta';
+      change.dataset.testid = 'canary-change';
+      change.textContent = `last change: ${this.lastChange}`;
+      this.el.append(change);
+    }
   }
 }

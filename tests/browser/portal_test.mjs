@@ -198,10 +198,10 @@ async function main() {
     page.on('pageerror', e => problems.push(`page error: ${e.message}`));
     page.on('console', msg => {
       if (msg.type() !== 'error') return;
-      // A provider the test broke on purpose answers 503 (or resets): Chromium logs each failed fetch. Those
-      // are the faults, not the page's errors; anything else is.
+      // A provider the test broke on purpose answers 503: Chromium logs each failed fetch to a provider
+      // (/<provider>/v1/...). Those are the injected faults, not the page's errors; anything else is.
       const url = msg.location()?.url ?? '';
-      if (/^Failed to load resource/.test(msg.text()) && /\/v1\/chat\/completions$/.test(url)) return;
+      if (/^Failed to load resource/.test(msg.text()) && /\/v1\//.test(new URL(url, demo.url).pathname)) return;
       problems.push(`console error: ${msg.text()} (${url})`);
     });
 
