@@ -272,6 +272,8 @@ export interface EngineEvents {
   audit: { call: number; record: Record<string, any> };
   /** A call ended. */
   done: ChatResult;
+  /** A reviewer decided on a held answer. */
+  reviewed: { call: number; state: string; reviewer: string; response?: Record<string, any> };
 }
 
 export interface ProviderStatus {
@@ -304,13 +306,14 @@ export interface EngineStatus {
 export interface CreateMedgateOptions {
   /** The engine's seed (jitter, hedging draws); 42 when absent. */
   seed?: number;
-  /** API keys by the environment variable name the config gives (`api_key_env`); a browser has no environment.
-   *  Keys go only into the Authorization header, never into events or errors. */
-  apiKeys?: Record<string, string>;
+  /** The environment a browser lacks: API keys and the patient key secret by the variable names the config
+   *  gives (`api_key_env`, `patient_key_secret_env`). Keys go only into Authorization headers, never into
+   *  events or errors. */
+  env?: Record<string, string>;
   /** The PHI lexicon for the protect step (names, places); without it the step finds names by cues only. */
   phi?: LoadPhiOptions;
-  /** Folder or bytes of the vocabularies for exact token counts: { url } holding <encoding>.mgtok. */
-  tokens?: { url?: string | URL };
+  /** Exact token counts: the folder { url } holding <encoding>.mgtok, for `encodings` (default ['o200k_base']). */
+  tokens?: { url?: string | URL; encodings?: EncodingName[] };
   module?: MedgateModule;
 }
 
@@ -319,6 +322,8 @@ export interface Medgate {
   chat(request: Record<string, any>, context?: CallContext): Promise<ChatResult>;
   /** Subscribes to an event; returns the function that unsubscribes. */
   on<K extends keyof EngineEvents>(event: K, listener: (e: EngineEvents[K]) => void): () => void;
+  /** Cancels a call in flight (it then rejects with code 'cancelled'); false if it is not in flight. */
+  cancel(call: number): boolean;
   /** Breakers, health and canaries now. */
   status(): EngineStatus;
   /** Swaps the config (an Error names the bad field); breakers and health of kept providers survive. */
@@ -329,4 +334,5 @@ export interface Medgate {
 
 /** An engine for `config`: the same JSON as `medgate serve`'s engine config (schema/medgate.schema.json).
  *  An invalid config rejects with an Error naming the field. */
+export declare const MedgateError: { new (result: ChatResult): MedgateError };
 export function createMedgate(config: Record<string, any> | string, options?: CreateMedgateOptions): Promise<Medgate>;

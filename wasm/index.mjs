@@ -2,3 +2,4 @@
 export { loadEncoding } from './tokens.mjs';
 export { loadPhi } from './phi.mjs';
 export { loadMedgateModule } from './module.mjs';
+export { createMedgate, MedgateError } from './engine.mjs';
