@@ -234,11 +234,13 @@ async function main() {
     setStatus('PHI protection and token counts work; this build of the package has no engine (createMedgate), so nothing can be sent.', 'error');
     return;
   }
-  // The simulator takes any key; a config naming api_key_env still needs one to put in the header.
-  const apiKeys = {};
-  for (const p of config.providers ?? []) if (p.api_key_env) apiKeys[p.api_key_env] = 'demo-simulator-needs-no-key';
-  mg = await medgate.createMedgate(config, { apiKeys, env: apiKeys, phi: { url: '/lexicons' },
-    tokens: { url: '/vocabularies' } });
+  // A browser has no environment: the engine takes its variables from `env`. The simulator takes any key; a
+  // config naming api_key_env still needs one for the header. Patient keys are hashed with this session's secret.
+  const env = {};
+  const patientKeyEnv = config.patient_key_secret_env ?? 'MEDGATE_PATIENT_KEY_SECRET';
+  if (patientKeyEnv) env[patientKeyEnv] = sessionSecret();  // its own secret, not the surrogates'
+  for (const p of config.providers ?? []) if (p.api_key_env) env[p.api_key_env] = 'demo-simulator-needs-no-key';
+  mg = await medgate.createMedgate(config, { env, phi: { url: '/lexicons' }, tokens: { url: '/vocabularies' } });
   wireEngine();
   ui.send.disabled = false;
   ui.traffic.disabled = false;
