@@ -237,12 +237,19 @@ async function main() {
     if (!providers.includes(first.by)) fail(`answered-by shows "${first.by}", which is no provider (${providers.join(', ')})`);
     console.log(`  answered by ${first.by} (arm ${first.arm})`);
     // What the providers really received, when the simulator lets us read it (GET /admin/providers/<p>/requests).
+    let readable = 0, received = 0;
     for (const p of providers) {
       const r = await admin(demo.url, `providers/${p}/requests`).catch(() => ({ status: 0 }));
       if (r.status !== 200) continue;
-      const received = JSON.stringify(r.body);
-      for (const phi of NOTE_PHI) if (received.includes(phi)) fail(`provider ${p} received "${phi}" from the note`);
+      readable += 1;
+      const bodies = Array.isArray(r.body) ? r.body : r.body?.requests ?? [];
+      received += bodies.length;
+      const json = JSON.stringify(bodies);
+      for (const phi of NOTE_PHI) if (json.includes(phi)) fail(`provider ${p} received "${phi}" from the note`);
     }
+    if (readable && !received) fail('no provider received the note, though the simulator lists what they received');
+    console.log(readable ? `  ${received} request(s) the providers received hold none of the note's identifiers`
+      : '  (the simulator does not list what the providers received)');
     await shot(page, 'answer.png');
 
     // 3. the primary goes down: its breaker opens, the fallback answers
@@ -273,7 +280,9 @@ async function main() {
     await page.evaluate(() => {
       const badge = document.querySelector('[data-testid="breaker-primary"]');
       window.__primaryStates = [badge.textContent];
-      new MutationObserver(() => window.__primaryStates.push(badge.textContent))
+      new MutationObserver(() => {
+        if (window.__primaryStates.at(-1) !== badge.textContent) window.__primaryStates.push(badge.textContent);
+      })
         .observe(badge, { childList: true, characterData: true, subtree: true });
     });
     await page.click('[data-testid="fault-primary-healthy"]');
