@@ -121,17 +121,17 @@ function showResult({ result, answer, error }) {
     ui.arm.textContent = result.canaryArm || '–';
     ui.attempts.textContent = String(result.attempts.length);
     ui.latency.textContent = `${Math.round(result.latencyMs)} ms`;
+    for (const s of result.skipped ?? []) {
+      const li = document.createElement('li');
+      li.className = 'skip';
+      li.textContent = `${s.provider}/${s.model}: skipped (${s.reason})`;
+      ui.trail.append(li);
+    }
     for (const a of result.attempts) {
       const li = document.createElement('li');
       li.className = a.outcome === 'success' ? 'ok' : 'fail';
       li.textContent = `${a.provider}/${a.model}${a.hedge ? ' (hedge)' : ''}: ${a.outcome}` +
         `${a.reason ? ` (${a.reason})` : ''}${a.status ? `, HTTP ${a.status}` : ''}, ${Math.round(a.endedMs - a.startedMs)} ms`;
-      ui.trail.append(li);
-    }
-    for (const s of result.skipped ?? []) {
-      const li = document.createElement('li');
-      li.className = 'skip';
-      li.textContent = `${s.provider}/${s.model}: skipped (${s.reason})`;
       ui.trail.append(li);
     }
   } else {

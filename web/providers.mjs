@@ -38,9 +38,10 @@ export class ProviderCards {
   setBreaker(provider, state, reason) {
     const c = this.cards.get(provider);
     if (!c || !state) return;
+    if (reason) c.badge.title = reason;
+    if (state === c.lastState) return;
     c.badge.textContent = state;
     c.badge.className = `badge state-${state.replace(/[^a-z_]/g, '')}`;
-    if (reason) c.badge.title = reason;
     c.lastState = state;
   }
 
