@@ -21,7 +21,7 @@ const ui = {
   priority: $('priority'), send: $('send'), original: $('original'), outgoing: $('outgoing'),
   phiSummary: $('phi-summary'), tokens: $('token-count'), cost: $('cost'), answer: $('answer'),
   answeredBy: $('answered-by'), arm: $('answer-arm'), attempts: $('answer-attempts'),
-  latency: $('answer-latency'), trail: $('answer-trail'), traffic: $('traffic'),
+  latency: $('answer-latency'), answerTokens: $('answer-tokens'), trail: $('answer-trail'), traffic: $('traffic'),
   calls: $('calls-count'), ok: $('calls-ok'), failed: $('calls-failed'), inflight: $('calls-inflight'),
 };
 
@@ -121,6 +121,9 @@ function showResult({ result, answer, error }) {
     ui.arm.textContent = result.canaryArm || '–';
     ui.attempts.textContent = String(result.attempts.length);
     ui.latency.textContent = `${Math.round(result.latencyMs)} ms`;
+    const t = result.tokens;
+    ui.answerTokens.textContent = !t ? '–' : `${t.prompt || t.countedPrompt} in, ${t.completion} out` +
+      `${t.usageReported ? '' : ' (counted)'}${t.costUsd != null ? `, ${formatUsd(t.costUsd)}` : ''}`;
     for (const s of result.skipped ?? []) {
       const li = document.createElement('li');
       li.className = 'skip';

@@ -39,6 +39,7 @@ export class CanarySplit {
       seg.style.width = `${total ? share(arm) : 50}%`;
       seg.textContent = `${arm} ${this.arms[arm]} (${share(arm)}%)`;
       seg.dataset.testid = `canary-${arm}`;
+      seg.hidden = total > 0 && this.arms[arm] === 0;
       bar.append(seg);
     }
     const note = document.createElement('p');
