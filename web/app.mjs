@@ -101,8 +101,9 @@ async function call(note, patient, priority, source) {
   counts.inflight += 1;
   updateCounters();
   try {
-    const result = await mg.chat(chatRequest(p.text), { patient, priority });
-    timeline.label(result.call, `${source} · ${patient} · ${priority}`);
+    const label = `${source} · ${patient} · ${priority}`;
+    const result = await timeline.start(label, () => mg.chat(chatRequest(p.text), { patient, priority }));
+    timeline.label(result.call, label);
     const text = result.text ?? result.response?.choices?.[0]?.message?.content ?? '';
     return { result, protectedText: p.text, answer: phi.rehydrate(text, p.map) };
   } catch (error) {

@@ -7,6 +7,17 @@ export class Timeline {
   constructor(list) {
     this.list = list;
     this.rows = new Map();  // call -> { li, chips, attempts: Map(attempt -> chip) }
+    this.starting = null;   // the label of the call being submitted: its row may appear inside chat()
+  }
+
+  /** Runs `submit` (which starts one call); a row the engine opens meanwhile gets `text` at once. */
+  start(text, submit) {
+    this.starting = text;
+    try {
+      return submit();
+    } finally {
+      this.starting = null;
+    }
   }
 
   /** Labels a call before its first event (the portal knows the patient and where it came from). */
@@ -84,6 +95,10 @@ export class Timeline {
     result.className = 'call-result';
     li.append(head, label, chips, result);
     this.list.prepend(li);
+    if (this.starting) {
+      label.textContent = this.starting;
+      this.starting = null;
+    }
     row = { li, label, chips, result, attempts: new Map() };
     this.rows.set(call, row);
     while (this.rows.size > MAX_ROWS) {
