@@ -102,7 +102,7 @@ async function call(note, patient, priority, source) {
   updateCounters();
   try {
     const label = `${source} · ${patient} · ${priority}`;
-    const result = await timeline.start(label, () => mg.chat(chatRequest(p.text), { patient, priority }));
+    const result = await timeline.start(label, () => mg.chat(chatRequest(p.text), patient ? { patient, priority } : { priority }));
     timeline.label(result.call, label);
     const text = result.text ?? result.response?.choices?.[0]?.message?.content ?? '';
     return { result, protectedText: p.text, answer: phi.rehydrate(text, p.map) };
@@ -143,7 +143,8 @@ function showResult({ result, answer, error }) {
   }
   if (error) {
     ui.answer.className = 'text answer answer-error';
-    ui.answer.textContent = `No answer: ${error.code ?? error.name}: ${error.message}`;
+    const code = error.code ?? error.name;
+    ui.answer.textContent = `No answer: ${error.message.startsWith(code) ? '' : `${code}: `}${error.message}`;
   } else {
     ui.answer.className = 'text answer';
     ui.answer.textContent = answer;
