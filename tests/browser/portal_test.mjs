@@ -19,7 +19,15 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
+
+let chromium;
+try {
+  ({ chromium } = await import('playwright-core'));
+} catch (e) {
+  console.error(`portal_test: FAILED: playwright-core is not installed in tests/browser/node_modules (${e.code ?? e.message}): ` +
+    'build the target medgate_browser_test_modules, or run `npm ci` in tests/browser');
+  process.exit(1);
+}
 
 const CHROMIUM = '/usr/bin/chromium';
 const WAIT = { start: 60_000, ready: 90_000, answer: 60_000, breaker: 120_000 };
