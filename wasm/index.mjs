@@ -3,3 +3,8 @@ export { loadEncoding } from './tokens.mjs';
 export { loadPhi } from './phi.mjs';
 export { loadMedgateModule } from './module.mjs';
 export { createMedgate, MedgateError } from './engine.mjs';
+export {
+  createCircuitBreaker, createBackoff, backoffDelayMs, createRetryBudget, createRateLimiter, createConcurrencyLimiter,
+  createHealthTracker, createHedge, createDeadline, createCanary, createAuditChain, verifyAuditLog, loadHashes,
+  loadIdempotencyKeys,
+} from './policies.mjs';

@@ -15,10 +15,10 @@
 // Screenshots go to the artifacts folder. Only behaviour is asserted, never timing: every wait is generous and
 // says what it waited for when it gives up.
 
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 
 let chromium;
 try {
@@ -46,6 +46,7 @@ function parseArgs(argv) {
     else if (a === '--web') out.web = value;
     else if (a === '--url') out.url = value;
     else if (a === '--artifacts') out.artifacts = value;
+    else if (a === '--pack') out.npm = value;
     else usage(`unknown option ${a}`);
   }
   if (!out.artifacts) usage('--artifacts DIR is required');
@@ -54,7 +55,7 @@ function parseArgs(argv) {
 }
 
 function usage(why) {
-  console.error(`portal_test: ${why}\nusage: node portal_test.mjs --medgate PATH [--web DIR] [--wasm DIR] --artifacts DIR [-- demo args]\n` +
+  console.error(`portal_test: ${why}\nusage: node portal_test.mjs --medgate PATH [--web DIR] [--wasm DIR] [--pack NPM] --artifacts DIR [-- demo args]\n` +
     '       node portal_test.mjs --url URL --artifacts DIR');
   process.exit(2);
 }
@@ -84,8 +85,24 @@ function checkInputs() {
   if (args.medgate && !existsSync(args.medgate)) fail(`the medgate program ${args.medgate} does not exist: build it first`);
 }
 
+/**
+ * With --pack NPM: the package as a user gets it — `npm pack` of the --wasm folder, installed into an empty
+ * project — and the portal is served that installed folder instead of the build's.
+ */
+function packedPackage() {
+  const work = mkdtempSync(join(tmpdir(), 'medgate-portal-package-'));
+  const run = (argv, cwd) => execFileSync(args.npm, argv, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  const packed = JSON.parse(run(['pack', '--json', '--pack-destination', work, resolve(args.wasm)], work))[0];
+  const app = join(work, 'app');
+  mkdirSync(app);
+  writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'portal', version: '1.0.0', private: true }));
+  run(['install', '--offline', '--no-audit', '--no-fund', join(work, packed.filename)], app);
+  return join(app, 'node_modules', '@medgate', 'wasm');
+}
+
 /** Starts `medgate demo --port 0 ...`; resolves with {url, stop} once it printed its URL. */
 function startDemo() {
+  if (args.npm) args.wasm = packedPackage();
   const argv = ['demo', '--port', '0', ...(args.web ? ['--web', args.web] : []), ...(args.wasm ? ['--wasm', args.wasm] : []),
     ...args.demoArgs];
   const child = spawn(args.medgate, argv, { stdio: ['ignore', 'pipe', 'pipe'] });

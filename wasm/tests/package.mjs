@@ -76,15 +76,22 @@ const mg = await createMedgate({
   routes: { 'clinical-summary': ['primary/gpt-4o-mini'] },
 });
 const answer = await mg.chat({ model: 'clinical-summary', messages: [{ role: 'user', content: 'Summarize: cough.' }] });
+const breaker = await medgate.createCircuitBreaker({ consecutive_failures: 2 });
+out.breaker = breaker.state(0);
+breaker.free();
 out.answer = { ok: answer.ok, provider: answer.provider, hasText: typeof answer.text === 'string' && answer.text.length > 0 };
 mg.close();
 console.log(JSON.stringify(out));
 `);
   const out = JSON.parse(execFileSync(process.execPath, ['use.mjs'], { cwd: app, encoding: 'utf8' }));
-  const expected = ['MedgateError', 'createMedgate', 'loadEncoding', 'loadMedgateModule', 'loadPhi'];
+  const expected = ['MedgateError', 'backoffDelayMs', 'createAuditChain', 'createBackoff', 'createCanary',
+                    'createCircuitBreaker', 'createConcurrencyLimiter', 'createDeadline', 'createHealthTracker',
+                    'createHedge', 'createMedgate', 'createRateLimiter', 'createRetryBudget', 'loadEncoding',
+                    'loadHashes', 'loadIdempotencyKeys', 'loadMedgateModule', 'loadPhi', 'verifyAuditLog'];
   check(JSON.stringify(out.exports) === JSON.stringify(expected), `exports: ${out.exports.join(', ')}`);
   for (const name of out.exports) check(new RegExp(`export (declare )?(function|const) ${name}\\b`).test(types), `index.d.ts declares ${name}`);
   check(out.redacted === 'Seen by Dr. [NAME] on [DATE], MRN [MRN].', `phi from the package: ${out.redacted}`);
+  check(out.breaker === 'closed', `a policy from the package: breaker ${out.breaker}`);
   check(out.tokens === 8, `tokens from the package: ${out.tokens}`);
   check(out.answer.ok && out.answer.provider === 'primary' && out.answer.hasText, `engine from the package: ${JSON.stringify(out.answer)}`);
 } finally {
