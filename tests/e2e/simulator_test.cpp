@@ -7,7 +7,6 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -921,86 +920,22 @@ TEST_CASE("a simulator cannot take a port that is in use") {
 
 // ---- the command --------------------------------------------------------------------
 
-namespace {
-
-struct child {
-  pid_t pid = -1;
-  int output = -1;  ///< read end of the child's stdout
-  ~child() {
-    if (pid > 0) {
-      kill(pid, SIGKILL);
-      waitpid(pid, nullptr, 0);
-    }
-    if (output >= 0) close(output);
-  }
-};
-
-/// Runs the program with `arguments`; stdout comes back through a pipe, stderr is discarded.
-void spawn(child& c, std::vector<std::string> arguments) {
-  int pipe_ends[2];
-  REQUIRE(pipe(pipe_ends) == 0);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, pipe_ends[1], STDOUT_FILENO);
-  posix_spawn_file_actions_addclose(&actions, pipe_ends[0]);
-  posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
-  arguments.insert(arguments.begin(), MEDGATE_PROGRAM_PATH);
-  std::vector<char*> argv;
-  for (auto& a : arguments) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  const int failed = posix_spawn(&c.pid, MEDGATE_PROGRAM_PATH, &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  close(pipe_ends[1]);
-  c.output = pipe_ends[0];
-  REQUIRE(failed == 0);
-}
-
-/// Reads the child's stdout until `marker` appears or it closes.
-std::string read_until(child& c, std::string_view marker) {
-  std::string text;
-  char buffer[512];
-  while (text.find(marker) == std::string::npos) {
-    const ssize_t n = read(c.output, buffer, sizeof buffer);
-    if (n <= 0) break;
-    text.append(buffer, static_cast<std::size_t>(n));
-  }
-  return text;
-}
-
-int wait_exit(child& c) {
-  int status = 0;
-  const auto until = steady::now() + 10s;
-  while (steady::now() < until) {
-    if (waitpid(c.pid, &status, WNOHANG) == c.pid) {
-      c.pid = -1;
-      return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    }
-    std::this_thread::sleep_for(10ms);
-  }
-  return -1;
-}
-
-}  // namespace
-
 TEST_CASE("medgate simulate --help, a bad flag, and a bad profile") {
-  child help;
-  spawn(help, {"simulate", "--help"});
-  CHECK(read_until(help, "GET /healthz").find("--faults NAME=PROFILE") != std::string::npos);
-  CHECK(wait_exit(help) == 0);
+  medgate::testing::running_program help{{"simulate", "--help"}};
+  CHECK(help.read_until("GET /healthz").find("--faults NAME=PROFILE") != std::string::npos);
+  CHECK(help.wait_exit() == 0);
 
-  child bad_flag;
-  spawn(bad_flag, {"simulate", "--prot", "1"});
-  CHECK(wait_exit(bad_flag) == 2);
+  medgate::testing::running_program bad_flag{{"simulate", "--prot", "1"}};
+  CHECK(bad_flag.wait_exit() == 2);
 
-  child bad_profile;
-  spawn(bad_profile, {"simulate", "--faults", "primary={\"reset\": 2}"});
-  CHECK(wait_exit(bad_profile) == 2);
+  medgate::testing::running_program bad_profile{{"simulate", "--faults", "primary={\"reset\": 2}"}};
+  CHECK(bad_profile.wait_exit() == 2);
 }
 
 TEST_CASE("medgate simulate serves until SIGTERM and then exits cleanly") {
-  child server;
-  spawn(server, {"simulate", "--port", "0", "--provider", "alpha:m1,m2", "--faults", "alpha=down", "--seed", "3"});
-  const std::string banner = read_until(server, "Ctrl-C stops.");
+  medgate::testing::running_program server{
+      {"simulate", "--port", "0", "--provider", "alpha:m1,m2", "--faults", "alpha=down", "--seed", "3"}};
+  const std::string banner = server.read_until("Ctrl-C stops.");
   REQUIRE(banner.find("Ctrl-C stops.") != std::string::npos);
   const auto url_at = banner.find("http://127.0.0.1:");
   REQUIRE(url_at != std::string::npos);
@@ -1016,6 +951,6 @@ TEST_CASE("medgate simulate serves until SIGTERM and then exits cleanly") {
   REQUIRE(r);
   CHECK(r->status == 503);
 
-  REQUIRE(kill(server.pid, SIGTERM) == 0);
-  CHECK(wait_exit(server) == 0);
+  REQUIRE(server.signal(SIGTERM));
+  CHECK(server.wait_exit() == 0);
 }
