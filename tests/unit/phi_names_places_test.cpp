@@ -137,6 +137,9 @@ TEST_CASE("cues name the capitalised words after them, whatever the lexicon says
       {"Maria rested well.", "[NAME] rested well."},
       {"Alvir spent a year abroad. Timotea lives alone.", "[NAME] spent a year abroad. [NAME] lives alone."},
       {"Patient lives alone.", "Patient lives alone."},
+      // A label written as a word is no part of the name after it.
+      {"Patient Eleanor Vasquez-Holt, 67, seen today.", "Patient [NAME], 67, seen today."},
+      {"Nurse Kowalczyk reported the change.", "Nurse [NAME] reported the change."},
   });
 }
 

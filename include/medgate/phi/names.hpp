@@ -199,8 +199,8 @@ inline void find_names(std::string_view text, std::vector<text_word> const& word
                stop_listed(k)) {
       // Few words are clinical, codes, eponyms, days, months or pronouns: one test passes the others by.
       kind = role::overridable;
-    } else if (w.cues & (cue::title | cue::credential | cue::relation)) {
-      kind = role::blocked;
+    } else if (w.cues & (cue::title | cue::credential | cue::relation | cue::label)) {
+      kind = role::blocked;  // "Dr", "MD", "Wife", and labels as words: "Patient Eleanor Vasquez-Holt"
     } else {
       // A name of the lexicon, ambiguous when also a word, a state, two letters ("Li", "PO") or an abbreviation in
       // a mixed-case line ("RA", "GU"); else a word the lexicon does not know, but no such abbreviation ("MRN",
@@ -305,14 +305,18 @@ inline void find_names(std::string_view text, std::vector<text_word> const& word
         }
       }
       // A sentence that starts with one or two name-like words and a verb that takes a person: "MARIA RESTED",
-      // "NHÂN SÂM RESTED".
+      // "NHÂN SÂM RESTED", "Nurse Kowalczyk reported".
       if (k > 0 && (w.cues & cue::person_verb)) {
         std::size_t first = k;
         while (first > 0 && k - first < 2 && name_word(first - 1) && joined(first - 1)) --first;
         bool person = false;
         for (std::size_t m = first; m < k; ++m)
           person = person || state[m].kind == role::unknown || (words[m].flags & word::first);
-        if (first != k && words[first].sentence_start && person)
+        // The sentence may start with a role: "Nurse Kowalczyk paged the team".
+        bool const opens =
+            words[first].sentence_start || (first > 0 && (words[first - 1].cues & cue::label) &&
+                                            words[first - 1].sentence_start && words[first - 1].capitalized());
+        if (first != k && opens && person)
           for (std::size_t m = first; m < k; ++m) is_name[m] = 1;
       }
     }
