@@ -211,34 +211,6 @@ std::optional<std::string> gateway_options::validate() const {
   return std::nullopt;
 }
 
-/// `POST /admin/reviews/{call}`'s body: {"decision": "approved" | "edited" | "rejected", "reviewer": "r-17",
-/// "replacement": "..." (edited), "reason": "code" (rejected)}.
-result<review_action> review_action_of(std::string const& body) {
-  auto const j = json::parse(body, nullptr, false);
-  if (!j.is_object()) return error{"the body must be a JSON object: {\"decision\": ..., \"reviewer\": ...}"};
-  review_action a;
-  auto const text = [&](char const* key, std::string& out) -> bool {
-    auto const it = j.find(key);
-    if (it == j.end()) return true;
-    if (!it->is_string()) return false;
-    out = it->get<std::string>();
-    return true;
-  };
-  std::string decision;
-  if (!text("decision", decision) || !text("reviewer", a.reviewer) || !text("replacement", a.replacement) ||
-      !text("reason", a.reason))
-    return error{"decision, reviewer, replacement and reason must be strings"};
-  if (decision == "approved")
-    a.decision = review_state::approved;
-  else if (decision == "edited")
-    a.decision = review_state::edited;
-  else if (decision == "rejected")
-    a.decision = review_state::rejected;
-  else
-    return error{"decision must be approved, edited or rejected"};
-  return a;
-}
-
 /// The number in a path like /admin/reviews/17.
 std::optional<call_id> call_of(http_request const& req) { return cli::parse_integer<call_id>(req.path_id); }
 
@@ -454,7 +426,7 @@ struct server::impl {
     if (!check_admin(req, res)) return;
     auto const id = call_of(req);
     if (!id) return send_error(res, 404, "no such call", "invalid_request_error", "not_found");
-    auto action = review_action_of(req.body);
+    auto action = parse_review_action(req.body);
     if (!action) return send_error(res, 400, action.error_message(), "invalid_request_error", "invalid_request");
     struct verdict {
       int status = 200;

@@ -14,7 +14,7 @@
 // `result` says what was tried. In node, call close() when done: health probes keep a timer.
 import { dataBytes, defaultModule } from './module.mjs';
 
-const eventNames = ['send', 'attempt', 'decision', 'breaker', 'canary', 'audit', 'done', 'reviewed'];
+const eventNames = ['send', 'attempt', 'decision', 'breaker', 'canary', 'audit', 'done', 'reviewed', 'chunk'];
 
 /** A call that ended without an answer. */
 export class MedgateError extends Error {
@@ -37,6 +37,8 @@ class Medgate {
   #listeners = new Map(eventNames.map((name) => [name, new Set()]));
   #pending = new Map();  // call id -> {resolve, reject}
   #early = new Map();    // results of calls that ended inside submit(), before their id was known
+  #reviewWaiters = new Map();  // call id -> [{resolve, reject}] of reviewed()
+  #chunkHandlers = new Map();  // call id -> the onChunk of chat()
 
   /** @param raw the embind Engine; events reach #dispatch */
   attach(raw) {
@@ -45,7 +47,12 @@ class Medgate {
 
   dispatch(line) {
     const { event, data } = JSON.parse(line);
+    if (event === 'chunk') {
+      const handler = this.#chunkHandlers.get(data.call);
+      if (handler) this.#callListener(handler, data.data);
+    }
     if (event === 'done') {
+      this.#chunkHandlers.delete(data.call);
       const waiting = this.#pending.get(data.call);
       if (waiting) {
         this.#pending.delete(data.call);
@@ -54,15 +61,21 @@ class Medgate {
         this.#early.set(data.call, data);
       }
     }
-    for (const listener of this.#listeners.get(event) ?? []) {
-      try {
-        listener(data);
-      } catch (e) {
-        // A listener's bug must not break the engine's turn; report it where the host sees errors.
-        queueMicrotask(() => {
-          throw e;
-        });
-      }
+    if (event === 'reviewed') {
+      for (const { resolve } of this.#reviewWaiters.get(data.call) ?? []) resolve(data);
+      this.#reviewWaiters.delete(data.call);
+    }
+    for (const listener of this.#listeners.get(event) ?? []) this.#callListener(listener, data);
+  }
+
+  #callListener(listener, data) {
+    try {
+      listener(data);
+    } catch (e) {
+      // A listener's bug must not break the engine's turn; report it where the host sees errors.
+      queueMicrotask(() => {
+        throw e;
+      });
     }
   }
 
@@ -86,9 +99,17 @@ class Medgate {
     if (request === null || typeof request !== 'object') {
       return Promise.reject(new TypeError('medgate.chat: request must be an OpenAI chat request object'));
     }
+    const { onChunk, ...rest } = context ?? {};
+    if (onChunk !== undefined && typeof onChunk !== 'function') {
+      return Promise.reject(new TypeError('medgate.chat: context.onChunk must be a function'));
+    }
+    if (onChunk && request.stream !== true) {
+      return Promise.reject(new TypeError('medgate.chat: context.onChunk needs a streamed request (stream: true)'));
+    }
+    if (onChunk) rest.relay = true;
     let call;
     const promise = new Promise((resolve, reject) => {
-      const r = JSON.parse(raw.submit(JSON.stringify(request), JSON.stringify(context ?? {})));
+      const r = JSON.parse(raw.submit(JSON.stringify(request), JSON.stringify(rest)));
       if (r.error !== undefined) {
         reject(new Error(`medgate.chat: ${r.error}`));
         return;
@@ -100,6 +121,7 @@ class Medgate {
         this.#settle({ resolve, reject }, early);
       } else {
         this.#pending.set(r.call, { resolve, reject });
+        if (onChunk) this.#chunkHandlers.set(r.call, onChunk);
       }
     });
     promise.call = call;  // the call's id at once, to match its events before it ends (undefined if refused)
@@ -122,6 +144,43 @@ class Medgate {
     return this.#live('cancel').cancel(call);
   }
 
+  /**
+   * A reviewer's decision on an answer held for review: {decision: 'approved' | 'edited' | 'rejected', reviewer,
+   * replacement (edited), reason (rejected)}. Returns the state; the `reviewed` event and an `audit` record follow
+   * at once. Throws when the call has no answer waiting or the action is malformed.
+   */
+  review(call, action) {
+    const raw = this.#live('review');
+    if (action === null || typeof action !== 'object') throw new TypeError('medgate.review: action must be an object');
+    const r = JSON.parse(raw.review(call, JSON.stringify(action)));
+    if (r.error !== undefined) throw new Error(`medgate.review: ${r.error}`);
+    return r.state;
+  }
+
+  /** The answers held for a reviewer: [{call, draft}] (draft: the chat response as the provider gave it). */
+  pendingReviews() {
+    return JSON.parse(this.#live('pendingReviews').pendingReviews());
+  }
+
+  /**
+   * Resolves with the `reviewed` event of a call whose answer is held for review (its `response` is the approved
+   * or edited answer; none when rejected). Rejects when the call has no answer waiting or the engine closes.
+   */
+  reviewed(call) {
+    let held;
+    try {
+      held = this.pendingReviews().some((h) => h.call === call);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    if (!held) return Promise.reject(new Error(`medgate.reviewed: call ${call} has no answer waiting for review`));
+    return new Promise((resolve, reject) => {
+      const waiting = this.#reviewWaiters.get(call) ?? [];
+      waiting.push({ resolve, reject });
+      this.#reviewWaiters.set(call, waiting);
+    });
+  }
+
   reconfigure(config) {
     const error = this.#live('reconfigure').reconfigure(configText(config, 'medgate.reconfigure'));
     if (error) throw new Error(`medgate.reconfigure: ${error}`);
@@ -135,6 +194,11 @@ class Medgate {
     raw.delete();
     for (const [, waiting] of this.#pending) waiting.reject(new Error('medgate: the engine was closed'));
     this.#pending.clear();
+    for (const [, waiting] of this.#reviewWaiters) {
+      for (const { reject } of waiting) reject(new Error('medgate: the engine was closed'));
+    }
+    this.#reviewWaiters.clear();
+    this.#chunkHandlers.clear();
   }
 }
 

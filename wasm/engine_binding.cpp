@@ -6,9 +6,11 @@
 //
 //   const r = Module.Engine.create(configJson, seed, envJson, listener);  // {engine} | {error}
 //   // listener(json): '{"event": "send" | "attempt" | "decision" | "breaker" | "canary" | "audit" | "done"
-//   //                   | "reviewed", "data": {...}}' (engine_json.hpp)
+//   //                   | "reviewed" | "chunk", "data": {...}}' (engine_json.hpp)
 //   r.engine.submit(requestJson, contextJson)   // '{"call": 7}' or '{"error": "..."}'; the call ends in a done event
 //   r.engine.cancel(7); r.engine.status(); r.engine.reconfigure(json) ('' or the error)
+//   r.engine.review(7, '{"decision": "approved", "reviewer": "r-1"}')   // '{"state": "approved"}' or '{"error"}'
+//   r.engine.pendingReviews()                                           // '[{"call": 7, "draft": {...}}]'
 //   r.engine.setLexicon(uint8Array); r.engine.setCounter('o200k_base', uint8Array)   // '' or the error
 //   r.engine.close(); r.engine.delete()
 //
@@ -58,6 +60,10 @@ result<call_request> context_of(json const& ctx, openai::chat_request chat) {
                           std::pair{"idempotencyKey", &call.idempotency_key}, std::pair{"requestId", &call.request_id},
                           std::pair{"phiMap", &call.phi_map}, std::pair{"priority", &priority_name}})
     if (auto bad = text(key, *out)) return error{*bad};
+  if (auto const it = ctx.find("relay"); it != ctx.end() && !it->is_null()) {
+    if (!it->is_boolean()) return error{"context.relay must be a boolean"};
+    call.relay_stream = it->get<bool>();
+  }
   if (!priority_name.empty()) {
     auto const p = parse_priority(priority_name);
     if (!p) return error{"context.priority must be urgent, normal or batch"};
@@ -112,6 +118,9 @@ class engine_binding {
     host.on_outcome = [st = state_.get()](attempt_id a, http_response const* r, transport_error const* f, instant now) {
       st->arrived(a, r, f, now);
     };
+    host.on_stream_event = [st = state_.get()](call_id c, attempt_id a, openai::sse_event const& e) {
+      st->emit(stream_event_json(c, a, e));
+    };
     state_->driver = std::make_unique<transport::fetch_driver>(std::move(options), seed{s}, std::move(host));
   }
 
@@ -138,6 +147,32 @@ class engine_binding {
     if (!options) return "config: " + options.error_message();
     if (auto bad = state_->driver->reconfigure(std::move(*options))) return "config: " + bad->to_string();
     return "";
+  }
+
+  /// A reviewer's decision on a held answer (parse_review_action's JSON): '{"state": "approved"}' or
+  /// '{"error": "..."}'. The decision arrives as a `reviewed` event and an `audit` record.
+  [[nodiscard]] std::string review(double id, std::string const& action_json) {
+    if (!state_->driver) return error_json("the engine is closed");
+    auto action = parse_review_action(action_json);
+    if (!action) return error_json(action.error_message());
+    auto const call = static_cast<call_id>(id);
+    auto const state = state_->driver->turn([&](engine& e, instant now) -> result<review_state> {
+      if (e.review_draft(call) == nullptr)
+        return error{fmt::format("no answer of call {} is waiting for review", call)};
+      return e.review(call, *action, now);
+    });
+    if (!state) return error_json(state.error_message());
+    return json{{"state", to_string(*state)}}.dump();
+  }
+
+  /// The answers held for a reviewer: '[{"call": 7, "draft": {...the chat response...}}]'.
+  [[nodiscard]] std::string pending_reviews() const {
+    if (!state_->driver) return error_json("the engine is closed");
+    auto& core = state_->driver->core();
+    json held = json::array();
+    for (auto const id : core.pending_reviews())
+      if (auto const* draft = core.review_draft(id)) held.push_back({{"call", id}, {"draft", draft->body}});
+    return held.dump(-1, ' ', false, json::error_handler_t::replace);
   }
 
   [[nodiscard]] std::string set_lexicon(val const& bytes) {
@@ -203,6 +238,10 @@ void fetch_done(int driver, double id, int is_probe, int status, std::string con
 
 void timer_fired(int driver) { transport::fetch_driver::wake(driver); }
 
+bool fetch_chunk(int driver, double id, std::string const& text) {
+  return transport::fetch_driver::chunk(driver, id, text);
+}
+
 }  // namespace
 
 EMSCRIPTEN_BINDINGS(medgate_engine) {
@@ -212,12 +251,15 @@ EMSCRIPTEN_BINDINGS(medgate_engine) {
       .function("cancel", &engine_binding::cancel)
       .function("status", &engine_binding::status)
       .function("reconfigure", &engine_binding::reconfigure)
+      .function("review", &engine_binding::review)
+      .function("pendingReviews", &engine_binding::pending_reviews)
       .function("setLexicon", &engine_binding::set_lexicon)
       .function("setCounter", &engine_binding::set_counter)
       .function("close", &engine_binding::close);
   // Called by transport/fetch.hpp's JavaScript when a fetch ends or the timer fires.
   emscripten::function("medgateFetchDone", &fetch_done);
   emscripten::function("medgateTimerFired", &timer_fired);
+  emscripten::function("medgateFetchChunk", &fetch_chunk);
 }
 
 }  // namespace medgate::wasm

@@ -126,6 +126,13 @@ inline json event_json(effect const& e, instant now) {
   return nullptr;
 }
 
+/// One event of a relayed stream as it arrives: the `chunk` event (`data`: the chat.completion.chunk).
+inline json stream_event_json(call_id call, attempt_id attempt, openai::sse_event const& e) {
+  auto data = json::parse(e.data, nullptr, false);
+  json out = {{"call", call}, {"attempt", attempt}, {"data", data.is_discarded() ? json(e.data) : data}};
+  return json{{"event", "chunk"}, {"data", std::move(out)}};
+}
+
 /// An attempt's outcome as it arrived: the `attempt` event.
 inline json outcome_json(call_id call, attempt_id attempt, std::string const& provider, std::string const& model,
                          instant started, http_response const* response, transport_error const* failure, instant now) {

@@ -96,13 +96,26 @@ function updateCounters() {
 }
 
 /** One call through the engine: protect, chat, re-hydrate. Resolves with {result, answer} or {error}. */
-async function call(note, patient, priority, source) {
+// With `onText`, the answer streams: onText gets the answer so far (placeholders put back) as each chunk arrives.
+async function call(note, patient, priority, source, onText) {
   const p = protectNote(phi, note, { secret, patient });
   counts.inflight += 1;
   updateCounters();
   try {
     const label = `${source} · ${patient} · ${priority}`;
-    const result = await timeline.start(label, () => mg.chat(chatRequest(p.text), patient ? { patient, priority } : { priority }));
+    const context = patient ? { patient, priority } : { priority };
+    let request = chatRequest(p.text);
+    if (onText) {
+      request = { ...request, stream: true, stream_options: { include_usage: true } };
+      let sofar = '';
+      context.onChunk = (chunk) => {
+        const delta = chunk.choices?.[0]?.delta?.content;
+        if (!delta) return;
+        sofar += delta;
+        onText(phi.rehydrate(sofar, p.map));
+      };
+    }
+    const result = await timeline.start(label, () => mg.chat(request, context));
     timeline.label(result.call, label);
     const text = result.text ?? result.response?.choices?.[0]?.message?.content ?? '';
     return { result, protectedText: p.text, answer: phi.rehydrate(text, p.map) };
@@ -159,8 +172,12 @@ async function sendFromForm() {
   ui.answer.textContent = '';
   ui.answeredBy.textContent = '…';
   ui.answer.dataset.state = 'pending';
+  ui.answer.dataset.chunks = '0';
   try {
-    const r = await call(ui.note.value, patient, priority, 'form');
+    const r = await call(ui.note.value, patient, priority, 'form', (text) => {
+      ui.answer.textContent = text;  // the answer as it streams in
+      ui.answer.dataset.chunks = String(Number(ui.answer.dataset.chunks) + 1);
+    });
     showResult(r);
   } finally {
     ui.answer.dataset.state = 'done';
@@ -220,6 +237,9 @@ async function main() {
   ui.traffic.disabled = true;
 
   const [cfg, info] = await Promise.all([json('/demo/config.json'), json('/demo/info.json')]);
+  // The providers live on the server that served this page; reach them where the page was reached (the config
+  // names the address the server bound, 127.0.0.1 even when it listens on every interface).
+  for (const p of cfg.providers ?? []) p.base_url = location.origin + new URL(p.base_url).pathname;
   config = cfg;
   price = priceOf(config, firstModel(config, ROUTE));
   const providers = info.providers ?? config.providers.map(p => p.name);

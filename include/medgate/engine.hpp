@@ -64,6 +64,7 @@
 #include <vector>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "audit.hpp"
 #include "backoff.hpp"
@@ -341,6 +342,35 @@ struct review_action {
   std::string replacement;                         ///< for `edited`: the corrected answer text
   std::string reason;                              ///< for `rejected`: a reason code, never free text about the patient
 };
+
+/// A review decision as JSON (the gateway's `POST /admin/reviews/{call}` body, the WebAssembly engine's
+/// `review()`): {"decision": "approved" | "edited" | "rejected", "reviewer": "r-17", "replacement": "..."
+/// (edited), "reason": "code" (rejected)}. The error names the field, never its value.
+inline result<review_action> parse_review_action(std::string_view text) {
+  auto const j = nlohmann::json::parse(text, nullptr, false);
+  if (!j.is_object()) return error{"the body must be a JSON object: {\"decision\": ..., \"reviewer\": ...}"};
+  review_action a;
+  auto const field = [&](char const* key, std::string& out) -> bool {
+    auto const it = j.find(key);
+    if (it == j.end()) return true;
+    if (!it->is_string()) return false;
+    out = it->get<std::string>();
+    return true;
+  };
+  std::string decision;
+  if (!field("decision", decision) || !field("reviewer", a.reviewer) || !field("replacement", a.replacement) ||
+      !field("reason", a.reason))
+    return error{"decision, reviewer, replacement and reason must be strings"};
+  if (decision == "approved")
+    a.decision = review_state::approved;
+  else if (decision == "edited")
+    a.decision = review_state::edited;
+  else if (decision == "rejected")
+    a.decision = review_state::rejected;
+  else
+    return error{"decision must be approved, edited or rejected"};
+  return a;
+}
 
 // ---- the engine --------------------------------------------------------
 

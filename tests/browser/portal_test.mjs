@@ -185,6 +185,7 @@ async function sendNote(page, patient) {
   await waitFor(page, `an answer (or an error) for patient ${patient}`,
     () => document.querySelector('[data-testid=answer]').dataset.state === 'done', null, WAIT.answer);
   return {
+    chunks: Number(await page.getAttribute('[data-testid=answer]', 'data-chunks')),
     answer: await text(page, 'answer'),
     by: await text(page, 'answered-by'),
     arm: await text(page, 'answer-arm'),
@@ -259,8 +260,10 @@ async function main() {
     if (!first.answer.trim() || first.by === 'nobody') {
       fail(`no answer for the note: answered-by "${first.by}", answer "${first.answer}"`);
     }
+    // The form's call streams: the answer is shown piece by piece as it arrives.
+    if (!(first.chunks >= 2)) fail(`the answer arrived in ${first.chunks} streamed pieces, expected several`);
     if (!providers.includes(first.by)) fail(`answered-by shows "${first.by}", which is no provider (${providers.join(', ')})`);
-    console.log(`  answered by ${first.by} (arm ${first.arm})`);
+    console.log(`  answered by ${first.by} (arm ${first.arm}), streamed in ${first.chunks} pieces`);
     // What the providers really received, when the simulator lets us read it (GET /admin/providers/<p>/requests).
     let readable = 0, received = 0;
     for (const p of providers) {

@@ -6,7 +6,8 @@
 // A healthy primary answers; a primary that fails is retried, then the fallback answers, and its breaker
 // opens; a hung primary times out; when it heals, a half-open probe closes the breaker again. Also: events
 // in order for one call, the API key only in the Authorization header (never in an event or error),
-// patients' keys never in events, errors that name what was wrong, close() cancelling what is in flight.
+// patients' keys never in events, errors that name what was wrong, answers held for review and decided,
+// close() cancelling what is in flight.
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -159,7 +160,89 @@ try {
   const primaryStats = await stats('primary');
   check(primaryStats.requests > 0, 'the simulator counted the primary requests');
 
-  // 8. close() cancels a call in flight: it rejects, and the engine refuses further calls.
+  // 8. Review: with review on, the simulator's answers (no confidence given) are held for a reviewer. The held
+  // draft is listed; approving delivers it, editing replaces its text, rejecting delivers nothing; each decision
+  // is a `reviewed` event and an audit record; a second decision and an unknown call are refused.
+  await faults('primary', 'healthy');
+  const reviewing = await createMedgate({ ...config, review: { enabled: true, threshold: 0.7 } });
+  const reviewEvents = [];
+  for (const name of ['reviewed', 'audit']) reviewing.on(name, (data) => reviewEvents.push({ name, data }));
+  try {
+    const held = await reviewing.chat(request('Summarize: new murmur.'), { patient: patientCanary });
+    check(held.review?.state === 'pending_review', `review: the answer is held (${JSON.stringify(held.review)})`);
+    const list = reviewing.pendingReviews();
+    check(list.length === 1 && list[0].call === held.call && list[0].draft?.object === 'chat.completion',
+          `review: the held draft is listed: ${JSON.stringify(list).slice(0, 200)}`);
+    const later = reviewing.reviewed(held.call);
+    check(reviewing.review(held.call, { decision: 'approved', reviewer: 'r-17' }) === 'approved', 'review: approve');
+    const approved = await later;
+    check(approved.state === 'approved' && approved.reviewer === 'r-17' &&
+            approved.response?.choices?.[0]?.message?.content === list[0].draft.choices[0].message.content,
+          'review: reviewed() resolves with the approved draft');
+    check(reviewEvents.some((e) => e.name === 'audit' && e.data.call === held.call && e.data.record.review === 'approved'),
+          `review: the decision is an audit record: ${JSON.stringify(reviewEvents.map((e) => e.data.record?.review))}`);
+    check(reviewing.pendingReviews().length === 0, 'review: nothing is pending after the decision');
+    throws(() => reviewing.review(held.call, { decision: 'approved', reviewer: 'r-17' }), /no answer of call \d+ is waiting/,
+           'review: a second decision is refused');
+
+    const second = await reviewing.chat(request('Summarize: dyspnea.'));
+    const edited = reviewing.reviewed(second.call);
+    reviewing.review(second.call, { decision: 'edited', reviewer: 'r-17', replacement: 'Dyspnea; see the chart.' });
+    check((await edited).response?.choices?.[0]?.message?.content === 'Dyspnea; see the chart.',
+          'review: an edit replaces the answer text');
+
+    const third = await reviewing.chat(request('Summarize: palpitations.'));
+    const rejected = reviewing.reviewed(third.call);
+    throws(() => reviewing.review(third.call, { decision: 'maybe', reviewer: 'r-17' }),
+           /decision must be approved, edited or rejected/, 'review: a bad decision is named');
+    throws(() => reviewing.review(third.call, { decision: 'rejected', reviewer: 7 }), /must be strings/,
+           'review: a bad field type is named');
+    reviewing.review(third.call, { decision: 'rejected', reviewer: 'r-17', reason: 'unsafe' });
+    const r3 = await rejected;
+    check(r3.state === 'rejected' && r3.response === undefined, 'review: a rejected answer is delivered to nobody');
+    throws(() => reviewing.review(999, { decision: 'approved', reviewer: 'r-17' }), /no answer of call 999/,
+           'review: an unknown call is refused');
+    await rejects(reviewing.reviewed(999), /has no answer waiting/, 'review: reviewed() of an unknown call rejects');
+    check(!JSON.stringify(reviewEvents).includes(patientCanary), 'review: the patient key is in no review event');
+  } finally {
+    reviewing.close();
+  }
+
+  // 9. Streaming: with onChunk, a streamed answer reaches the caller chunk by chunk while it arrives (the
+  // simulator spaces its events by a tenth of the latency); the chunks add up to the answer. A stream cut off
+  // after it began reaching the caller cannot be retried: the call ends stream_broken.
+  await faults('primary', { latency: { kind: 'fixed', ms: 200 } });
+  const chunks = [];
+  const started = performance.now();
+  const streamed = mg.chat({ ...request('Summarize: chest tightness on exertion.'), stream: true },
+                           { onChunk: (c) => chunks.push({ at: performance.now() - started, c }) });
+  const relayedEvents = [];
+  const stopListening = mg.on('chunk', (e) => relayedEvents.push(e));
+  const s = await streamed;
+  const resolvedAt = performance.now() - started;
+  stopListening();
+  const deltas = chunks.map(({ c }) => c.choices?.[0]?.delta?.content ?? '').join('');
+  check(s.ok && chunks.length >= 3, `stream: ${chunks.length} chunks reached onChunk`);
+  check(deltas === s.text, `stream: the chunks add up to the answer (${JSON.stringify(deltas)} vs ${JSON.stringify(s.text)})`);
+  check(chunks.every(({ c }) => c.object === 'chat.completion.chunk'), 'stream: each chunk is a chat.completion.chunk');
+  check(chunks[0].at < resolvedAt - 50 && chunks[chunks.length - 1].at - chunks[0].at >= 50,
+        `stream: chunks arrive over time, before the answer (${chunks.map((x) => Math.round(x.at))} / ${Math.round(resolvedAt)} ms)`);
+  check(relayedEvents.length === chunks.length && relayedEvents.every((e) => e.call === s.call),
+        'stream: each chunk is also a chunk event of the call');
+  await faults('primary', { truncate: 1 });
+  const cut = [];
+  try {
+    await mg.chat({ ...request('Summarize: cut off.'), stream: true }, { onChunk: (c) => cut.push(c) });
+    check(false, 'stream cut: no error');
+  } catch (e) {
+    check(e instanceof MedgateError && e.code === 'stream_broken' && cut.length >= 1,
+          `stream cut: ${e.code} after ${cut.length} chunks`);
+  }
+  await faults('primary', 'healthy');
+  await rejects(mg.chat(request('x'), { onChunk: () => {} }), /needs a streamed request/, 'onChunk without stream');
+  await rejects(mg.chat({ ...request('x'), stream: true }, { onChunk: 5 }), /onChunk must be a function/, 'onChunk type');
+
+  // 10. close() cancels a call in flight: it rejects, and the engine refuses further calls.
   await faults('primary', { latency: { kind: 'fixed', ms: 3000 } });
   const inFlight = mg.chat(request('Summarize: slow one.'));
   await sleep(50);

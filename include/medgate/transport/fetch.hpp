@@ -43,14 +43,18 @@
 
 #include "../engine.hpp"
 #include "../http.hpp"
+#include "../openai/relay.hpp"
 #include "../result.hpp"
 #include "../time.hpp"
 
 // ---- the JavaScript half ------------------------------------------------------
 // Starts a request. headers: a JSON object; body: "" for a GET. Reports exactly once through
-// Module.medgateFetchDone(driver, id, isProbe, status, headersJson, body, failure, detail).
+// Module.medgateFetchDone(driver, id, isProbe, status, headersJson, body, failure, detail). With `relay`, a
+// successful answer's body is also handed over as it arrives, through Module.medgateFetchChunk(driver, id,
+// text); when that returns false the request is aborted (it then reports "cancelled").
 EM_JS(void, medgate_fetch_start,
-      (int driver, double id, int is_probe, char const* url, char const* headers, char const* body, double timeout_ms),
+      (int driver, double id, int is_probe, char const* url, char const* headers, char const* body, double timeout_ms,
+       int relay),
       {
         const tables = Module.medgateFetch || (Module.medgateFetch = {aborts : new Map(), timers : new Map()});
         const key = driver + ":" + (is_probe ? "p" : "a") + id;
@@ -107,8 +111,29 @@ EM_JS(void, medgate_fetch_start,
             .then(function(response) {
               const fields = {};
               response.headers.forEach(function(value, name) { fields[name] = value; });
-              return response.text().then(
-                  function(bodyText) { finish(response.status, JSON.stringify(fields), bodyText, "", ""); });
+              if (!relay || !response.ok || !response.body || !response.body.getReader)
+                return response.text().then(
+                    function(bodyText) { finish(response.status, JSON.stringify(fields), bodyText, "", ""); });
+              const reader = response.body.getReader();
+              const decoder = new TextDecoder();
+              let bodyText = "";
+              const pump = function() {
+                return reader.read().then(function(part) {
+                  if (part.done) {
+                    bodyText += decoder.decode();
+                    finish(response.status, JSON.stringify(fields), bodyText, "", "");
+                    return undefined;
+                  }
+                  const text = decoder.decode(part.value, {stream : true});
+                  bodyText += text;
+                  if (text && !Module.medgateFetchChunk(driver, id, text)) {
+                    why = "cancelled";
+                    controller.abort();
+                  }
+                  return pump();
+                });
+              };
+              return pump();
             })
             .catch(failed);
       });
@@ -157,6 +182,9 @@ struct fetch_options {
   std::function<void(effect const&, instant)> on_effect;
   /// Every attempt's outcome as it arrives, before the engine reads it: a response or a failure.
   std::function<void(attempt_id, http_response const*, transport_error const*, instant)> on_outcome;
+  /// One event of a relayed stream (`call_request::relay_stream`) the engine committed to, as it arrives and
+  /// before the call's `done`.
+  std::function<void(call_id, attempt_id, openai::sse_event const&)> on_stream_event;
 };
 
 /// One engine driven by fetch. Not copyable or movable: JavaScript holds its number.
@@ -181,25 +209,24 @@ class fetch_driver {
     return instant{std::chrono::microseconds{static_cast<std::int64_t>(std::llround(medgate_now_ms() * 1000.0))}};
   }
 
+  /// One turn of the engine outside a fetch or a timer: `f(engine, now)`, then the effects it caused
+  /// (a reviewer's decision, for one).
+  template <class F>
+  auto turn(F&& f) {
+    auto const t = now();
+    auto out = std::forward<F>(f)(engine_, t);
+    drain(t);
+    return out;
+  }
+
   call_id submit(call_request request) {
-    auto const t = now();
-    auto const id = engine_.submit(std::move(request), t);
-    drain(t);
-    return id;
+    return turn([&](engine& e, instant t) { return e.submit(std::move(request), t); });
   }
-
   bool cancel_call(call_id id) {
-    auto const t = now();
-    bool const known = engine_.cancel_call(id, t);
-    drain(t);
-    return known;
+    return turn([&](engine& e, instant t) { return e.cancel_call(id, t); });
   }
-
   validation reconfigure(engine_options next) {
-    auto const t = now();
-    auto bad = engine_.reconfigure(std::move(next), t);
-    drain(t);
-    return bad;
+    return turn([&](engine& e, instant t) { return e.reconfigure(std::move(next), t); });
   }
 
   /// Cancels every call in flight (each ends `cancelled`) and stops the timer.
@@ -226,6 +253,22 @@ class fetch_driver {
   }
 
   /// The timer armed for `wake_at` fired.
+  /// More of a relayed attempt's stream; false: the engine no longer wants it (abort the fetch).
+  static bool chunk(int driver, double id, std::string_view text) {
+    auto* d = find(driver);
+    if (d == nullptr || d->closed_) return false;
+    auto const attempt = static_cast<attempt_id>(id);
+    auto const r = d->relays_.find(attempt);
+    auto const c = d->calls_.find(attempt);
+    if (r == d->relays_.end() || c == d->calls_.end()) return true;
+    auto const call = c->second;
+    return r->second.feed(
+        text, [&] { return d->turn([&](engine& e, instant t) { return e.on_stream_start(attempt, t); }); },
+        [&](openai::sse_event const& e) {
+          if (d->host_.on_stream_event) d->host_.on_stream_event(call, attempt, e);
+        });
+  }
+
   static void wake(int driver) {
     if (auto* d = find(driver)) {
       d->timer_at_ = never;
@@ -264,6 +307,7 @@ class fetch_driver {
       return;
     }
     calls_.erase(id);
+    relays_.erase(id);
     std::optional<http_response> response;
     std::optional<transport_error> error;
     if (!failure.empty()) {
@@ -303,13 +347,15 @@ class fetch_driver {
   void perform(effect const& e) {
     if (auto const* s = std::get_if<send>(&e)) {
       calls_[s->attempt] = s->call;
+      if (s->relay) relays_.try_emplace(s->attempt);
       medgate_fetch_start(id_, static_cast<double>(s->attempt), 0, s->url.c_str(),
-                          headers_for(s->api_key_env, true).c_str(), s->body.c_str(), milliseconds(s->timeout));
+                          headers_for(s->api_key_env, true).c_str(), s->body.c_str(), milliseconds(s->timeout),
+                          s->relay ? 1 : 0);
     } else if (auto const* c = std::get_if<cancel>(&e)) {
       medgate_fetch_abort(id_, static_cast<double>(c->attempt), 0);
     } else if (auto const* p = std::get_if<probe>(&e)) {
       medgate_fetch_start(id_, static_cast<double>(p->id), 1, p->url.c_str(),
-                          headers_for(p->api_key_env, false).c_str(), "", milliseconds(p->timeout));
+                          headers_for(p->api_key_env, false).c_str(), "", milliseconds(p->timeout), 0);
     }
   }
 
@@ -339,6 +385,7 @@ class fetch_driver {
   instant timer_at_ = never;  ///< when the armed timer fires; never: none armed
   bool timer_keeps_alive_ = false;
   std::map<attempt_id, call_id> calls_;  ///< attempts whose fetch has not reported, and their calls
+  std::map<attempt_id, openai::stream_relay_reader> relays_;  ///< relayed attempts' streams so far
 };
 
 }  // namespace medgate::transport

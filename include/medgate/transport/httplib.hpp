@@ -56,6 +56,7 @@
 #include "../engine.hpp"
 #include "../field_error.hpp"
 #include "../http.hpp"
+#include "../openai/relay.hpp"
 #include "../openai/sse.hpp"
 #include "../openai/stream.hpp"
 #include "../random.hpp"
@@ -115,23 +116,6 @@ struct stream_relay {
 }  // namespace medgate::transport
 
 namespace medgate::detail {
-
-/// An SSE event as it goes on the wire (each data line prefixed, a blank line after).
-inline std::string serialize_event(openai::sse_event const& e) {
-  std::string out;
-  if (e.event != "message") out += "event: " + e.event + "\n";
-  std::string_view data = e.data;
-  for (;;) {
-    auto const end = data.find('\n');
-    out += "data: ";
-    out += data.substr(0, end);
-    out += '\n';
-    if (end == std::string_view::npos) break;
-    data.remove_prefix(end + 1);
-  }
-  out += '\n';
-  return out;
-}
 
 /// An http(s) URL cut into what a connection is kept for and what a request asks for.
 struct url_parts {
@@ -822,7 +806,7 @@ class httplib_driver {
     std::string body;
     detail::attempt_circumstances seen;
     seen.max_response_bytes = options_.max_response_bytes;
-    std::optional<relay_reader> relaying;
+    std::optional<openai::stream_relay_reader> relaying;
     if (job->relay)
       request.response_handler = [&](httplib::Response const& r) {
         if (r.status >= 200 && r.status <= 299) relaying.emplace();
@@ -874,38 +858,18 @@ class httplib_driver {
     return detail::classify_httplib_error(failure, seen, url->origin, s.timeout);
   }
 
-  /// A relayed attempt's stream as it arrives: held back until the engine
-  /// commits to it, then passed on event by event.
-  struct relay_reader {
-    openai::sse_parser parser;
-    openai::stream_assembler assembler;   ///< judges the stream's shape; the engine reads the whole body again
-    std::vector<openai::sse_event> held;  ///< events not yet passed on
-    bool committed = false;
-    bool stopped = false;  ///< the stream went bad: nothing more is passed on
-  };
-
-  /// Returns false to drop the attempt (the engine no longer wants it).
-  bool relay(flight& job, relay_reader& r, std::string_view bytes) {
-    if (r.stopped) return true;
-    std::vector<openai::sse_event> events;
-    if (!r.parser.feed(bytes, events)) r.stopped = true;
-    for (auto& e : events) {
-      r.assembler.feed(e);
-      if (r.assembler.failed()) r.stopped = true;
-      if (r.stopped) return true;
-      auto const data = openai::trim_space(e.data);
-      if (e.event == "message" && !data.empty() && data != "[DONE]") r.held.push_back(std::move(e));
-      if (!r.committed) {
-        if (!r.assembler.has_answer()) continue;
-        if (!ask_stream_start(job.request.attempt)) return false;
-        r.committed = true;
-        if (job.relay->on_commit) job.relay->on_commit(job.request);
-      }
-      for (auto const& held : r.held)
-        if (job.relay->on_event) job.relay->on_event(detail::serialize_event(held));
-      r.held.clear();
-    }
-    return true;
+  /// Passes a relayed attempt's stream on as it arrives (openai/relay.hpp). False: drop the attempt.
+  bool relay(flight& job, openai::stream_relay_reader& r, std::string_view bytes) {
+    return r.feed(
+        bytes,
+        [&] {
+          if (!ask_stream_start(job.request.attempt)) return false;
+          if (job.relay->on_commit) job.relay->on_commit(job.request);
+          return true;
+        },
+        [&](openai::sse_event const& e) {
+          if (job.relay->on_event) job.relay->on_event(openai::serialize_event(e));
+        });
   }
 
   bool ask_stream_start(attempt_id attempt) {
