@@ -781,6 +781,13 @@ struct simulator::impl {
         return handled::Handled;
       }
     }
+    if (!options.mounts.empty() && !is_route_path(req.path) && !cli::servable(req.path) &&
+        cli::mounted_file(options.mounts, req.path)) {
+      send_json(res, 404,
+                openai_error(fmt::format("Unknown request URL: {} {}", req.method, req.path), "invalid_request_error",
+                             nullptr, "unknown_url"));
+      return handled::Handled;
+    }
     if (!options.mounts.empty() && is_route_path(req.path)) {
       if (auto const file = cli::mounted_file(options.mounts, req.path)) {
         send_json(res, 500,

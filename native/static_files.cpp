@@ -1,7 +1,9 @@
 // static_files.cpp — see static_files.hpp.
 #include "static_files.hpp"
 
+#include <algorithm>
 #include <filesystem>
+#include <iterator>
 #include <system_error>
 #include <utility>
 
@@ -29,7 +31,6 @@ constexpr content_type content_types[] = {
     {"svg", "image/svg+xml"},
     {"png", "image/png"},
     {"ico", "image/x-icon"},
-    {"txt", "text/plain; charset=utf-8"},
     {"ts", "text/plain; charset=utf-8"},  // index.d.ts, read as text
     {"map", "application/json"},
 };
@@ -46,6 +47,23 @@ bool climbs(std::string_view path) {
 }
 
 }  // namespace
+
+bool servable(std::string_view path) {
+  if (climbs(path)) return false;
+  for (std::string_view rest = path; !rest.empty();) {
+    auto const slash = rest.find('/');
+    if (rest.front() == '.') return false;  // .git, .env: hidden files are never served
+    if (slash == std::string_view::npos) break;
+    rest.remove_prefix(slash + 1);
+  }
+  if (path.empty() || path.back() == '/') return true;  // index.html
+  auto const name = path.substr(path.rfind('/') + 1);
+  auto const dot = name.rfind('.');
+  if (dot == std::string_view::npos) return false;
+  auto const extension = name.substr(dot + 1);
+  return std::any_of(std::begin(content_types), std::end(content_types),
+                     [&](content_type const& t) { return extension == t.extension; });
+}
 
 result<static_mount> check_mount(static_mount mount) {
   if (mount.prefix.empty() || mount.prefix.front() != '/' || mount.prefix.back() != '/')

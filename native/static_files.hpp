@@ -35,6 +35,10 @@ result<static_mount> check_mount(static_mount mount);
 /// `Cache-Control: no-cache`, so an edited file is seen on reload. nullopt when every folder is mounted.
 std::optional<error> mount_static(httplib::Server& server, std::vector<static_mount> const& mounts);
 
+/// Whether a GET of `path` under a mount may be answered with a file: only the types a browser needs (those
+/// above), no hidden file and no "..". A build folder also holds CMake's files, which are nobody's business.
+bool servable(std::string_view path);
+
 /// The file a GET of `path` would be answered with by one of `mounts`, if any: the check httplib makes.
 std::optional<std::string> mounted_file(std::vector<static_mount> const& mounts, std::string_view path);
 

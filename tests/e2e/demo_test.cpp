@@ -27,6 +27,9 @@ struct portal_files {
     root.write("web/app.mjs", "export const app = 1;");
     root.write("wasm/x.wasm", std::string{"\0asm\1\0\0\0", 8});
     root.write("wasm/medgate.mjs", "export default function createMedgate() {}");
+    root.write("wasm/cmake_install.cmake", "# CMake's file in the build folder");
+    root.write("wasm/CMakeFiles/medgate_wasm.dir/link.txt", "em++ ...");
+    root.write("web/.env", "SECRET=1");
     root.write("lexicons/phi.mglex", "lexicon");
     root.write("vocabularies/cl100k_base.mgtok", "vocabulary");
   }
@@ -78,6 +81,13 @@ TEST_CASE("medgate demo serves the portal, its package, its engine configuration
   CHECK(r->status == 200);
   CHECK(r->get_header_value("Content-Type") == "application/wasm");
   CHECK(r->body == std::string{"\0asm\1\0\0\0", 8});
+  for (auto const* hidden :
+       {"/medgate/cmake_install.cmake", "/medgate/CMakeFiles/medgate_wasm.dir/link.txt", "/.env"}) {
+    CAPTURE(hidden);
+    r = c.Get(hidden);
+    REQUIRE(r);
+    CHECK(r->status == 404);  // only what a browser needs is served from the folders
+  }
   r = c.Get("/lexicons/phi.mglex");
   REQUIRE(r);
   CHECK(r->status == 200);
