@@ -11,6 +11,8 @@
 //                        HealthTracker, Hedge, Deadline, Canary, AuditChain (one policy each, without the
 //                        engine); backoffDelayMs, auditVerify, sha256Hex, hmacSha256Hex, siphash24Hex,
 //                        deriveIdempotencyKey, callerIdempotencyKey
+//   outcomes_binding.cpp classes IdempotencyCache, ReviewQueue, BudgetLedger (what becomes of a call's outcome);
+//                        readConfidence, retryAfterMs
 // JavaScript wrappers give each concept an idiomatic API (tokens.mjs, phi.mjs, engine.mjs, policies.mjs), typed by
 // index.d.ts. Without exceptions: the core reports errors as values.
 #include <string>

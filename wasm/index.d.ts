@@ -192,6 +192,11 @@ export interface CallContext {
   requestId?: string;
   /** The re-identification map of an earlier turn (ChatResult.phiMap), so placeholders keep their numbers. */
   phiMap?: string;
+  /** For a streamed request (stream: true): each chat.completion.chunk as it arrives, once the engine has
+   *  committed to the attempt that streams it (from then on nothing is retried: a stream that breaks ends the
+   *  call with code 'stream_broken'). Not called when the engine must hold the stream to the end (review on,
+   *  PHI placeholders to restore); the result carries the whole answer either way. */
+  onChunk?: (chunk: Record<string, any>) => void;
 }
 
 /** One attempt of a call. Times are milliseconds on the medgate instance's clock (performance.now()). */
@@ -272,6 +277,8 @@ export interface EngineEvents {
   audit: { call: number; record: Record<string, any> };
   /** A call ended. */
   done: ChatResult;
+  /** One chat.completion.chunk of a relayed stream (a call with onChunk), as it arrives. */
+  chunk: { call: number; attempt: number; data: Record<string, any> };
   /** A reviewer decided on a held answer. */
   reviewed: { call: number; state: string; reviewer: string; response?: Record<string, any> };
 }
@@ -303,6 +310,17 @@ export interface EngineStatus {
   canaries: CanaryStatus[];
 }
 
+/** A reviewer's decision. Reviewer ids and reason codes are pseudonymous codes (1 to 64 of A-Z a-z 0-9 . _ : -),
+ *  never names. */
+export interface ReviewAction {
+  decision: 'approved' | 'edited' | 'rejected';
+  reviewer: string;
+  /** For 'edited': the corrected answer text. */
+  replacement?: string;
+  /** For 'rejected': a reason code. */
+  reason?: string;
+}
+
 export interface CreateMedgateOptions {
   /** The engine's seed (jitter, hedging draws); 42 when absent. */
   seed?: number;
@@ -329,6 +347,14 @@ export interface Medgate {
   status(): EngineStatus;
   /** Swaps the config (an Error names the bad field); breakers and health of kept providers survive. */
   reconfigure(config: Record<string, any> | string): void;
+  /** A reviewer's decision on an answer held for review (a call whose result has review.state
+   *  'pending_review'); returns the new state. The `reviewed` event and an `audit` record follow at once. Throws
+   *  when the call has no answer waiting or the action is malformed. */
+  review(call: number, action: ReviewAction): 'approved' | 'edited' | 'rejected';
+  /** The answers held for a reviewer, oldest first. */
+  pendingReviews(): { call: number; draft: Record<string, any> }[];
+  /** Resolves with the call's `reviewed` event once a reviewer decides; rejects when it has no answer waiting. */
+  reviewed(call: number): Promise<EngineEvents['reviewed']>;
   /** Cancels the calls in flight (they reject with code 'cancelled') and releases the engine. */
   close(): void;
 }
@@ -679,3 +705,79 @@ export interface IdempotencyKeys {
 }
 
 export function loadIdempotencyKeys(options?: PolicyFactoryOptions): Promise<IdempotencyKeys>;
+
+// ---- what becomes of a call's outcome: idempotency cache, review queue, budgets, Retry-After ----
+
+/** A policy object: free() releases its WebAssembly memory (later calls throw). */
+export interface PolicyObject {
+  free(): void;
+}
+
+/** The config's "idempotency" section. */
+export interface IdempotencyOptions { enabled?: boolean; derive_keys?: boolean; ttl_ms?: number; max_entries?: number;
+                                      max_key_bytes?: number }
+
+export type Admission = { kind: 'lead' | 'join'; leader: number } | { kind: 'cached'; result: string };
+
+export interface IdempotencyCache extends PolicyObject {
+  /** Lead (nobody has the key), join the leader in flight, or the cached result of a completed success. */
+  admit(key: string, id: number, nowMs: number): Admission;
+  /** The leader finished: the ids that joined it (arrival order); `cache`: keep `result` for ttl_ms. */
+  complete(key: string, result: string, cache: boolean, nowMs: number): number[];
+  leave(key: string, id: number): void;
+  /** The leader went away: the new leader (its first follower), or null when the key is released. */
+  abandon(key: string, nowMs: number): number | null;
+  leader(key: string): number | null;
+  purgeExpired(nowMs: number): number;
+  readonly inFlight: number;
+  readonly cached: number;
+}
+
+/** The config's "review" section. */
+export interface ReviewOptions { enabled?: boolean; threshold?: number; confidence_field?: string;
+                                 use_logprobs?: boolean; missing_is_low?: boolean; max_pending?: number }
+
+export interface ReviewDecision { state: 'approved' | 'edited' | 'rejected'; draft: string; reviewer: string;
+                                  reason: string; confidence: number; heldMs: number }
+
+export interface ReviewQueue extends PolicyObject {
+  /** false when max_pending drafts wait, or the id is pending or was recently decided. */
+  hold(id: number, draft: string, confidence: number, nowMs: number): boolean;
+  /** Throws on an unknown or decided id, a reviewer or reason that is not a pseudonymous code. */
+  decide(id: number, action: ReviewAction, nowMs: number): ReviewDecision;
+  draft(id: number): string | null;
+  pending(): number[];
+  readonly size: number;
+}
+
+export interface ConfidenceReading { confidence: number | null; source: string; needsReview: boolean }
+
+/** The config's "budgets" section. */
+export interface BudgetOptions {
+  per_call?: { max_tokens?: number; max_usd?: number };
+  tenants?: Record<string, { daily_usd?: number; daily_tokens?: number }>;
+  default?: { daily_usd?: number; daily_tokens?: number };
+}
+
+export interface TenantUsage { day: number; spentUsd: number; reservedUsd: number; spentTokens: number;
+                               reservedTokens: number; budget: { dailyUsd: number | null; dailyTokens: number | null } | null }
+
+/** Days are UTC days of wallMs (Unix milliseconds). A reservation is opaque: pass it back to settle or release. */
+export interface BudgetLedger extends PolicyObject {
+  /** Throws, naming the budget, when the call would overspend its tenant's day. */
+  reserve(tenant: string, tokens: number, usd: number, wallMs: number): string;
+  settle(reservation: string, inputTokens: number, outputTokens: number, usd: number, wallMs: number): void;
+  release(reservation: string, wallMs: number): void;
+  usage(tenant: string, wallMs: number): TenantUsage;
+}
+
+export function createIdempotencyCache(options?: IdempotencyOptions, factory?: PolicyFactoryOptions):
+    Promise<IdempotencyCache>;
+export function createReviewQueue(options?: ReviewOptions, factory?: PolicyFactoryOptions): Promise<ReviewQueue>;
+export function createBudgetLedger(options?: BudgetOptions, factory?: PolicyFactoryOptions): Promise<BudgetLedger>;
+/** The confidence the review step reads from a chat response (the lower of the answer's field and the logprobs). */
+export function readConfidence(response: Record<string, any>, options?: ReviewOptions, factory?: PolicyFactoryOptions):
+    Promise<ConfidenceReading>;
+/** retry-after-ms, then Retry-After (seconds or an HTTP date); clamped to a day; null when nothing readable. */
+export function retryAfterMs(headers: Record<string, string> | Headers | Map<string, string>,
+                             options?: PolicyFactoryOptions & { wallMs?: number }): Promise<number | null>;

@@ -6,5 +6,5 @@ export { createMedgate, MedgateError } from './engine.mjs';
 export {
   createCircuitBreaker, createBackoff, backoffDelayMs, createRetryBudget, createRateLimiter, createConcurrencyLimiter,
   createHealthTracker, createHedge, createDeadline, createCanary, createAuditChain, verifyAuditLog, loadHashes,
-  loadIdempotencyKeys,
+  loadIdempotencyKeys, createIdempotencyCache, createReviewQueue, createBudgetLedger, readConfidence, retryAfterMs,
 } from './policies.mjs';

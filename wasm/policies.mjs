@@ -1,7 +1,8 @@
 // wasm/policies.mjs — medgate's policies one by one, without the engine: a circuit breaker, backoff with seeded
 // jitter, a retry budget, a rate limiter with priority classes, a concurrency limiter, a health tracker (latency
 // quantiles, availability, SLA), hedging, a call's deadline, a sticky canary, the audit chain and its verifier,
-// idempotency keys, and the hashes they use.
+// idempotency keys and the idempotency cache, the review queue and the confidence it reads, the tenants' budget
+// ledger, a Retry-After read, and the hashes they use.
 //
 // Why: a host that makes its own calls (its own fetch, its own queue) can still put one of the core's policies
 // in front of them, with the C++ semantics exactly (include/medgate/*.hpp). The core never reads a clock: every
@@ -507,4 +508,171 @@ export async function loadIdempotencyKeys({ module } = {}) {
       return r.key;
     },
   };
+}
+
+// ---- what becomes of a call's outcome (outcomes_binding.cpp) ----
+
+const needId = (id, what) => {
+  if (!Number.isSafeInteger(id) || id < 0) throw new TypeError(`${what} must be a non-negative safe integer`);
+  return id;
+};
+
+/**
+ * The idempotency cache (idempotency.hpp): a second call with a key either joins the call in flight (kind 'join',
+ * with its leader) or, once that call succeeded, is answered from the cache (kind 'cached', with the result text
+ * complete() stored) until ttl_ms after it completed; otherwise the call leads (kind 'lead') and the host sends it.
+ * Results are strings (JSON text, say). Keys come from loadIdempotencyKeys().
+ */
+export class IdempotencyCache extends Policy {
+  /** @returns {{kind: 'lead'|'join', leader: number} | {kind: 'cached', result: string}} */
+  admit(key, id, nowMs) {
+    return this.raw().admit(text(key, 'idempotency.admit: key'), needId(id, 'idempotency.admit: id'),
+                            now(nowMs, 'idempotency.admit'));
+  }
+  /** The leader finished: returns the ids that joined it, to answer with the same result; caches it when `cache`. */
+  complete(key, result, cache, nowMs) {
+    return this.raw().complete(text(key, 'idempotency.complete: key'), text(result, 'idempotency.complete: result'),
+                               Boolean(cache), now(nowMs, 'idempotency.complete'));
+  }
+  /** A call that joined went away before the leader finished. */
+  leave(key, id) {
+    this.raw().leave(text(key, 'idempotency.leave: key'), needId(id, 'idempotency.leave: id'));
+  }
+  /** The leader went away: the first follower leads now (returned), or the key is released (null). */
+  abandon(key, nowMs) {
+    return this.raw().abandon(text(key, 'idempotency.abandon: key'), now(nowMs, 'idempotency.abandon'));
+  }
+  /** The leader in flight for `key`, or null. */
+  leader(key) {
+    return this.raw().leader(text(key, 'idempotency.leader: key'));
+  }
+  /** Drops the results expired by nowMs; returns how many. */
+  purgeExpired(nowMs) {
+    return this.raw().purgeExpired(now(nowMs, 'idempotency.purgeExpired'));
+  }
+  get inFlight() {
+    return this.raw().inFlight();
+  }
+  get cached() {
+    return this.raw().cached();
+  }
+}
+
+/**
+ * The review queue (review.hpp): drafts held for a person. Reviewer ids and reason codes are pseudonymous codes
+ * (1 to 64 of A-Z a-z 0-9 . _ : -), never names; errors never quote a draft.
+ */
+export class ReviewQueue extends Policy {
+  /** Holds a draft (text); false when max_pending wait already, or the id is pending or was recently decided. */
+  hold(id, draft, confidence, nowMs) {
+    return this.raw().hold(needId(id, 'review.hold: id'), text(draft, 'review.hold: draft'),
+                           needNumber(confidence, 'review.hold: confidence'), now(nowMs, 'review.hold'));
+  }
+  /**
+   * A reviewer's decision: { decision: 'approved' | 'edited' | 'rejected', reviewer, replacement (edited),
+   * reason (rejected) }. Returns { state, draft (as delivered; the replacement for an edit), reviewer, reason,
+   * confidence, heldMs }; throws on an unknown or already decided id, or a bad reviewer or reason.
+   */
+  decide(id, { decision, reviewer, replacement = '', reason = '' }, nowMs) {
+    const body = decision === 'edited' ? replacement : reason;
+    const r = this.raw().decide(needId(id, 'review.decide: id'), text(decision, 'review.decide: decision'),
+                                text(reviewer, 'review.decide: reviewer'), text(body, 'review.decide: replacement or reason'),
+                                now(nowMs, 'review.decide'));
+    if (r.error !== undefined) throw new Error(`review.decide: ${r.error}`);
+    return r;
+  }
+  /** The draft held for `id`, or null. */
+  draft(id) {
+    return this.raw().draft(needId(id, 'review.draft: id'));
+  }
+  /** The ids waiting, oldest first. */
+  pending() {
+    return this.raw().pending();
+  }
+  get size() {
+    return this.raw().size();
+  }
+}
+
+/**
+ * The tenants' daily budgets (budget.hpp), with the config's "budgets" section. Days are UTC days of the wall
+ * clock: pass Unix milliseconds (Date.now()) as wallMs. reserve() holds a call's expected tokens and cost, or
+ * throws saying which budget it would overspend; settle() charges what the call really used; release() gives
+ * the hold back when nothing was billed.
+ */
+export class BudgetLedger extends Policy {
+  /** @returns an opaque reservation to settle or release */
+  reserve(tenant, tokens, usd, wallMs) {
+    const r = this.raw().reserve(text(tenant, 'budgets.reserve: tenant'), needNumber(tokens, 'budgets.reserve: tokens'),
+                                 needNumber(usd, 'budgets.reserve: usd'), needNumber(wallMs, 'budgets.reserve: wallMs'));
+    if (r.error !== undefined) throw new Error(`budgets.reserve: ${r.error}`);
+    return r.reservation;
+  }
+  settle(reservation, inputTokens, outputTokens, usd, wallMs) {
+    const error = this.raw().settle(text(reservation, 'budgets.settle: reservation'),
+                                    needNumber(inputTokens, 'budgets.settle: inputTokens'),
+                                    needNumber(outputTokens, 'budgets.settle: outputTokens'),
+                                    needNumber(usd, 'budgets.settle: usd'), needNumber(wallMs, 'budgets.settle: wallMs'));
+    if (error) throw new Error(`budgets.settle: ${error}`);
+  }
+  release(reservation, wallMs) {
+    const error = this.raw().release(text(reservation, 'budgets.release: reservation'),
+                                     needNumber(wallMs, 'budgets.release: wallMs'));
+    if (error) throw new Error(`budgets.release: ${error}`);
+  }
+  /** Today's account: { day, spentUsd, reservedUsd, spentTokens, reservedTokens, budget: {dailyUsd, dailyTokens} | null }. */
+  usage(tenant, wallMs) {
+    return this.raw().usage(text(tenant, 'budgets.usage: tenant'), needNumber(wallMs, 'budgets.usage: wallMs'));
+  }
+}
+
+/** An idempotency cache with the config's "idempotency" section. */
+export async function createIdempotencyCache(options = {}, { module } = {}) {
+  const m = await moduleOf(module);
+  return new IdempotencyCache(
+      made(m.IdempotencyCache.create(needOptions(options, 'createIdempotencyCache')), 'createIdempotencyCache'),
+      'idempotency');
+}
+
+/** A review queue with the config's "review" section. */
+export async function createReviewQueue(options = {}, { module } = {}) {
+  const m = await moduleOf(module);
+  return new ReviewQueue(made(m.ReviewQueue.create(needOptions(options, 'createReviewQueue')), 'createReviewQueue'),
+                         'review');
+}
+
+/** A budget ledger with the config's "budgets" section. */
+export async function createBudgetLedger(options = {}, { module } = {}) {
+  const m = await moduleOf(module);
+  return new BudgetLedger(made(m.BudgetLedger.create(needOptions(options, 'createBudgetLedger')), 'createBudgetLedger'),
+                          'budgets');
+}
+
+/**
+ * The confidence the review step reads from a chat response (a field of the answer's JSON, or exp(mean logprob);
+ * the lower when both) with the config's "review" section: { confidence (null when none), source, needsReview }.
+ */
+export async function readConfidence(response, options = {}, { module } = {}) {
+  const m = await moduleOf(module);
+  const r = m.readConfidence(needOptions(response, 'readConfidence: response'), needOptions(options, 'readConfidence'));
+  if (r.error !== undefined) throw new Error(`readConfidence: ${r.error}`);
+  return r;
+}
+
+/**
+ * How long a provider asked to wait (retry_after.hpp): retry-after-ms, then Retry-After in seconds or as an
+ * HTTP date (against the response's Date header, else wallMs); clamped to a day. null when the headers say nothing
+ * readable. `headers`: an object of header names (any case) to values, or a Headers.
+ */
+export async function retryAfterMs(headers, { wallMs = Date.now(), module } = {}) {
+  const m = await moduleOf(module);
+  const fields = {};
+  if (headers && typeof headers.forEach === 'function' && !Array.isArray(headers)) {
+    headers.forEach((value, name) => { fields[name] = String(value); });  // a Headers or a Map
+  } else {
+    needOptions(headers, 'retryAfterMs: headers');
+    Object.assign(fields, headers);
+  }
+  const ms = m.retryAfterMs(JSON.stringify(fields), needNumber(wallMs, 'retryAfterMs: wallMs'));
+  return ms < 0 ? null : ms;
 }

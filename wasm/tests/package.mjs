@@ -84,10 +84,12 @@ mg.close();
 console.log(JSON.stringify(out));
 `);
   const out = JSON.parse(execFileSync(process.execPath, ['use.mjs'], { cwd: app, encoding: 'utf8' }));
-  const expected = ['MedgateError', 'backoffDelayMs', 'createAuditChain', 'createBackoff', 'createCanary',
-                    'createCircuitBreaker', 'createConcurrencyLimiter', 'createDeadline', 'createHealthTracker',
-                    'createHedge', 'createMedgate', 'createRateLimiter', 'createRetryBudget', 'loadEncoding',
-                    'loadHashes', 'loadIdempotencyKeys', 'loadMedgateModule', 'loadPhi', 'verifyAuditLog'];
+  const expected = ['MedgateError', 'backoffDelayMs', 'createAuditChain', 'createBackoff', 'createBudgetLedger',
+                    'createCanary', 'createCircuitBreaker', 'createConcurrencyLimiter', 'createDeadline',
+                    'createHealthTracker', 'createHedge', 'createIdempotencyCache', 'createMedgate',
+                    'createRateLimiter', 'createRetryBudget', 'createReviewQueue', 'loadEncoding', 'loadHashes',
+                    'loadIdempotencyKeys', 'loadMedgateModule', 'loadPhi', 'readConfidence', 'retryAfterMs',
+                    'verifyAuditLog'];
   check(JSON.stringify(out.exports) === JSON.stringify(expected), `exports: ${out.exports.join(', ')}`);
   for (const name of out.exports) check(new RegExp(`export (declare )?(function|const) ${name}\\b`).test(types), `index.d.ts declares ${name}`);
   check(out.redacted === 'Seen by Dr. [NAME] on [DATE], MRN [MRN].', `phi from the package: ${out.redacted}`);

@@ -512,6 +512,117 @@ const h = await p.loadHashes();
   next.free();
 }
 
+// ---- idempotency cache (idempotency.hpp) ----
+{
+  const c = await p.createIdempotencyCache({ ttl_ms: 1000, max_entries: 2 });
+  eq(c.admit('k1', 1, 0), { kind: 'lead', leader: 1 }, 'idempotency: the first call leads');
+  eq(c.admit('k1', 2, 10), { kind: 'join', leader: 1 }, 'idempotency: the second joins the leader in flight');
+  eq(c.admit('k1', 3, 20), { kind: 'join', leader: 1 }, 'idempotency: and the third');
+  c.leave('k1', 2);
+  eq(c.inFlight, 1, 'idempotency: one key in flight');
+  eq(c.complete('k1', '{"answer":"A"}', true, 100), [3], 'idempotency: the leader completes; 3 (not 2, who left) waits');
+  eq(c.admit('k1', 4, 1099), { kind: 'cached', result: '{"answer":"A"}' }, 'idempotency: served from cache until ttl');
+  eq(c.admit('k1', 5, 1100).kind, 'lead', 'idempotency: expired at completion + ttl (exclusive)');
+  eq(c.complete('k1', 'failed', false, 1200), [], 'idempotency: a failure completes without followers');
+  eq(c.admit('k1', 6, 1201).kind, 'lead', 'idempotency: ... and is not cached');
+  eq(c.abandon('k1', 1202), null, 'idempotency: a leader without followers releases the key');
+  c.admit('k2', 7, 1300);
+  c.admit('k2', 8, 1301);
+  eq(c.abandon('k2', 1302), 8, 'idempotency: a cancelled leader hands over to its first follower');
+  eq(c.leader('k2'), 8, 'idempotency: ... who leads now');
+  for (const [k, id] of [['a', 10], ['b', 11], ['c', 12]]) {
+    c.admit(k, id, 1400);
+    c.complete(k, k, true, 1400 + id);
+  }
+  eq(c.cached, 2, 'idempotency: max_entries 2 evicts the oldest result');
+  eq(c.admit('a', 13, 1500).kind, 'lead', 'idempotency: the evicted one leads again');
+  eq(c.purgeExpired(5000), 2, 'idempotency: purgeExpired drops the expired results');
+  throws(() => c.admit('k', -1, 0), /id must be a non-negative safe integer/, 'idempotency: a bad id');
+  c.free();
+  await rejects(p.createIdempotencyCache({ ttl_ms: -5 }), /idempotency\.ttl_ms/, 'idempotency: a bad option is named');
+}
+
+// ---- review queue and confidence (review.hpp) ----
+{
+  const q = await p.createReviewQueue({ enabled: true, threshold: 0.8, max_pending: 2 });
+  check(q.hold(1, 'draft one', 0.4, 0), 'review: a draft is held');
+  check(!q.hold(1, 'again', 0.4, 1), 'review: not twice');
+  check(q.hold(2, 'draft two', 0.5, 2), 'review: a second draft is held');
+  check(!q.hold(3, 'draft three', 0.5, 3), 'review: max_pending 2 refuses a third');
+  eq(q.pending(), [1, 2], 'review: pending, oldest first');
+  eq(q.draft(2), 'draft two', 'review: the draft to read');
+  const a = q.decide(1, { decision: 'approved', reviewer: 'r-17' }, 10);
+  eq([a.state, a.draft, a.reviewer, a.confidence, a.heldMs], ['approved', 'draft one', 'r-17', 0.4, 0],
+     'review: approved as held');
+  throws(() => q.decide(1, { decision: 'approved', reviewer: 'r-17' }, 11), /already decided/,
+         'review: a second decision is refused');
+  throws(() => q.decide(2, { decision: 'rejected', reviewer: 'r-17', reason: 'not a code!' }, 12), /reason_code/,
+         'review: a reason must be a code');
+  throws(() => q.decide(2, { decision: 'approved', reviewer: 'Dr Jane Smith' }, 12), /reviewer/,
+         'review: a reviewer is a pseudonymous id, never a name');
+  const e = q.decide(2, { decision: 'edited', reviewer: 'r-18', replacement: 'corrected' }, 13);
+  eq([e.state, e.draft], ['edited', 'corrected'], 'review: an edit delivers the replacement');
+  eq(q.size, 0, 'review: nothing is pending');
+  throws(() => q.decide(9, { decision: 'approved', reviewer: 'r-1' }, 14), /./, 'review: an unknown id');
+  throws(() => q.decide(9, { decision: 'maybe', reviewer: 'r-1' }, 14), /approved, edited or rejected/,
+         'review: a bad decision');
+  q.free();
+  const answer = (content, logprobs) => ({
+    choices: [{ message: { role: 'assistant', content }, ...(logprobs ? { logprobs: { content: logprobs } } : {}) }],
+  });
+  const options = { enabled: true, threshold: 0.7 };
+  eq(await p.readConfidence(answer('{"summary": "x", "confidence": 0.9}'), options),
+     { confidence: 0.9, source: 'field confidence', needsReview: false }, 'confidence: from the answer\'s field');
+  const lp = await p.readConfidence(answer('{"confidence": 0.9}', [{ logprob: Math.log(0.5) }, { logprob: Math.log(0.5) }]),
+                                    options);
+  check(Math.abs(lp.confidence - 0.5) < 1e-12 && lp.source === 'logprobs (2 tokens)' && lp.needsReview,
+        `confidence: the lower of field and logprobs: ${JSON.stringify(lp)}`);
+  eq(await p.readConfidence(answer('no json here'), options), { confidence: null, source: 'none', needsReview: true },
+     'confidence: none found is low by default');
+  eq((await p.readConfidence(answer('{"confidence": 85}'), options)).confidence, null,
+     'confidence: a percentage is not guessed at');
+  await rejects(p.readConfidence(answer('x'), { threshold: 2 }), /review\.threshold/, 'confidence: a bad option');
+}
+
+// ---- budget ledger (budget.hpp) ----
+{
+  const day = Date.UTC(2026, 10, 23, 12);
+  const b = await p.createBudgetLedger({ tenants: { icu: { daily_usd: 1.0, daily_tokens: 1000 } } });
+  const r1 = b.reserve('icu', 600, 0.5, day);
+  eq(b.usage('icu', day), { day: 20780, spentUsd: 0, reservedUsd: 0.5, spentTokens: 0, reservedTokens: 600,
+                            budget: { dailyUsd: 1, dailyTokens: 1000 } }, 'budgets: a reservation holds tokens and cost');
+  throws(() => b.reserve('icu', 500, 0.1, day), /would overspend its daily budget of 1000 tokens/,
+         'budgets: a call that would overspend is refused, naming the budget');
+  b.settle(r1, 300, 100, 0.2, day);
+  const u = b.usage('icu', day);
+  eq([u.spentTokens, u.reservedTokens, u.spentUsd, u.reservedUsd], [400, 0, 0.2, 0], 'budgets: settled at real usage');
+  const r2 = b.reserve('icu', 600, 0.5, day);
+  b.release(r2, day);
+  eq(b.usage('icu', day).reservedTokens, 0, 'budgets: a release gives the hold back');
+  eq(b.usage('icu', day + 86_400_000).spentTokens, 0, 'budgets: a new UTC day starts afresh');
+  b.reserve('radiology', 1e9, 1e6, day);  // no budget: never refused
+  eq(b.usage('radiology', day).budget, null, 'budgets: an unlimited tenant');
+  throws(() => b.settle('{"tenant": 1}', 1, 1, 1, day), /not one reserve\(\) gave/, 'budgets: a forged reservation');
+  b.free();
+  await rejects(p.createBudgetLedger({ tenants: { icu: { daily_usd: -1 } } }), /budgets\.tenants\.icu\.daily_usd/,
+                'budgets: a bad option is named');
+}
+
+// ---- Retry-After (retry_after.hpp) ----
+{
+  const wall = Date.UTC(2026, 10, 23, 12, 0, 0);
+  eq(await p.retryAfterMs({ 'Retry-After': '7' }), 7000, 'retry-after: seconds');
+  eq(await p.retryAfterMs({ 'retry-after-ms': '250.5', 'Retry-After': '7' }), 250.5, 'retry-after: -ms first');
+  eq(await p.retryAfterMs({ 'Retry-After': 'Mon, 23 Nov 2026 12:00:30 GMT' }, { wallMs: wall }), 30000,
+     'retry-after: an HTTP date against the wall clock');
+  eq(await p.retryAfterMs(new Map([['retry-after', 'Mon, 23 Nov 2026 12:00:30 GMT'],
+                                   ['date', 'Mon, 23 Nov 2026 12:00:20 GMT']]), { wallMs: wall }), 10000,
+     'retry-after: against the response\'s Date header first');
+  eq(await p.retryAfterMs({ 'Retry-After': 'soon' }), null, 'retry-after: unreadable says nothing');
+  eq(await p.retryAfterMs({}), null, 'retry-after: absent');
+  eq(await p.retryAfterMs({ 'Retry-After': '999999' }), 86_400_000, 'retry-after: clamped to a day');
+}
+
 if (failures.length > 0) {
   console.error(`wasm policies test: ${failures.length} of ${checks()} checks failed:\n  ${failures.join('\n  ')}`);
   process.exit(1);
