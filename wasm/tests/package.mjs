@@ -2,8 +2,11 @@
 // folder, installed into an empty project, then used there by its name (`@medgate/wasm`) as a user would:
 // every export resolves, the tarball holds exactly the files package.json lists, the types name every export,
 // and the engine answers a chat through the simulator over loopback; PHI and tokens load from the data folders.
+// With --typescript (the folder where wasm/tests/types installed typescript), consumer.ts is compiled there with
+// tsc --strict against the installed package's types: they must accept its uses and refuse its misuses.
 //
 //   node package.mjs --package <build>/wasm --medgate <native medgate> --lexicons <dir> --tokens <dir>
+//                    [--typescript wasm/tests/types/node_modules/typescript]
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,7 +16,7 @@ import { check, checks, failures } from './checks.mjs';
 
 const { values: args } = parseArgs({
   options: { package: { type: 'string' }, medgate: { type: 'string' }, lexicons: { type: 'string' },
-             tokens: { type: 'string' }, npm: { type: 'string', default: 'npm' } },
+             tokens: { type: 'string' }, npm: { type: 'string', default: 'npm' }, typescript: { type: 'string' } },
 });
 for (const k of ['package', 'medgate', 'lexicons', 'tokens']) {
   if (!args[k] || !existsSync(args[k])) {
@@ -45,6 +48,21 @@ try {
 
   // ---- the types name every export of index.mjs ----
   const types = readFileSync(join(installed, 'index.d.ts'), 'utf8');
+
+  // ---- the types compile a TypeScript user of the package (tsc --strict, node16 resolution through exports) ----
+  if (args.typescript) {
+    const tsc = join(resolve(args.typescript), 'bin', 'tsc');
+    writeFileSync(join(app, 'consumer.ts'), readFileSync(new URL('./types/consumer.ts', import.meta.url), 'utf8'));
+    let compiled = '';
+    try {
+      execFileSync(process.execPath, [tsc, '--noEmit', '--strict', '--target', 'es2022', '--module', 'node16',
+                                      '--moduleResolution', 'node16', '--lib', 'es2022,dom',
+                                      'consumer.ts'], { cwd: app, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    } catch (e) {
+      compiled = `${e.stdout ?? ''}${e.stderr ?? ''}`.trim() || String(e);
+    }
+    check(compiled === '', `tsc --strict compiles consumer.ts against index.d.ts:\n${compiled}`);
+  }
 
   // ---- simulator for the engine's call ----
   sim = spawn(args.medgate, ['simulate', '--port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
