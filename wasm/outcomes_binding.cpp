@@ -53,11 +53,8 @@ class idempotency_binding {
   explicit idempotency_binding(idempotency_options o) : cache_{o} {}
 
   static val create(std::string const& options_json) {
-    idempotency_options o;
-    if (auto problem = read_section(options_json, "idempotency", cfg::read_idempotency, o)) return failure(*problem);
-    val out = val::object();
-    out.set("policy", val{idempotency_binding{o}});
-    return out;
+    return create_from_section<idempotency_binding, idempotency_options>(options_json, "idempotency",
+                                                                         cfg::read_idempotency);
   }
 
   val admit(std::string const& key, double id, double now_ms) {
@@ -99,11 +96,7 @@ class review_binding {
   explicit review_binding(review_options o) : queue_{std::move(o)} {}
 
   static val create(std::string const& options_json) {
-    review_options o;
-    if (auto problem = read_section(options_json, "review", cfg::read_review, o)) return failure(*problem);
-    val out = val::object();
-    out.set("policy", val{review_binding{std::move(o)}});
-    return out;
+    return create_from_section<review_binding, review_options>(options_json, "review", cfg::read_review);
   }
 
   bool hold(double id, std::string const& draft, double confidence, double now_ms) {
@@ -182,11 +175,7 @@ class budget_binding {
   explicit budget_binding(budget_options o) : ledger_{std::move(o)} {}
 
   static val create(std::string const& options_json) {
-    budget_options o;
-    if (auto problem = read_section(options_json, "budgets", cfg::read_budgets, o)) return failure(*problem);
-    val out = val::object();
-    out.set("policy", val{budget_binding{std::move(o)}});
-    return out;
+    return create_from_section<budget_binding, budget_options>(options_json, "budgets", cfg::read_budgets);
   }
 
   val reserve(std::string const& tenant, double tokens, double usd, double wall_ms) {

@@ -69,11 +69,7 @@ class breaker_binding {
   explicit breaker_binding(breaker_options o) : breaker_{o} {}
 
   static val create(std::string const& options_json) {
-    breaker_options o;
-    if (auto problem = read_section(options_json, "breaker", cfg::read_breaker, o)) return failure(*problem);
-    val out = val::object();
-    out.set("policy", val{breaker_binding{o}});
-    return out;
+    return create_from_section<breaker_binding, breaker_options>(options_json, "breaker", cfg::read_breaker);
   }
 
   bool try_acquire(double now_ms) { return breaker_.try_acquire(at_ms(now_ms)); }
@@ -146,9 +142,7 @@ class backoff_binding {
     auto const [end, ec] = std::from_chars(seed_text.data(), seed_text.data() + seed_text.size(), s);
     if (ec != std::errc{} || end != seed_text.data() + seed_text.size() || seed_text.empty())
       return failure("backoff: seed must be an unsigned 64-bit integer, got " + seed_text);
-    val out = val::object();
-    out.set("policy", val{backoff_binding{o, s}});
-    return out;
+    return made(backoff_binding{o, s});
   }
 
   /// The delay before retry `retry`, with the next uniform of the seeded generator.
@@ -177,11 +171,7 @@ class retry_budget_binding {
   explicit retry_budget_binding(retry_budget_options o) : budget_{o} {}
 
   static val create(std::string const& options_json) {
-    retry_budget_options o;
-    if (auto problem = read_section(options_json, "budget", cfg::read_budget, o)) return failure(*problem);
-    val out = val::object();
-    out.set("policy", val{retry_budget_binding{o}});
-    return out;
+    return create_from_section<retry_budget_binding, retry_budget_options>(options_json, "budget", cfg::read_budget);
   }
 
   void deposit(double now_ms) { budget_.deposit(at_ms(now_ms)); }
@@ -199,11 +189,8 @@ class rate_limiter_binding {
   explicit rate_limiter_binding(rate_limit_options o) : limiter_{o} {}
 
   static val create(std::string const& options_json) {
-    rate_limit_options o;
-    if (auto problem = read_section(options_json, "rate_limit", cfg::read_rate_limit, o)) return failure(*problem);
-    val out = val::object();
-    out.set("policy", val{rate_limiter_binding{o}});
-    return out;
+    return create_from_section<rate_limiter_binding, rate_limit_options>(options_json, "rate_limit",
+                                                                         cfg::read_rate_limit);
   }
 
   /// `{decision: "admitted" | "wait" | "refused", retryAtMs, reason}` | `{error}` for a bad priority.
@@ -246,11 +233,8 @@ class concurrency_binding {
   explicit concurrency_binding(concurrency_options o) : limiter_{o} {}
 
   static val create(std::string const& options_json) {
-    concurrency_options o;
-    if (auto problem = read_section(options_json, "concurrency", cfg::read_concurrency, o)) return failure(*problem);
-    val out = val::object();
-    out.set("policy", val{concurrency_binding{o}});
-    return out;
+    return create_from_section<concurrency_binding, concurrency_options>(options_json, "concurrency",
+                                                                         cfg::read_concurrency);
   }
 
   bool try_acquire(double now_ms) { return limiter_.try_acquire(at_ms(now_ms)); }
@@ -283,9 +267,7 @@ class health_binding {
   static val create(std::string const& options_json, double start_ms) {
     health_options o;
     if (auto problem = read_section(options_json, "health", cfg::read_health, o)) return failure(*problem);
-    val out = val::object();
-    out.set("policy", val{health_binding{std::move(o), at_ms(start_ms)}});
-    return out;
+    return made(health_binding{std::move(o), at_ms(start_ms)});
   }
 
   void record(double latency_ms, bool ok, double now_ms) { tracker_.record(ms(latency_ms), ok, at_ms(now_ms)); }
@@ -345,11 +327,7 @@ class hedge_binding {
   explicit hedge_binding(hedge_options o) : policy_{o} {}
 
   static val create(std::string const& options_json) {
-    hedge_options o;
-    if (auto problem = read_section(options_json, "hedge", cfg::read_hedge, o)) return failure(*problem);
-    val out = val::object();
-    out.set("policy", val{hedge_binding{o}});
-    return out;
+    return create_from_section<hedge_binding, hedge_options>(options_json, "hedge", cfg::read_hedge);
   }
 
   /// When to hedge a call started at `started_ms`, given the target's quantile (ms; < 0: unknown) and samples;
@@ -386,9 +364,7 @@ class deadline_binding {
     deadline_options o;
     if (auto problem = read_section(options_json, "deadlines", cfg::read_deadlines, o)) return failure(*problem);
     auto const d = deadline::after(at_ms(now_ms), budget_ms < 0 ? o.timeout : ms(budget_ms));
-    val out = val::object();
-    out.set("policy", val{deadline_binding{o, d}});
-    return out;
+    return made(deadline_binding{o, d});
   }
 
   [[nodiscard]] double end_ms() const { return ms_of(deadline_.end); }
@@ -433,9 +409,7 @@ class canary_binding {
     if (auto problem = read_section(options_json, "canary", read_canary_options, o)) return failure(*problem);
     auto const key = key_of_hex(key_hex);
     if (!key) return failure("canary: key must be 32 hex digits (16 bytes)");
-    val out = val::object();
-    out.set("policy", val{canary_binding{std::move(o), *key, at_ms(start_ms)}});
-    return out;
+    return made(canary_binding{std::move(o), *key, at_ms(start_ms)});
   }
 
   std::string choose(std::string const& patient, std::string const& study_type, double now_ms) {
@@ -543,9 +517,7 @@ class audit_chain_binding {
     if (!detail::is_sha256_hex(previous_hash)) return failure("audit: previousHash must be 64 lowercase hex digits");
     if (!(next_sequence >= 1 && next_sequence <= 9007199254740991.0 && std::floor(next_sequence) == next_sequence))
       return failure("audit: nextSequence must be a whole number >= 1");
-    val out = val::object();
-    out.set("policy", val{audit_chain_binding{audit_chain{previous_hash, static_cast<std::uint64_t>(next_sequence)}}});
-    return out;
+    return made(audit_chain_binding{audit_chain{previous_hash, static_cast<std::uint64_t>(next_sequence)}});
   }
 
   /// `{line, hash, sequence}`: the sealed record's canonical line (no newline) | `{error}`.

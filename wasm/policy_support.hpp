@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include <emscripten/val.h>
 #include <fmt/format.h>
@@ -58,6 +59,22 @@ std::optional<std::string> read_section(std::string const& text, std::string con
     return fmt::format("{} {}", path, cfg::json_message_of(e->message));
   }
   return std::nullopt;
+}
+
+/// `{policy}` holding `binding`: what a create() returns when the options were good.
+template <class Binding>
+val made(Binding binding) {
+  val out = val::object();
+  out.set("policy", val{std::move(binding)});
+  return out;
+}
+
+/// The create() of a policy whose options are one config section: `{policy}`, or `{error}` naming the field.
+template <class Binding, class Options, class Reader>
+val create_from_section(std::string const& options_json, std::string const& section, Reader read) {
+  Options o;
+  if (auto problem = read_section(options_json, section, read, o)) return failure(*problem);
+  return made(Binding{std::move(o)});
 }
 
 /// 32 hex digits as a 16-byte key, or nullopt.
