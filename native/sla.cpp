@@ -41,6 +41,8 @@ constexpr std::string_view sla_usage =
     "                        health.sla_tier, defined in its health.tiers; a route takes\n"
     "                        the tier of the first provider of its chain\n"
     "  --default-tier NAME   tier for providers and routes without one (default standard)\n"
+    "  --min-samples N       hours and days with fewer counted samples are not held\n"
+    "                        against the tier (default 20: below it p95 is the maximum)\n"
     "  --since T             only calls submitted at or after T (UTC: 2026-03-01 or\n"
     "                        2026-03-01T12:00Z or 2026-03-01T12:00:00Z)\n"
     "  --until T             only calls submitted before T\n"
@@ -58,6 +60,7 @@ struct sla_arguments {
   bool help = false;
   std::optional<std::string> audit, config, out, default_tier;
   std::optional<std::int64_t> since, until;
+  std::optional<std::uint64_t> min_samples;
   std::string format = "text";
 };
 
@@ -75,7 +78,7 @@ result<sla_arguments> parse_arguments(args a) {
     }
     auto v = in.value();
     if (name != "--audit" && name != "--config" && name != "--out" && name != "--since" && name != "--until" &&
-        name != "--format" && name != "--default-tier")
+        name != "--format" && name != "--default-tier" && name != "--min-samples")
       return error{fmt::format("unknown option {}", name)};
     if (!v) return error{v.error_message()};
     if (name == "--audit") {
@@ -86,6 +89,10 @@ result<sla_arguments> parse_arguments(args a) {
       out.out = *v;
     } else if (name == "--default-tier") {
       out.default_tier = *v;
+    } else if (name == "--min-samples") {
+      auto n = parse_integer<std::uint64_t>(*v);
+      if (!n || *n == 0) return error{fmt::format("--min-samples must be a whole number >= 1, got \"{}\"", *v)};
+      out.min_samples = *n;
     } else if (name == "--format") {
       if (*v != "text" && *v != "json" && *v != "html")
         return error{fmt::format("--format must be text, json or html, got \"{}\"", *v)};
@@ -165,6 +172,7 @@ nlohmann::ordered_json window_json(sla::window_report const& w, std::string labe
           {"p50_ms", latency_ms(f.p50_us)},
           {"p95_ms", latency_ms(f.p95_us)},
           {"p99_ms", latency_ms(f.p99_us)},
+          {"judged", w.judged},
           {"availability_met", w.verdict.availability_met},
           {"latency_met", w.verdict.latency_met},
           {"met", w.verdict.met()}};
@@ -243,14 +251,14 @@ std::string render_text(sla::report const& r, std::string const& head) {
   out += "percentiles: nearest rank, milliseconds, over successful samples\n";
   auto table = [&](std::string_view title, std::vector<sla::subject_report> const& subjects) {
     out += fmt::format("\n{}\n", title);
-    out += fmt::format("{:<18} {:<19} {:<8} {:>9} {:>11} {:>8} {:>8} {:>8}  {:<6} {:>12}\n", "name", "tier", "month",
+    out += fmt::format("{:<18} {:<30} {:<8} {:>9} {:>11} {:>8} {:>8} {:>8}  {:<6} {:>12}\n", "name", "tier", "month",
                        "calls", "avail", "p50", "p95", "p99", "status", "budget left");
     for (auto const& s : subjects)
       for (auto const& m : s.months) {
         auto const& f = m.window.figures;
         std::string status = m.window.verdict.met() ? "met" : "BREACH";
         out += fmt::format(
-            "{:<18} {:<19} {:<8} {:>9} {:>11} {:>8} {:>8} {:>8}  {:<6} {:>12}\n", s.name,
+            "{:<18} {:<30} {:<8} {:>9} {:>11} {:>8} {:>8} {:>8}  {:<6} {:>12}\n", s.name,
             fmt::format("{} {:g}%/{}ms", s.tier.name, s.tier.availability * 100.0, s.tier.p95.count() / 1000),
             sla::iso_month(m.window.start_unix_ms), f.good + f.bad, percent(f.availability), ms(f.p50_us), ms(f.p95_us),
             ms(f.p99_us), status,
@@ -297,6 +305,7 @@ int run_sla(args a) {
   if (!arguments.audit) return usage_error("--audit FILE is required");
   auto options = options_from(arguments.config, arguments.default_tier);
   if (!options) return fail(options.error_message(), 2);
+  if (arguments.min_samples) options->min_samples = *arguments.min_samples;
 
   std::ifstream in{*arguments.audit, std::ios::binary};
   if (!in) return fail(fmt::format("cannot read {}: {}", *arguments.audit, std::strerror(errno)), 2);

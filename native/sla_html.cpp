@@ -108,9 +108,11 @@ std::string availability_chart(sla::subject_report const& s, day_axis const& axi
     double const top = y(*d.figures.availability);
     bool const ok = d.verdict.availability_met;
     out += fmt::format(
-        R"(<rect x="{:.1f}" y="{:.1f}" width="{:.1f}" height="{:.1f}" class="{}"><title>{}: availability {} ({} of {} failed)</title></rect>)",
-        x - bar / 2, top, bar, std::max(1.0, chart_top + chart_height - top), ok ? "bar-ok" : "bar-bad",
-        sla::iso_day(d.start_unix_ms), percent(d.figures.availability), d.figures.bad, d.figures.good + d.figures.bad);
+        R"(<rect x="{:.1f}" y="{:.1f}" width="{:.1f}" height="{:.1f}" class="{}"><title>{}: availability {} ({} of {} failed{})</title></rect>)",
+        x - bar / 2, top, bar, std::max(1.0, chart_top + chart_height - top),
+        !d.judged ? "bar-few" : (ok ? "bar-ok" : "bar-bad"), sla::iso_day(d.start_unix_ms),
+        percent(d.figures.availability), d.figures.bad, d.figures.good + d.figures.bad,
+        d.judged ? "" : "; too few to judge");
     if (!ok)
       out += fmt::format(R"(<path d="M{0:.1f} {1:.1f} l-5 -9 h10 z" class="marker"><title>breach</title></path>)", x,
                          top - 2);
@@ -228,7 +230,7 @@ th:first-child,td:first-child{text-align:left}thead th{background:#eef1f4}
 .badge{display:inline-block;border-radius:10px;padding:1px 10px;font-size:13px;color:#fff;vertical-align:2px}
 .badge.ok{background:#2e8b57}.badge.bad{background:#c0392b}
 .chart{max-width:100%;height:auto;display:block}.grid{stroke:#e6e9ed}.axis{font-size:10px;fill:#6b7a89}
-.bar-ok{fill:#7fbf9a}.bar-bad{fill:#d9534f}.marker{fill:#c0392b}.dot{fill:#e08a1e}
+.bar-ok{fill:#7fbf9a}.bar-few{fill:#c9d1d9}.bar-bad{fill:#d9534f}.marker{fill:#c0392b}.dot{fill:#e08a1e}
 .target{stroke:#c0392b;stroke-dasharray:5 4;stroke-width:1.5}.target-label{font-size:11px;fill:#c0392b}
 .line{fill:none;stroke-width:2}.line.p50{stroke:#3a7bd5}.line.p95{stroke:#e08a1e}.line.p99{stroke:#8e44ad}
 .legend{font-size:12px;color:#5b6b7b}.key{display:inline-block;width:14px;height:3px;margin:0 4px 3px 10px}

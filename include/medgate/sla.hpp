@@ -42,6 +42,10 @@
 // Held against a tier. A window meets availability when availability >=
 // the tier's (no data meets it) and meets latency when p95 <= the tier's
 // bound (no data meets it). Days and months are UTC calendar days and months.
+// An hour or a day with fewer than `min_samples` (default 20) counted samples
+// (good + bad) is not judged: below 20 the nearest-rank p95 is the slowest
+// sample, and one failure in a handful of calls says little; its figures are
+// still reported. The month, the contract period, is always judged.
 // Breach windows are runs of consecutive UTC hours that each broke the tier
 // (availability or p95 over that hour alone). Error budget of a month:
 // allowed failures = (1 − tier availability) · (good + bad); left =
@@ -293,6 +297,7 @@ struct sla_options {
   std::string default_tier = "standard";              ///< for a provider or route not assigned below
   std::map<std::string, std::string> providers;       ///< provider name → tier name
   std::map<std::string, std::string> routes;          ///< route name → tier name
+  std::uint64_t min_samples = 20;  ///< hours and days with fewer counted samples are not judged; >= 1
 
   [[nodiscard]] sla_tier const* find_tier(std::string_view name) const noexcept {
     for (auto const& t : tiers)
@@ -312,6 +317,7 @@ struct sla_options {
       for (auto const& t : tiers) names += (names.empty() ? "" : ", ") + t.name;
       return names.empty() ? std::string{"none"} : names;
     };
+    if (min_samples == 0) return invalid("min_samples", "must be >= 1, got 0");
     if (find_tier(default_tier) == nullptr)
       return invalid("default_tier", "must name a known tier ({}), got \"{}\"", known(), default_tier);
     for (auto const* assigned : {&providers, &routes})
@@ -327,6 +333,7 @@ struct sla_options {
 struct window_report {
   std::int64_t start_unix_ms = 0, end_unix_ms = 0;  ///< [start, end)
   stats figures;
+  bool judged = true;  ///< false: too few samples to hold against the tier (`verdict` then meets it)
   compliance verdict;
 };
 
@@ -373,8 +380,8 @@ namespace detail {
 /// Groups `samples` into consecutive windows [start, end) given by `start_of`
 /// and `end_of`, in time order.
 template <class StartOf, class EndOf>
-std::vector<window_report> windows(std::vector<sample> const& sorted, sla_tier const& tier, StartOf start_of,
-                                   EndOf end_of) {
+std::vector<window_report> windows(std::vector<sample> const& sorted, sla_tier const& tier, std::uint64_t min_samples,
+                                   StartOf start_of, EndOf end_of) {
   std::vector<window_report> out;
   std::size_t i = 0;
   while (i < sorted.size()) {
@@ -387,7 +394,8 @@ std::vector<window_report> windows(std::vector<sample> const& sorted, sla_tier c
     w.end_unix_ms = end;
     w.figures = summarize(std::vector<sample>(sorted.begin() + static_cast<std::ptrdiff_t>(i),
                                               sorted.begin() + static_cast<std::ptrdiff_t>(j)));
-    w.verdict = against(w.figures, tier);
+    w.judged = w.figures.good + w.figures.bad >= min_samples;
+    if (w.judged) w.verdict = against(w.figures, tier);
     out.push_back(std::move(w));
     i = j;
   }
@@ -416,14 +424,15 @@ inline std::vector<breach_window> breaches(std::vector<window_report> const& hou
   return out;
 }
 
-inline subject_report subject(std::string name, sla_tier const& tier, std::vector<sample> samples) {
+inline subject_report subject(std::string name, sla_tier const& tier, std::uint64_t min_samples,
+                              std::vector<sample> samples) {
   std::stable_sort(samples.begin(), samples.end(),
                    [](sample const& a, sample const& b) { return a.at_unix_ms < b.at_unix_ms; });
   subject_report s;
   s.name = std::move(name);
   s.tier = tier;
   s.total = summarize(samples);
-  for (auto& w : windows(samples, tier, month_start, next_month_start)) {
+  for (auto& w : windows(samples, tier, 0, month_start, next_month_start)) {
     month_report m;
     auto const& f = w.figures;
     m.budget.failures = f.bad;
@@ -433,8 +442,8 @@ inline subject_report subject(std::string name, sla_tier const& tier, std::vecto
     m.window = std::move(w);
     s.months.push_back(std::move(m));
   }
-  s.days = windows(samples, tier, day_start, [](std::int64_t start) { return start + ms_per_day; });
-  s.hours = windows(samples, tier, hour_start, [](std::int64_t start) { return start + ms_per_hour; });
+  s.days = windows(samples, tier, min_samples, day_start, [](std::int64_t start) { return start + ms_per_day; });
+  s.hours = windows(samples, tier, min_samples, hour_start, [](std::int64_t start) { return start + ms_per_hour; });
   s.breaches = breaches(s.hours);
   return s;
 }
@@ -459,9 +468,9 @@ inline report make_report(collector const& c, sla_options const& options,
     return unknown;
   };
   for (auto const& [name, samples] : c.providers())
-    r.providers.push_back(detail::subject(name, tier_of(options.providers, name), samples));
+    r.providers.push_back(detail::subject(name, tier_of(options.providers, name), options.min_samples, samples));
   for (auto const& [name, samples] : c.routes())
-    r.routes.push_back(detail::subject(name, tier_of(options.routes, name), samples));
+    r.routes.push_back(detail::subject(name, tier_of(options.routes, name), options.min_samples, samples));
   return r;
 }
 

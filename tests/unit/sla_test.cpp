@@ -93,26 +93,31 @@ TEST_CASE("tiers: defaults from the seeds, and a bad assignment names its field"
 
 TEST_CASE("a report: hours that break the tier make breach windows; the month's budget is counted") {
   sla::collector c;
-  // Hour 0: 100 good attempts at 10..109 ms. Hours 1 and 2: 10 of 100 fail. Hour 4: slow (300 ms).
+  // Hour 0: 100 good attempts at 10..109 ms. Hours 1 and 2: 10 of 100 fail. Hour 4: 20 slow (300 ms).
+  // Hour 6: 5 failures, too few to judge.
   for (int i = 0; i < 100; ++i) c.add(call(march_1_2026_ms + i * 1000, "alpha", "HTTP 200", (10 + i) * 1000, "ok"));
   for (int hour : {1, 2})
     for (int i = 0; i < 100; ++i)
       c.add(call(march_1_2026_ms + hour * sla::ms_per_hour + i * 1000, "alpha", i < 10 ? "HTTP 503" : "HTTP 200",
                  20'000, i < 10 ? "all_targets_failed" : "ok"));
-  for (int i = 0; i < 10; ++i)
+  for (int i = 0; i < 20; ++i)
     c.add(call(march_1_2026_ms + 4 * sla::ms_per_hour + i, "alpha", "HTTP 200", 300'000, "ok"));
+  for (int i = 0; i < 5; ++i)
+    c.add(call(march_1_2026_ms + 6 * sla::ms_per_hour + i, "alpha", "timeout", 10'000'000, "deadline_exceeded"));
   medgate::audit_record review = call(march_1_2026_ms, "alpha", "HTTP 200", 1, "review:approved");
   c.add(review);  // not a call
-  CHECK(c.records() == 311);
-  CHECK(c.calls() == 310);
+  CHECK(c.records() == 326);
+  CHECK(c.calls() == 325);
 
   auto const r = sla::make_report(c, sla::sla_options{});
   REQUIRE(r.providers.size() == 1);
   auto const& alpha = r.providers[0];
   CHECK(alpha.tier.name == "standard");
-  CHECK(alpha.total.good == 290);
-  CHECK(alpha.total.bad == 20);
-  REQUIRE(alpha.hours.size() == 4);
+  CHECK(alpha.total.good == 300);
+  CHECK(alpha.total.bad == 25);
+  REQUIRE(alpha.hours.size() == 5);
+  CHECK_FALSE(alpha.hours[4].judged);
+  CHECK(alpha.hours[4].figures.availability == 0.0);
   CHECK(alpha.hours[0].figures.p50_us == 59'000);   // rank 50 of 10..109 ms
   CHECK(alpha.hours[0].figures.p95_us == 104'000);  // rank 95
   CHECK(alpha.hours[0].verdict.met());
@@ -126,11 +131,13 @@ TEST_CASE("a report: hours that break the tier make breach windows; the month's 
   CHECK(alpha.breaches[1].worst_p95_us == 300'000);
   REQUIRE(alpha.months.size() == 1);
   auto const& budget = alpha.months[0].budget;
-  CHECK(budget.failures == 20);
-  CHECK(budget.allowed_failures == doctest::Approx(0.005 * 310));
-  CHECK(*budget.left_fraction == doctest::Approx((0.005 * 310 - 20) / (0.005 * 310)));
+  CHECK(budget.failures == 25);
+  CHECK(budget.allowed_failures == doctest::Approx(0.005 * 325));
+  CHECK(*budget.left_fraction == doctest::Approx((0.005 * 325 - 25) / (0.005 * 325)));
   REQUIRE(r.routes.size() == 1);
-  CHECK(r.routes[0].total.bad == 20);
+  CHECK(r.routes[0].total.bad == 25);
+  CHECK(r.routes[0].days.size() == 1);
+  CHECK_FALSE(r.routes[0].months[0].window.verdict.availability_met);
 
   sla::collector windowed{march_1_2026_ms + sla::ms_per_hour, march_1_2026_ms + 2 * sla::ms_per_hour};
   for (int i = 0; i < 5; ++i)
