@@ -6,12 +6,14 @@
 // been edited prove nothing. The figures come from include/medgate/sla.hpp;
 // the HTML page from sla_html.cpp. The report holds provider and route names
 // and numbers only: never a request id, tenant, hash or decision text.
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <fstream>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -268,8 +270,19 @@ std::string render_text(sla::report const& r, std::string const& head) {
       std::size_t breached_days = 0;
       for (auto const& d : s.days) breached_days += d.verdict.met() ? 0 : 1;
       if (s.breaches.empty() && breached_days == 0) continue;
-      out += fmt::format("  {}: {} of {} days breached; breach windows:\n", s.name, breached_days, s.days.size());
-      for (auto const& b : s.breaches)
+      out += fmt::format("  {}: {} of {} days breached, {} breach window{}", s.name, breached_days, s.days.size(),
+                         s.breaches.size(), s.breaches.size() == 1 ? "" : "s");
+      // The longest windows (then the worst availability) first; all of them are in the JSON and HTML reports.
+      std::vector<sla::breach_window> worst = s.breaches;
+      std::stable_sort(worst.begin(), worst.end(), [](sla::breach_window const& x, sla::breach_window const& y) {
+        auto const length = [](sla::breach_window const& b) { return b.end_unix_ms - b.start_unix_ms; };
+        if (length(x) != length(y)) return length(x) > length(y);
+        return x.worst_availability.value_or(1.0) < y.worst_availability.value_or(1.0);
+      });
+      constexpr std::size_t shown = 5;
+      out += worst.size() > shown ? fmt::format(", the {} longest:\n", shown) : std::string{":\n"};
+      if (worst.size() > shown) worst.resize(shown);
+      for (auto const& b : worst)
         out += fmt::format("    {} .. {}  {}{}{}\n", sla::iso_time(b.start_unix_ms), sla::iso_time(b.end_unix_ms),
                            b.availability ? fmt::format("availability {}", percent(b.worst_availability)) : "",
                            b.availability && b.latency ? ", " : "",
