@@ -22,6 +22,10 @@ constexpr command commands[] = {
      medgate::cli::run_chat},
     {"simulate", "run the fault-injecting OpenAI-compatible provider simulator", medgate::cli::run_simulate},
     {"audit", "verify the hash chain of an audit log (audit verify FILE)", medgate::cli::run_audit},
+    {"sla",
+     "availability and p50/p95/p99 per provider and route against contract tiers, from an audit log (sla --audit FILE "
+     "[--format text|json|html])",
+     medgate::cli::run_sla},
     {"redact", "replace the PHI in a text with placeholders (redact [--jsonl] < FILE); names and places: not yet",
      medgate::cli::run_redact},
     {"tokens",
