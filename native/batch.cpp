@@ -516,6 +516,7 @@ int run_batch(args a) {
   std::vector<bad_line> bad_lines;
   std::unordered_map<std::string, std::size_t> first_line_of;  // id → line number
   std::vector<std::string> order;                              // ids in input order (items and bad lines with an id)
+  std::size_t without_result = 0;  // bad lines with no readable id, and repeated ids: reported on stderr only
   {
     std::size_t number = 0;
     for (std::size_t at = 0; at <= input.size();) {
@@ -535,6 +536,7 @@ int run_batch(args a) {
         if (!fresh) {
           std::fprintf(stderr, "medgate batch: line %zu: bad line: duplicate id (first on line %zu); skipped\n", number,
                        seen->second);
+          ++without_result;
           continue;
         }
         order.push_back(*id);
@@ -542,6 +544,7 @@ int run_batch(args a) {
       if (auto* b = std::get_if<bad_line>(&read)) {
         std::fprintf(stderr, "medgate batch: line %zu: bad line: %s%s\n", number, b->what.c_str(),
                      b->id ? "" : "; no id, so no result line");
+        if (!b->id) ++without_result;
         bad_lines.push_back(std::move(*b));
       } else {
         items.push_back(std::move(std::get<item>(read)));
@@ -761,8 +764,11 @@ int run_batch(args a) {
   for (auto const& [code, n] : sum.errors) codes += fmt::format("{}{} {}", codes.empty() ? "" : ", ", code, n);
   fmt::print("medgate batch: {} of {} items have an outcome ({} from earlier runs){}\n", sum.done_count(), total,
              resumed, complete ? "" : "; stopped before the end: rerun the same command to continue");
-  fmt::print("  outcomes:  ok {}, failed {}{}, held for review {}\n", sum.ok, sum.failed,
-             codes.empty() ? "" : " (" + codes + ")", sum.held);
+  fmt::print("  outcomes:  ok {}, failed {}{}, held for review {}{}\n", sum.ok, sum.failed,
+             codes.empty() ? "" : " (" + codes + ")", sum.held,
+             without_result == 0
+                 ? std::string{}
+                 : fmt::format("; {} bad line(s) without a result (no id, or a repeated id)", without_result));
   fmt::print("  tokens:    prompt {}, completion {}; cost ${:.4f}\n", sum.prompt_tokens, sum.completion_tokens,
              sum.cost_usd);
   fmt::print("  latency:   p50 {:.1f} ms, p95 {:.1f} ms, p99 {:.1f} ms\n", percentile(sum.latencies_ms, 0.50),
@@ -775,7 +781,7 @@ int run_batch(args a) {
   std::fflush(stdout);
   if (journal_failed) return 2;
   if (!complete) return 128 + stop_signal;
-  return sum.failed > 0 ? 1 : 0;
+  return sum.failed > 0 || without_result > 0 ? 1 : 0;
 }
 
 }  // namespace medgate::cli
