@@ -4,7 +4,7 @@
 // a kill) or, worse, lose results silently. So every item's outcome is
 // appended to a journal and fsync'd before it counts as finished; a rerun of
 // the same command reads the journal and sends only what has no outcome yet.
-// Each item carries one idempotency key derived from its id, sent upstream as
+// Each item carries one idempotency key derived from its id (and its line), sent upstream as
 // Idempotency-Key, so an item that was on the wire when the process died is
 // not done twice by a provider that honours the header. The results file is
 // written only at the end, from the journal, with exactly one line per input
@@ -234,9 +234,11 @@ std::variant<item, bad_line> read_line(std::string_view text, std::size_t number
   out.id = *bad.id;
   out.digest = to_hex(sha256_digest(text));
   out.call.priority_class = priority::batch;
-  // The per-item key: stable across runs, derived from the id alone, and the
+  // The per-item key: the same on every attempt and every rerun of the same
+  // line; a changed line is another request, so it gets another key. The
   // engine hashes it again before it goes anywhere (send::idempotency_key).
-  out.call.idempotency_key = "batch-" + to_hex(sha256_digest("medgate.batch.item.v1\n" + out.id)).substr(0, 32);
+  out.call.idempotency_key =
+      "batch-" + to_hex(sha256_digest("medgate.batch.item.v1\n" + out.id + "\n" + out.digest)).substr(0, 32);
   bool has_request = false;
   for (auto const& [key, value] : j.items()) {
     auto text_field = [&](std::string& into) -> std::optional<std::string> {

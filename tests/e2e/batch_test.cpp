@@ -335,3 +335,47 @@ TEST_CASE("SIGINT stops a batch with its journal intact, and a rerun finishes it
   CHECK(counters["answered_twice"] == 0);
   CHECK(counters["replayed"].get<std::uint64_t>() <= 4);  // at most the calls cancelled mid-flight
 }
+
+TEST_CASE("a torn journal line is cut and its item sent again; a changed line is sent again; a foreign journal stops") {
+  simulator_process sim;
+  scratch_dir dir;
+  dir.write("config.json", config_for(sim.port, 0));
+  dir.write("in.jsonl", input_of(5));
+  auto const command =
+      fmt::format("batch --config {} --in {} --out {}", dir / "config.json", dir / "in.jsonl", dir / "out.jsonl");
+  REQUIRE(medgate::testing::run_medgate(command).exit_code == 0);
+  CHECK(sim.idempotency()["answered"] == 5);
+
+  // As if killed while writing the fifth outcome: half of its line is on disk.
+  auto journal = read_file(dir / "out.jsonl.journal");
+  auto const last = journal.rfind('\n', journal.size() - 2);
+  REQUIRE(last != std::string::npos);
+  journal.resize(last + 1 + (journal.size() - last - 1) / 2);
+  dir.write("out.jsonl.journal", journal);
+  std::filesystem::remove(dir / "out.jsonl");
+  auto const resumed = medgate::testing::run_medgate(command);
+  INFO(resumed.err);
+  CHECK(resumed.exit_code == 0);
+  CHECK(resumed.err.find("cut a torn last line") != std::string::npos);
+  CHECK(resumed.out.find("(4 from earlier runs)") != std::string::npos);
+  CHECK(lines_of(dir / "out.jsonl").size() == 5);
+  auto counters = sim.idempotency();
+  CHECK(counters["answered"] == 5);  // the torn item was sent again and got its stored answer
+  CHECK(counters["replayed"] == 1);
+
+  // A changed request is not the one the journal answered.
+  std::string changed = input_of(5);
+  auto const at = changed.find("Summarize visit 2");
+  REQUIRE(at != std::string::npos);
+  changed.replace(at, 9, "Summarise");
+  dir.write("in.jsonl", changed);
+  auto const rerun = medgate::testing::run_medgate(command);
+  CHECK(rerun.exit_code == 0);
+  CHECK(rerun.err.find("1 changed since and will be sent again") != std::string::npos);
+  CHECK(sim.idempotency()["answered"] == 6);  // under a key of its own: a new answer, not the stored one
+
+  dir.write("out.jsonl.journal", "{\"not\": \"a batch record\"}\n");
+  auto const foreign = medgate::testing::run_medgate(command);
+  CHECK(foreign.exit_code == 2);
+  CHECK(foreign.err.find("line 1 is not a medgate batch record") != std::string::npos);
+}
