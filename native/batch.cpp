@@ -87,7 +87,7 @@ constexpr std::string_view batch_usage =
     "  \"tokens\", \"cost_usd\"} | {\"id\", \"status\": \"error\", \"error\": {\"code\", \"message\"}, ...} |\n"
     "  {\"id\", \"status\": \"held_for_review\", ...} | {\"id\", \"status\": \"bad_line\", \"line\", \"error\"}\n"
     "\n"
-    "exit status: 0 every item answered, 1 some items failed or were bad lines, 2 bad usage,\n"
+    "exit status: 0 every item answered (or held for review), 1 some items failed or were bad lines, 2 bad usage,\n"
     "configuration or journal, 130 stopped by SIGINT/SIGTERM (the journal is intact: rerun to continue)\n";
 
 struct batch_arguments {
@@ -284,6 +284,15 @@ std::variant<item, bad_line> read_line(std::string_view text, std::size_t number
 
 // ---- journal ---------------------------------------------------------------
 
+void sync_folder_of(std::string const& path) {
+  auto const slash = path.rfind('/');
+  std::string const folder = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+  int const fd = ::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return;
+  ::fsync(fd);
+  ::close(fd);
+}
+
 /// The append-only record of outcomes. One JSON object per line; a line is
 /// complete only with its newline, so a torn last line (a kill mid-write) is
 /// cut off when the journal is opened again.
@@ -312,8 +321,10 @@ class journal {
       auto id = j["id"].get<std::string>();
       records[std::move(id)] = std::move(j);
     }
+    bool const created = ::access(path.c_str(), F_OK) != 0;
     int const fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     if (fd < 0) return error{fmt::format("cannot open the journal {} for appending", path)};
+    if (created) sync_folder_of(path);  // a new file survives a crash only once its folder entry is on disk
     if (complete < text.size() && ::ftruncate(fd, static_cast<off_t>(complete)) != 0) {
       ::close(fd);
       return error{fmt::format("cannot cut the torn last line of the journal {}", path)};
