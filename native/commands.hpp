@@ -17,5 +17,6 @@ int run_tokens(args a);
 int run_serve(args a);
 int run_redact(args a);
 int run_sla(args a);
+int run_batch(args a);
 
 }  // namespace medgate::cli

@@ -20,6 +20,10 @@ constexpr command commands[] = {
      medgate::cli::run_serve},
     {"chat", "send one chat call through the engine and print the answer (--trace shows every decision)",
      medgate::cli::run_chat},
+    {"batch",
+     "send a JSONL file of chat requests through the engine, resumable after a kill, one result per id "
+     "(batch --in FILE --out FILE)",
+     medgate::cli::run_batch},
     {"simulate", "run the fault-injecting OpenAI-compatible provider simulator", medgate::cli::run_simulate},
     {"audit", "verify the hash chain of an audit log (audit verify FILE)", medgate::cli::run_audit},
     {"sla",

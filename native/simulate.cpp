@@ -50,7 +50,8 @@ void print_usage(std::FILE* out) {
              "\n"
              "presets: {}\n"
              "admin:   GET /admin/providers, PUT /admin/providers/NAME/faults (body: a profile),\n"
-             "         GET /admin/providers/NAME/stats, POST /admin/reset-stats, GET /healthz\n",
+             "         GET /admin/providers/NAME/stats, GET /admin/providers/NAME/idempotency (answers per\n"
+             "         Idempotency-Key, requests per second), POST /admin/reset-stats, GET /healthz\n",
              default_port, preset_list);
 }
 

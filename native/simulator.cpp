@@ -36,6 +36,7 @@
 #include <ctime>
 #include <deque>
 #include <future>
+#include <map>
 #include <mutex>
 #include <numbers>
 #include <span>
@@ -711,6 +712,15 @@ struct provider_state {
   rng probe_generator;  // draws the fate of model listings (health probes) without moving `generator`
   simulator::stats counts;
   std::deque<json> received;
+  /// By the request's Idempotency-Key header: what the provider did with it.
+  struct key_record {
+    std::uint64_t requests = 0;  ///< chat requests that carried the key
+    std::uint64_t answered = 0;  ///< answers generated for it (a replay is not one)
+    std::uint64_t replayed = 0;  ///< answered from the stored answer instead
+    std::string answer;          ///< the stored answer (non-streamed), replayed to a repeat
+  };
+  std::map<std::string, key_record, std::less<>> keys;
+  std::map<std::int64_t, std::uint64_t> requests_by_second;  ///< chat requests by arrival (Unix seconds)
 
   provider_state(provider_spec const& spec, std::uint64_t simulator_seed)
       : name{spec.name},
@@ -919,6 +929,9 @@ struct simulator::impl {
         send_json(res, 200, {{"requests", list}});
       });
     });
+    server.Get(R"(/admin/providers/([^/]+)/idempotency)", [this](httplib::Request const& req, httplib::Response& res) {
+      with_provider(req, res, [&](provider_state& p) { send_json(res, 200, idempotency_json(p)); });
+    });
     server.Post("/admin/reset-stats", [this](httplib::Request const&, httplib::Response& res) {
       reset_stats();
       send_json(res, 200, {{"reset", true}});
@@ -974,6 +987,30 @@ struct simulator::impl {
             {"models", p.models},
             {"faults", to_json(p.faults)},
             {"stats", to_json(p.counts)}};
+  }
+
+  /// What happened per Idempotency-Key, and the chat requests of each second: what a test needs to show that
+  /// no item was answered twice and that no window of time saw more requests than a client's limit allows.
+  static json idempotency_json(provider_state const& p) {
+    std::lock_guard lock{p.mutex};
+    std::uint64_t answered = 0;
+    std::uint64_t replayed = 0;
+    std::uint64_t answered_twice = 0;
+    std::uint64_t most_answers = 0;
+    for (auto const& [key, record] : p.keys) {
+      answered += record.answered;
+      replayed += record.replayed;
+      if (record.answered > 1) ++answered_twice;
+      most_answers = std::max(most_answers, record.answered);
+    }
+    json seconds = json::array();
+    for (auto const& [second, count] : p.requests_by_second) seconds.push_back({second, count});
+    return {{"keys", p.keys.size()},
+            {"answered", answered},
+            {"replayed", replayed},
+            {"answered_twice", answered_twice},
+            {"most_answers_per_key", most_answers},
+            {"requests_by_second", seconds}};
   }
 
   static json model_json(provider_state const& p, std::string_view model) {
@@ -1045,23 +1082,41 @@ struct simulator::impl {
     const auto rejection = check_request(body, p);
 
     request_plan plan;
+    const std::string key = req.get_header_value("Idempotency-Key");
+    std::string replay;
     {
       std::lock_guard lock{p.mutex};
       ++p.counts.requests;
+      ++p.requests_by_second[static_cast<std::int64_t>(std::time(nullptr))];
       const std::uint64_t request_seed = p.generator.next();  // one draw per request, valid or not
+      if (!key.empty()) {
+        auto& record = p.keys[key];
+        ++record.requests;
+        if (!record.answer.empty() && !rejection) {
+          ++record.replayed;
+          replay = record.answer;
+        }
+      }
       if (body.is_object()) {
         p.received.push_back(body);
         if (p.received.size() > remembered_requests) p.received.pop_front();
       }
       if (rejection) {
         ++p.counts.rejected;
-      } else {
+      } else if (replay.empty()) {
         plan = plan_request(request_seed, p.faults);
         if (plan.kind == outcome::malformed) plan.variant = p.counts.malformed;
         ++(p.counts.*counter(plan.kind));
       }
     }
     if (rejection) return send_json(res, rejection->first, rejection->second);
+    if (!replay.empty()) {
+      // As providers that honour Idempotency-Key do: the first answer again, no new work and no fault.
+      res.set_header("Idempotent-Replayed", "true");
+      res.status = 200;
+      res.set_content(replay, "application/json");
+      return;
+    }
 
     if (plan.kind == outcome::hang) return hang(req, res, plan.faults.hang.hold);
     if (hold(&req, plan.latency) != wait_end::elapsed) return abandon(req, res);
@@ -1119,6 +1174,12 @@ struct simulator::impl {
                                  return sink.write(whole->data(), whole->size() / 2);
                                });
       return;
+    }
+    if (!key.empty()) {
+      std::lock_guard lock{p.mutex};
+      auto& record = p.keys[key];
+      ++record.answered;
+      record.answer = answer.dump();
     }
     send_json(res, 200, answer);
   }
@@ -1260,6 +1321,8 @@ struct simulator::impl {
     for (auto const& p : providers) {
       std::lock_guard lock{p->mutex};
       p->counts = {};
+      p->keys.clear();
+      p->requests_by_second.clear();
     }
   }
 

@@ -16,7 +16,15 @@
 // `POST /<p>/v1/chat/completions` (plain or `"stream": true`); admin:
 // `GET /admin/providers`, `GET|PUT /admin/providers/<p>/faults`,
 // `GET /admin/providers/<p>/stats`, `GET /admin/providers/<p>/requests`,
-// `POST /admin/reset-stats`; and `GET /healthz`.
+// `GET /admin/providers/<p>/idempotency`, `POST /admin/reset-stats`; and `GET /healthz`.
+//
+// Idempotency-Key: a chat request carrying one that was answered before (200,
+// not streamed) gets the stored answer again, with `Idempotent-Replayed: true`
+// and no fault, as providers that honour the header do. The idempotency
+// endpoint counts, over all keys, the answers generated and replayed, the keys
+// answered more than once, and the chat requests that arrived in each second,
+// so a test can prove a client never had an item done twice nor went over its
+// rate limit.
 //
 // Browsers: every response allows any origin (CORS, native/cors.hpp) and an
 // `OPTIONS` preflight on any path is answered, so a page from another origin

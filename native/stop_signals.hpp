@@ -1,4 +1,4 @@
-// stop_signals.hpp — SIGINT and SIGTERM (and SIGHUP, to reload) for the long-running commands (simulate, serve).
+// stop_signals.hpp — SIGINT and SIGTERM (and SIGHUP, to reload) for the long-running commands (simulate, serve, batch).
 //
 // Constructed before any server thread starts, it blocks the signals, so the
 // threads started afterwards inherit the mask and none of them is interrupted;
@@ -33,6 +33,13 @@ class stop_signals {
     int received = 0;
     sigwait(&signals_, &received);
     return received;
+  }
+
+  /// The signal that arrived since the last look, or 0: for a loop that has other work (`medgate batch`).
+  int poll() {
+    timespec const now{0, 0};
+    int const received = sigtimedwait(&signals_, nullptr, &now);
+    return received > 0 ? received : 0;
   }
 
  private:

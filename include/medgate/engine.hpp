@@ -212,6 +212,11 @@ struct send {
   /// first event through `on_stream_start` and relays only if told to.
   bool relay = false;
   std::string api_key_file{};
+  /// The provider's `Idempotency-Key` header: the caller's key as the engine
+  /// keeps it ("k:" + hex SHA-256, idempotency.hpp), never the caller's text;
+  /// empty when the caller gave none. Every attempt of a call carries the same
+  /// one, so a provider that honours it does the work once.
+  std::string idempotency_key{};
 };
 
 /// Abandon an attempt still in flight; its outcome will be ignored.
@@ -1180,7 +1185,8 @@ class engine {
     body.model = t.model;
     push(send{c.id, id, number, t.provider, t.model, p.config.chat_url(), p.config.api_key_env, openai::to_json(body),
               c.request.chat.stream, timeout, std::min(p.config.connect_timeout, timeout), hedge,
-              c.request.relay_stream && c.request.chat.stream && !options_.review.enabled, p.config.api_key_file});
+              c.request.relay_stream && c.request.chat.stream && !options_.review.enabled, p.config.api_key_file,
+              c.request.idempotency_key.empty() ? std::string{} : caller_idempotency_key(c.request.idempotency_key)});
     return launched{};
   }
 

@@ -782,6 +782,7 @@ class httplib_driver {
     request.body = s.body;
     request.set_header("Content-Type", "application/json");
     request.set_header("Accept", s.stream ? "text/event-stream" : "application/json");
+    if (!s.idempotency_key.empty()) request.set_header("Idempotency-Key", s.idempotency_key);
     if (!s.api_key_file.empty()) {
       auto key = key_file(s.api_key_file);
       if (!key) return transport_error{transport_failure::other, key.error_message()};
