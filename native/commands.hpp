@@ -16,5 +16,6 @@ int run_audit(args a);
 int run_tokens(args a);
 int run_serve(args a);
 int run_redact(args a);
+int run_sim(args a);  ///< `medgate sim`: the deterministic simulation (sim.cpp)
 
 }  // namespace medgate::cli

@@ -20,6 +20,10 @@ constexpr command commands[] = {
      medgate::cli::run_serve},
     {"chat", "send one chat call through the engine and print the answer (--trace shows every decision)",
      medgate::cli::run_chat},
+    {"sim",
+     "deterministic simulation: N calls, every policy, randomized faults, virtual time; checks invariants "
+     "(sim --calls N --seed S [--scenario NAME])",
+     medgate::cli::run_sim},
     {"simulate", "run the fault-injecting OpenAI-compatible provider simulator", medgate::cli::run_simulate},
     {"audit", "verify the hash chain of an audit log (audit verify FILE)", medgate::cli::run_audit},
     {"redact", "replace the PHI in a text with placeholders (redact [--jsonl] < FILE); names and places: not yet",
