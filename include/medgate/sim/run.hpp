@@ -175,6 +175,7 @@ struct report {
   std::uint64_t attempts = 0, first_attempts = 0, retries = 0, hedges = 0, cancels = 0;
   std::uint64_t fell_back = 0;  ///< calls whose attempts went to more than one provider
   std::uint64_t joined = 0, cached = 0, canary_arm = 0;
+  std::uint64_t canary_changes = 0;                    ///< ramp steps and automatic rollbacks
   std::array<std::uint64_t, fault_count> faults{};     ///< attempts hit by each fault kind
   std::map<std::string, std::uint64_t> breaker_moves;  ///< "closed->open" ...
   std::vector<std::pair<std::string, breaker_state>> final_breakers;
@@ -390,6 +391,8 @@ class simulation {
         on_done(*d);
       } else if (auto const* b = std::get_if<breaker_changed>(&*e)) {
         ++rep_.breaker_moves[fmt::format("{}->{}", to_string(b->from), to_string(b->to))];
+      } else if (std::holds_alternative<canary_changed>(*e)) {
+        ++rep_.canary_changes;
       } else if (auto const* pr = std::get_if<probe>(&*e)) {
         eng_.on_probe_result(pr->id, true, now_);
       }
@@ -468,8 +471,9 @@ inline std::string format_report(report const& r, std::optional<double> wall_sec
   line("attempts:", fmt::format("{} ({} first on a target, {} retries, {} hedges, {} cancelled)", r.attempts,
                                 r.first_attempts, r.retries, r.hedges, r.cancels));
   line("fallbacks:", fmt::format("{} calls went on to another provider", r.fell_back));
-  line("admission:", fmt::format("{} joined a call in flight, {} answered from cache, {} in the canary arm", r.joined,
-                                 r.cached, r.canary_arm));
+  line("admission:", fmt::format("{} joined a call in flight, {} answered from cache, {} in the canary arm "
+                                 "({} canary changes: ramp steps and rollbacks)",
+                                 r.joined, r.cached, r.canary_arm, r.canary_changes));
   std::string faults;
   for (std::size_t k = 1; k < fault_count; ++k)
     faults += fmt::format("{}{} {}", faults.empty() ? "" : ", ", to_string(static_cast<fault>(k)), r.faults[k]);
