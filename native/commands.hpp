@@ -18,5 +18,6 @@ int run_serve(args a);
 int run_redact(args a);
 int run_sla(args a);
 int run_batch(args a);
+int run_sim(args a);  ///< `medgate sim`: the deterministic simulation (sim.cpp)
 
 }  // namespace medgate::cli

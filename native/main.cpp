@@ -24,13 +24,17 @@ constexpr command commands[] = {
      "send a JSONL file of chat requests through the engine, resumable after a kill, one result per id "
      "(batch --in FILE --out FILE)",
      medgate::cli::run_batch},
+    {"sim",
+     "deterministic simulation: N calls, every policy, randomized faults, virtual time; checks invariants "
+     "(sim --calls N --seed S [--scenario NAME])",
+     medgate::cli::run_sim},
     {"simulate", "run the fault-injecting OpenAI-compatible provider simulator", medgate::cli::run_simulate},
     {"audit", "verify the hash chain of an audit log (audit verify FILE)", medgate::cli::run_audit},
     {"sla",
      "availability and p50/p95/p99 per provider and route against contract tiers, from an audit log (sla --audit FILE "
      "[--format text|json|html])",
      medgate::cli::run_sla},
-    {"redact", "replace the PHI in a text with placeholders (redact [--jsonl] < FILE); names and places: not yet",
+    {"redact", "replace the PHI in a text with placeholders (redact [--jsonl] [--lexicon FILE] < FILE)",
      medgate::cli::run_redact},
     {"tokens",
      "count tokens exactly as cl100k_base, o200k_base, deepseek_v3 or llama3 do (tokens --encoding NAME < FILE)",
