@@ -226,3 +226,18 @@ TEST_CASE("phi categories have names, parsed back case-insensitively") {
   CHECK(medgate::phi::parse_category("date") == category::date);
   CHECK_FALSE(medgate::phi::parse_category("birthday").has_value());
 }
+
+TEST_CASE("phi patterns: payment card numbers written in groups, when their Luhn check digit is right") {
+  check_all({
+      {"card on file 4111 1111 1111 1111; ok", "card on file [ACCOUNT]; ok"},
+      {"account 4111 1111 1111 1111.", "account [ACCOUNT]."},
+      {"paid with 4111-1111-1111-1111", "paid with [ACCOUNT]"},
+      {"Amex 3782 822463 10005 on file", "Amex [ACCOUNT] on file"},
+      {"visa 4012 8888 8888 1881", "visa [ACCOUNT]"},
+      {"old card 4222 2222 2222 2", "old card [ACCOUNT]"},
+      // the check digit wrong, too many groups, or the groups of something else: not a card
+      {"it read 4111 1111 1111 1112 x", "it read 4111 1111 1111 1112 x"},
+      {"seen 2021-03-04", "seen [DATE]"},
+      {"counts 1234 5678 ok", "counts 1234 5678 ok"},
+  });
+}

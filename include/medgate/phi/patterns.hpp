@@ -22,6 +22,8 @@
 // - A bare month name is a date, except "May" and "March" (a verb too) without a day or year.
 // - Five digits are a ZIP code only after a state (", MA 02115") or the word
 //   zip / postal code; otherwise they are too often a lab value.
+// - A card number in groups ("4111 1111 1111 1111", Amex "3782 822463 10005") is an account number when its
+//   Luhn check digit is right, with or without a cue.
 // - Seven or more digits in a row, or six or more characters mixing letters
 //   and at least five digits, are an id even with no cue: notes rarely hold
 //   such numbers for another reason, and missing an MRN costs more than
@@ -534,6 +536,38 @@ inline std::size_t ssn_at(cursor const& c, std::size_t i) noexcept {
   return sep == '-' || cued ? i + 11 : 0;
 }
 
+/// A payment card number written in groups, "4111 1111 1111 1111" or "3782-822463-10005": four digits, then groups
+/// of four (the last may be one to four) or Amex's 6 and 5, one separator used throughout, 13 to 19 digits in all,
+/// and the Luhn check digit right. Without the check, four groups of four are too often something else.
+inline std::size_t card_number_at(cursor const& c, std::size_t i) noexcept {
+  char const sep = c.at(i + 4);
+  if (c.digits(i, 5) != 4 || (sep != ' ' && sep != '-')) return 0;
+  std::size_t j = i + 4;
+  std::size_t n = 4;
+  std::size_t const second = c.digits(j + 1, 7);
+  bool const amex = second == 6;
+  while (c.at(j) == sep && c.digit(j + 1) && n < 19) {
+    std::size_t const group = c.digits(j + 1, 7);
+    bool const last_amex = amex && n == 10;
+    if (group > (last_amex ? 5 : amex && n == 4 ? 6 : 4)) return 0;
+    n += group;
+    j += 1 + group;
+    if (amex ? n != 10 && n != 15 : group != 4) break;  // a short group ends the number
+  }
+  if (n < 13 || n > 19 || c.alnum(j) || (c.at(j) == sep && c.digit(j + 1))) return 0;
+  if (amex && n != 15) return 0;
+  unsigned sum = 0;
+  bool doubled = false;
+  for (std::size_t k = j; k-- > i;) {
+    if (!c.digit(k)) continue;
+    unsigned d = static_cast<unsigned>(c.at(k) - '0');
+    if (doubled && (d *= 2) > 9) d -= 9;
+    sum += d;
+    doubled = !doubled;
+  }
+  return sum % 10 == 0 ? j : 0;
+}
+
 /// The end of a number written in groups ("0490 75 40 81", "+46 (0)8 928 571 38", "(99) 645-791", "03.93.92.16.85")
 /// starting at i, and how many digits it holds: digits, and single separators (space, - . or a parenthesised
 /// group) each followed by a digit or '('.
@@ -966,6 +1000,7 @@ inline std::vector<span> find_patterns(std::string_view text) {
           (lead <= 3 && sep == '.' && take(ipv4_at(c, i), category::ip)) ||
           (colon_near() && take(ipv6_at(c, i), category::ip)))
         continue;
+      if (lead == 4 && (sep == ' ' || sep == '-') && take(card_number_at(c, i), category::account)) continue;
       if (lead <= 2 || (lead == 4 && (sep == '-' || sep == '/' || sep == '.')))
         if (auto const end = numeric_date(c, i); end > 0 && take(with_time(c, end), category::date)) continue;
       if (lead <= 2 && (sep == ' ' || sep == '\t') && take(spanish_day_month(c, i), category::date)) continue;
