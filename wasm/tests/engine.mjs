@@ -91,6 +91,14 @@ try {
   const attempt = events.find((e) => e.name === 'attempt' && e.data.call === a.call).data;
   check(attempt.status === 200 && attempt.failure === '' && attempt.latencyMs >= 0, 'healthy: the attempt event');
 
+  // 1b. A call with an idempotency key carries it upstream (Idempotency-Key, in the engine's hashed form), so a
+  // provider that honours the header does the work once; the simulator counts answers per key.
+  const keysBefore = (await (await fetch(`${root}/admin/providers/primary/idempotency`)).json()).keys;
+  const keyed = await mg.chat(request('Summarize: keyed call.'), { idempotencyKey: 'order-77' });
+  const keysAfter = await (await fetch(`${root}/admin/providers/primary/idempotency`)).json();
+  check(keyed.ok && keysAfter.keys === keysBefore + 1 && keysAfter.answered_twice === 0,
+        `idempotency: the key reached the provider (${keysBefore} -> ${keysAfter.keys} keys)`);
+
   // 2. The primary fails with 503: retried once, then the fallback answers; the breaker opens on the 3rd failure.
   await faults('primary', 'down');
   const b = await mg.chat(request('Summarize: fever and cough.'));

@@ -333,9 +333,11 @@ class fetch_driver {
     drain(t);
   }
 
-  std::string headers_for(std::string const& key_env, bool json_body) const {
+  /// `idempotency_key`: the engine's form of the caller's key (send::idempotency_key), empty for none.
+  std::string headers_for(std::string const& key_env, bool json_body, std::string const& idempotency_key = {}) const {
     nlohmann::json h = nlohmann::json::object();
     if (json_body) h["content-type"] = "application/json";
+    if (!idempotency_key.empty()) h["idempotency-key"] = idempotency_key;
     h["accept"] = "application/json, text/event-stream";
     if (auto const k = host_.api_keys.find(key_env); !key_env.empty() && k != host_.api_keys.end())
       h["authorization"] = "Bearer " + k->second;
@@ -349,8 +351,8 @@ class fetch_driver {
       calls_[s->attempt] = s->call;
       if (s->relay) relays_.try_emplace(s->attempt);
       medgate_fetch_start(id_, static_cast<double>(s->attempt), 0, s->url.c_str(),
-                          headers_for(s->api_key_env, true).c_str(), s->body.c_str(), milliseconds(s->timeout),
-                          s->relay ? 1 : 0);
+                          headers_for(s->api_key_env, true, s->idempotency_key).c_str(), s->body.c_str(),
+                          milliseconds(s->timeout), s->relay ? 1 : 0);
     } else if (auto const* c = std::get_if<cancel>(&e)) {
       medgate_fetch_abort(id_, static_cast<double>(c->attempt), 0);
     } else if (auto const* p = std::get_if<probe>(&e)) {
