@@ -152,7 +152,7 @@ inline engine_options simulation_options() {
 
 /// PHI put into the prompts; none may appear in anything the engine emits.
 inline std::vector<std::string> const& canary_phi() {
-  static std::vector<std::string> const all{"512-44-9087", "617-555-0142", "eleanor.vasquez@example.org",
+  static std::vector<std::string> const all{"512-44-9087",      "617-555-0142",        "eleanor.vasquez@example.org",
                                             "4111111111111111", "4012 8888 8888 1881", "10.44.201.17"};
   return all;
 }
