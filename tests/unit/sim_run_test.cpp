@@ -1,4 +1,4 @@
-// The deterministic simulation: every scenario runs 20,000 calls clean on two seeds.
+// The deterministic simulation: every scenario runs 20,000 calls (4,000 under ASan) clean on two seeds.
 #include <doctest/doctest.h>
 
 #include <string>
@@ -9,7 +9,12 @@ using namespace medgate;
 
 namespace {
 
+// Under the sanitizers the engine runs ten times slower: fewer calls keep the test to seconds there.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr std::uint64_t calls = 4'000;
+#else
 constexpr std::uint64_t calls = 20'000;
+#endif
 
 std::string summary_of(sim::scenario const& sc, std::uint64_t seed) {
   auto const r = sim::run({calls, seed, &sc});
@@ -23,7 +28,7 @@ std::string summary_of(sim::scenario const& sc, std::uint64_t seed) {
 
 }  // namespace
 
-TEST_CASE("every scenario runs 20,000 calls on two seeds without a violation") {
+TEST_CASE("every scenario runs its calls on two seeds without a violation") {
   for (auto const& sc : sim::scenarios()) {
     CAPTURE(sc.name);
     auto const one = summary_of(sc, 1);
