@@ -126,8 +126,9 @@ class invariant_checker {
 
   /// A call the host submitted at `now` with this whole-call timeout. Call before draining its effects.
   void on_submit(call_id id, duration timeout, instant now) {
-    if (id >= calls_.size()) calls_.resize(std::max<std::size_t>(id + 1, calls_.size() * 2));
-    auto& c = calls_[id];
+    auto const at = static_cast<std::size_t>(id);  // ids count up from 1: they fit a size_t in 32-bit builds too
+    if (at >= calls_.size()) calls_.resize(std::max<std::size_t>(at + 1, calls_.size() * 2));
+    auto& c = calls_[at];
     if (c.submitted) return fail("completion", now, id, "call id submitted twice");
     c = call_track{};
     c.submitted = true;
@@ -243,11 +244,12 @@ class invariant_checker {
   }
 
   call_track* track(call_id id, instant now, std::string_view what) {
-    if (id >= calls_.size() || !calls_[id].submitted) {
+    auto const at = static_cast<std::size_t>(id);
+    if (id >= calls_.size() || !calls_[at].submitted) {
       fail("completion", now, id, fmt::format("{} for a call never submitted", what));
       return nullptr;
     }
-    return &calls_[id];
+    return &calls_[at];
   }
 
   void on_send(send const& s, instant now) {
