@@ -34,6 +34,8 @@ std::optional<Integer> parse_integer(std::string_view text) {
 ///     else if (item->text == "--out") { auto v = in.value(); ... }
 ///     else if (item->text == "--quiet") { if (auto e = in.no_value()) return *e; ... }
 ///   }
+///
+/// Commands whose options all take a value (besides --help) use `next_valued`.
 class option_cursor {
  public:
   explicit option_cursor(args a) : args_{a} {}
@@ -74,6 +76,28 @@ class option_cursor {
   [[nodiscard]] std::optional<error> no_value() const {
     if (has_inline_value_) return error{fmt::format("{} takes no value", name_)};
     return std::nullopt;
+  }
+
+  /// One option of a command whose options all take a value, besides `--help`.
+  struct valued_option {
+    std::string_view name;  ///< "--config"
+    std::string value;      ///< empty for --help
+    bool help = false;
+  };
+
+  /// For such commands: the next option, nothing at the end, or an error for a positional word (with
+  /// `positional_hint` appended), for "--help=x" or for an option missing its value.
+  result<std::optional<valued_option>> next_valued(std::string_view positional_hint = {}) {
+    auto const word = next();
+    if (!word) return std::optional<valued_option>{};
+    if (word->positional) return error{fmt::format("unexpected argument \"{}\"{}", word->text, positional_hint)};
+    if (word->text == "--help") {
+      if (auto e = no_value()) return *e;
+      return std::optional<valued_option>{valued_option{word->text, {}, true}};
+    }
+    auto v = value();
+    if (!v) return error{v.error_message()};
+    return std::optional<valued_option>{valued_option{word->text, std::move(*v), false}};
   }
 
  private:

@@ -44,6 +44,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "alert_dispatcher.hpp"
 #include "arguments.hpp"
 #include "commands.hpp"
 #include "files.hpp"
@@ -105,15 +106,16 @@ struct batch_arguments {
 result<batch_arguments> parse_arguments(args a) {
   batch_arguments out;
   option_cursor in{a};
-  while (auto item = in.next()) {
-    if (item->positional) return error{fmt::format("unexpected argument \"{}\"", item->text)};
-    std::string_view const name = item->text;
-    if (name == "--help") {
+  while (true) {
+    auto item = in.next_valued();
+    if (!item) return error{item.error_message()};
+    if (!*item) break;
+    std::string_view const name = (*item)->name;
+    if ((*item)->help) {
       out.help = true;
       continue;
     }
-    auto v = in.value();
-    if (!v) return error{v.error_message()};
+    auto* v = &(*item)->value;
     auto positive = [&](std::uint64_t most) -> result<std::uint64_t> {
       auto n = parse_integer<std::uint64_t>(*v);
       if (!n || *n < 1 || *n > most)
@@ -607,7 +609,20 @@ int run_batch(args a) {
   std::condition_variable finished_ready;
   std::deque<finished_call> finished;
   stop_signals signals;  // before the driver's threads start, so they inherit the blocked mask
+  // Before the driver too: the driver's observer calls it until the driver is gone.
+  std::unique_ptr<native::alert_dispatcher> alerts;
   transport::httplib_options transport;
+  if (options.alerts.enabled()) {
+    auto made = native::alert_dispatcher::create(options, "medgate batch", [](std::string_view line) {
+      std::fprintf(stderr, "medgate batch: %.*s\n", static_cast<int>(line.size()), line.data());
+    });
+    if (!made) {
+      std::fprintf(stderr, "medgate batch: %s\n", made.error_message().c_str());
+      return 2;
+    }
+    alerts = std::move(*made);
+    transport.observer = [a = alerts.get()](effect const& e) { a->observe(e); };
+  }
   transport.workers = concurrency;
   transport.token_counters = token_counters("medgate batch");
   auto c = client::create(std::move(options), std::move(transport), arguments.jitter_seed);
@@ -772,6 +787,10 @@ int run_batch(args a) {
     }
   }
 
+  // Alerts raised near the end still go out (the outbox retries failed POSTs): a minute at most, 5 s when stopped.
+  if (alerts && !alerts->flush(stopping ? std::chrono::seconds{5} : std::chrono::seconds{60}))
+    std::fprintf(stderr, "medgate batch: alerts: gave up waiting for the webhooks; undelivered alerts are lost\n");
+
   // The summary: counts only.
   std::string codes;
   for (auto const& [code, n] : sum.errors) codes += fmt::format("{}{} {}", codes.empty() ? "" : ", ", code, n);
@@ -790,6 +809,11 @@ int run_batch(args a) {
              sum.requeued);
   fmt::print("  this run:  {} item(s) in {:.1f} s ({:.0f}/s), concurrency {}\n", sum.done_count() - done_before,
              seconds, seconds > 0 ? static_cast<double>(sum.done_count() - done_before) / seconds : 0.0, concurrency);
+  if (alerts) {
+    auto const sent = alerts->totals();
+    fmt::print("  alerts:    {} delivered, {} retried, {} given up, {} refused by the receiver\n", sent.delivered,
+               sent.retried, sent.gave_up, sent.refused);
+  }
   if (complete) fmt::print("  results:   {}\n", arguments.out_path);
   std::fflush(stdout);
   if (journal_failed) return 2;

@@ -19,6 +19,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "alert_dispatcher.hpp"
 #include "arguments.hpp"
 #include "audit_log.hpp"
 #include "gateway_admin.hpp"
@@ -215,15 +216,18 @@ std::optional<std::string> gateway_options::validate() const {
 std::optional<call_id> call_of(http_request const& req) { return cli::parse_integer<call_id>(req.path_id); }
 
 struct server::impl {
-  impl(std::unique_ptr<native::audit_log> log, std::shared_ptr<review_desk> desk, client c, gateway_options o,
-       std::vector<std::string> aliases)
+  impl(std::unique_ptr<native::audit_log> log, std::unique_ptr<native::alert_dispatcher> alerter,
+       std::shared_ptr<review_desk> desk, client c, gateway_options o, std::vector<std::string> aliases)
       : audit{std::move(log)},
+        alerts{std::move(alerter)},
         reviews{std::move(desk)},
         engine{std::move(c)},
         options{std::move(o)},
         metrics{std::move(aliases)} {}
 
   std::unique_ptr<native::audit_log> audit;  ///< written only by the observer, one effect at a time
+  /// Told every effect by the observer; outlives the engine's driver, which calls it. Null: no webhooks.
+  std::unique_ptr<native::alert_dispatcher> alerts;
   std::shared_ptr<review_desk> reviews;      ///< told of decisions by the observer
   client engine;
   gateway_options options;
@@ -557,10 +561,22 @@ result<std::unique_ptr<server>> server::create(engine_options engine, gateway_op
           std::fprintf(stderr, "medgate serve: audit: %s\n", written.error_message().c_str());
     };
   }
+  std::unique_ptr<native::alert_dispatcher> alerts;
+  if (engine.alerts.enabled()) {
+    auto made = native::alert_dispatcher::create(
+        engine, "medgate serve", [](std::string_view line) { std::fprintf(stderr, "medgate serve: %.*s\n",
+                                                                           static_cast<int>(line.size()), line.data()); });
+    if (!made) return error{"gateway: " + made.error_message()};
+    alerts = std::move(*made);
+    transport.observer = [a = alerts.get(), next = std::move(transport.observer)](effect const& e) {
+      if (next) next(e);
+      a->observe(e);
+    };
+  }
   auto c = client::create(std::move(engine), std::move(transport), jitter_seed);
   if (!c) return error{c.error_message()};
-  return std::unique_ptr<server>{new server{
-      std::make_unique<impl>(std::move(audit), std::move(desk), std::move(*c), std::move(options), aliases)}};
+  return std::unique_ptr<server>{new server{std::make_unique<impl>(std::move(audit), std::move(alerts), std::move(desk),
+                                                                   std::move(*c), std::move(options), aliases)}};
 }
 
 result<int> server::start() {

@@ -169,15 +169,16 @@ void reload(args a, serve_arguments const& running, gateway::server& gw) {
 
 result<serve_arguments> parse_arguments(args a, serve_arguments out) {
   option_cursor in{a};
-  while (auto item = in.next()) {
-    if (item->positional) return error{fmt::format("unexpected argument \"{}\"", item->text)};
-    std::string_view const name = item->text;
-    if (name == "--help") {
+  while (true) {
+    auto item = in.next_valued();
+    if (!item) return error{item.error_message()};
+    if (!*item) break;
+    std::string_view const name = (*item)->name;
+    if ((*item)->help) {
       out.help = true;
       continue;
     }
-    auto v = in.value();
-    if (!v) return error{v.error_message()};
+    auto* v = &(*item)->value;
     if (name == "--config") {
       out.config_path = std::move(*v);
     } else if (name == "--listen") {

@@ -69,20 +69,19 @@ struct sla_arguments {
 result<sla_arguments> parse_arguments(args a) {
   sla_arguments out;
   option_cursor in{a};
-  while (auto item = in.next()) {
-    if (item->positional)
-      return error{fmt::format("unexpected argument \"{}\" (the log is given with --audit)", item->text)};
-    std::string_view const name = item->text;
-    if (name == "--help") {
-      if (auto e = in.no_value()) return *e;
+  while (true) {
+    auto item = in.next_valued(" (the log is given with --audit)");
+    if (!item) return error{item.error_message()};
+    if (!*item) break;
+    std::string_view const name = (*item)->name;
+    if ((*item)->help) {
       out.help = true;
       continue;
     }
-    auto v = in.value();
     if (name != "--audit" && name != "--config" && name != "--out" && name != "--since" && name != "--until" &&
         name != "--format" && name != "--default-tier" && name != "--min-samples")
       return error{fmt::format("unknown option {}", name)};
-    if (!v) return error{v.error_message()};
+    auto* v = &(*item)->value;
     if (name == "--audit") {
       out.audit = *v;
     } else if (name == "--config") {

@@ -84,6 +84,9 @@
 //     "gateway": {"listen": "127.0.0.1:8080", "token_env": "MEDGATE_GATEWAY_TOKEN",
 //                 "admin_token_env": "MEDGATE_ADMIN_TOKEN", "max_body_bytes": 4194304, "threads": 32,
 //                 "audit": "audit.jsonl"}      read by `medgate serve` (native/serve.cpp), not by the engine
+//     "alerts": {"webhooks": [{"name": "oncall", "url_env": "ONCALL_URL", "format": "json" | "slack"}], ...}
+//                                          rules and webhooks (alerts/options.hpp); the engine ignores them,
+//                                          `medgate serve` and `medgate batch` raise and deliver the alerts
 //   }
 //
 // Durations are rounded to the nearest microsecond and may not exceed
@@ -109,6 +112,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "alerts/options.hpp"
 #include "backoff.hpp"
 #include "breaker.hpp"
 #include "budget.hpp"
@@ -1130,9 +1134,105 @@ inline problem read_phi(json const& v, std::string const& at, phi::phi_options& 
   return read_fields(v, at, fields, out);
 }
 
+// ---- alerts (alerts/options.hpp) ----------------------------------------------------
+
+inline constexpr std::array<enum_name<alerts::payload_format>, 2> payload_format_names{
+    {{"json", alerts::payload_format::json}, {"slack", alerts::payload_format::slack}}};
+
+inline problem read_webhook(json const& v, std::string const& at, alerts::webhook& out) {
+  using o = alerts::webhook;
+  static constexpr std::array<field<o>, 6> fields{{
+      {"name", [](json const& j, std::string const& p, o& w) { return read_name(j, p, w.name); }},
+      // never quoted back: a webhook URL may carry its secret in the path
+      {"url", [](json const& j, std::string const& p, o& w) { return read_string(j, p, w.url); }},
+      {"url_env", [](json const& j, std::string const& p, o& w) { return read_api_key_env(j, p, w.url_env); }},
+      {"format",
+       [](json const& j, std::string const& p, o& w) { return read_enum(j, p, payload_format_names, w.format); }},
+      {"token_env", [](json const& j, std::string const& p, o& w) { return read_api_key_env(j, p, w.token_env); }},
+      {"timeout_ms", [](json const& j, std::string const& p, o& w) { return read_duration(j, p, w.timeout); }},
+  }};
+  return read_fields(v, at, fields, out);
+}
+
+template <class T, class Read>
+problem read_list(json const& v, std::string const& at, std::vector<T>& out, Read read) {
+  if (!v.is_array()) return fmt::format("{} must be an array, got {}", at, describe(v));
+  out.clear();
+  for (std::size_t i = 0; i < v.size(); ++i)
+    if (auto p = read(v[i], fmt::format("{}[{}]", at, i), out.emplace_back())) return p;
+  return std::nullopt;
+}
+
+inline problem read_alert_delivery(json const& v, std::string const& at, alerts::delivery_options& out) {
+  using o = alerts::delivery_options;
+  static constexpr std::array<field<o>, 4> fields{{
+      {"max_attempts", [](json const& j, std::string const& p, o& d) { return read_count(j, p, d.max_attempts); }},
+      {"base_ms", [](json const& j, std::string const& p, o& d) { return read_duration(j, p, d.base); }},
+      {"cap_ms", [](json const& j, std::string const& p, o& d) { return read_duration(j, p, d.cap); }},
+      {"max_pending", [](json const& j, std::string const& p, o& d) { return read_count(j, p, d.max_pending); }},
+  }};
+  return read_fields(v, at, fields, out);
+}
+
+inline problem read_burn_window(json const& v, std::string const& at, alerts::burn_window& out) {
+  using o = alerts::burn_window;
+  static constexpr std::array<field<o>, 4> fields{{
+      {"long_ms", [](json const& j, std::string const& p, o& w) { return read_duration(j, p, w.long_window); }},
+      {"short_ms", [](json const& j, std::string const& p, o& w) { return read_duration(j, p, w.short_window); }},
+      {"factor", [](json const& j, std::string const& p, o& w) { return read_number(j, p, w.factor); }},
+      {"severity", [](json const& j, std::string const& p, o& w) { return read_name(j, p, w.severity); }},
+  }};
+  return read_fields(v, at, fields, out);
+}
+
+inline problem read_burn_rate(json const& v, std::string const& at, alerts::burn_rate_options& out) {
+  using o = alerts::burn_rate_options;
+  static constexpr std::array<field<o>, 4> fields{{
+      {"enabled", [](json const& j, std::string const& p, o& b) { return read_bool(j, p, b.enabled); }},
+      {"objective", [](json const& j, std::string const& p, o& b) { return read_number(j, p, b.objective); }},
+      {"min_calls", [](json const& j, std::string const& p, o& b) { return read_count(j, p, b.min_calls); }},
+      {"windows",
+       [](json const& j, std::string const& p, o& b) { return read_list(j, p, b.windows, read_burn_window); }},
+  }};
+  return read_fields(v, at, fields, out);
+}
+
+inline problem read_alerts(json const& v, std::string const& at, alerts::options& out) {
+  using o = alerts::options;
+  static constexpr std::array<field<o>, 8> fields{{
+      {"webhooks", [](json const& j, std::string const& p, o& a) { return read_list(j, p, a.webhooks, read_webhook); }},
+      {"delivery", [](json const& j, std::string const& p, o& a) { return read_alert_delivery(j, p, a.delivery); }},
+      {"resolve_after_ms", [](json const& j, std::string const& p, o& a) { return read_duration(j, p, a.resolve_after); }},
+      {"send_resolved", [](json const& j, std::string const& p, o& a) { return read_bool(j, p, a.send_resolved); }},
+      {"breaker_open", [](json const& j, std::string const& p, o& a) { return read_bool(j, p, a.breaker_open); }},
+      {"burn_rate", [](json const& j, std::string const& p, o& a) { return read_burn_rate(j, p, a.burn_rate); }},
+      {"budget",
+       [](json const& j, std::string const& p, o& a) -> problem {
+         if (!j.is_object()) return fmt::format("{} must be an object, got {}", p, describe(j));
+         for (auto it = j.begin(); it != j.end(); ++it)
+           if (!is_comment(it.key()))
+             if (auto e = check_field_name(it.key(), p, std::array<std::string_view, 1>{"thresholds"})) return e;
+         if (auto t = j.find("thresholds"); t != j.end())
+           return read_list(*t, member_path(p, "thresholds"), a.budget_thresholds, read_number);
+         return std::nullopt;
+       }},
+      {"review_queue",
+       [](json const& j, std::string const& p, o& a) -> problem {
+         if (!j.is_object()) return fmt::format("{} must be an object, got {}", p, describe(j));
+         for (auto it = j.begin(); it != j.end(); ++it)
+           if (!is_comment(it.key()))
+             if (auto e = check_field_name(it.key(), p, std::array<std::string_view, 1>{"max_age_ms"})) return e;
+         if (auto t = j.find("max_age_ms"); t != j.end())
+           return read_duration(*t, member_path(p, "max_age_ms"), a.review_max_age);
+         return std::nullopt;
+       }},
+  }};
+  return read_fields(v, at, fields, out);
+}
+
 inline problem read_engine(json const& v, engine_options& out) {
   using o = engine_options;
-  static constexpr std::array<field<o>, 14> fields{{
+  static constexpr std::array<field<o>, 15> fields{{
       {"providers",
        [](json const& j, std::string const& p, o& e) { return read_providers(j, p, e.routing.providers); }},
       {"routes", [](json const& j, std::string const& p, o& e) { return read_routes(j, p, e.routing.routes); }},
@@ -1150,6 +1250,7 @@ inline problem read_engine(json const& v, engine_options& out) {
        [](json const& j, std::string const& p, o& e) { return read_api_key_env(j, p, e.patient_key_secret_env); }},
       {"record_decisions",
        [](json const& j, std::string const& p, o& e) { return read_bool(j, p, e.record_decisions); }},
+      {"alerts", [](json const& j, std::string const& p, o& e) { return read_alerts(j, p, e.alerts); }},
       // The sidecar's own settings (native/serve.cpp reads them); the engine has none there.
       {"gateway",
        [](json const& j, std::string const& p, o&) -> problem {
@@ -1628,6 +1729,38 @@ inline config_json to_json(engine_options const& o) {
                            {"fields_by_name", o.phi.fields_by_name}};
   out["patient_key_secret_env"] = o.patient_key_secret_env;
   out["record_decisions"] = o.record_decisions;
+  auto const& al = o.alerts;
+  config_json hooks = config_json::array();
+  for (auto const& w : al.webhooks) {
+    config_json j{{"name", w.name}};
+    if (!w.url.empty()) j["url"] = w.url;
+    if (!w.url_env.empty()) j["url_env"] = w.url_env;
+    j["format"] = c::name_of(c::payload_format_names, w.format);
+    j["token_env"] = w.token_env;
+    j["timeout_ms"] = duration_ms(w.timeout);
+    hooks.push_back(std::move(j));
+  }
+  config_json windows = config_json::array();
+  for (auto const& w : al.burn_rate.windows)
+    windows.push_back(config_json{{"long_ms", duration_ms(w.long_window)},
+                                  {"short_ms", duration_ms(w.short_window)},
+                                  {"factor", w.factor},
+                                  {"severity", w.severity}});
+  out["alerts"] = config_json{
+      {"webhooks", std::move(hooks)},
+      {"delivery", config_json{{"max_attempts", al.delivery.max_attempts},
+                               {"base_ms", duration_ms(al.delivery.base)},
+                               {"cap_ms", duration_ms(al.delivery.cap)},
+                               {"max_pending", al.delivery.max_pending}}},
+      {"resolve_after_ms", duration_ms(al.resolve_after)},
+      {"send_resolved", al.send_resolved},
+      {"breaker_open", al.breaker_open},
+      {"burn_rate", config_json{{"enabled", al.burn_rate.enabled},
+                                {"objective", al.burn_rate.objective},
+                                {"min_calls", al.burn_rate.min_calls},
+                                {"windows", std::move(windows)}}},
+      {"budget", config_json{{"thresholds", al.budget_thresholds}}},
+      {"review_queue", config_json{{"max_age_ms", duration_ms(al.review_max_age)}}}};
   return out;
 }
 

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <string>
 
+#include "alerts/options.hpp"
 #include "backoff.hpp"
 #include "budget.hpp"
 #include "context_fit.hpp"
@@ -65,6 +66,9 @@ struct engine_options {
   /// Emit a `decision` effect explaining each choice (retry, wait, fall back,
   /// skip an open breaker). Off for bulk simulation; on for traces and `--trace`.
   bool record_decisions = true;
+  /// Alert rules and webhooks (alerts/options.hpp). Not the engine's: the hosts (`medgate serve`, `medgate
+  /// batch`) watch its effects and deliver them.
+  alerts::options alerts{};
 
   [[nodiscard]] validation validate() const {
     if (auto e = routing.validate()) return e;
@@ -77,6 +81,7 @@ struct engine_options {
     if (auto e = budgets.validate()) return e->within("budgets");
     if (auto e = context.validate()) return e->within("context");
     if (auto e = phi.validate()) return invalid("phi.max_shift_days", "{}", *e);
+    if (auto e = alerts.validate()) return e->within("alerts");
     return std::nullopt;
   }
 };

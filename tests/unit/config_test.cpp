@@ -100,6 +100,7 @@ void check_same(engine_options const& a, engine_options const& b) {
   CHECK(a.deadlines.attempt_timeout == b.deadlines.attempt_timeout);
   CHECK(a.deadlines.min_attempt_time == b.deadlines.min_attempt_time);
   CHECK(a.record_decisions == b.record_decisions);
+  CHECK(a.alerts == b.alerts);
 }
 
 std::string read_example() {
@@ -312,6 +313,16 @@ TEST_CASE("to_json round-trips field by field") {
                .max_retry_after = 0us};
     o.deadlines = {.timeout = 45s, .attempt_timeout = 3001us, .min_attempt_time = 0us};
     o.record_decisions = false;
+    o.alerts.webhooks = {{"oncall", "https://hooks.example.org/a/b", "", medgate::alerts::payload_format::slack,
+                          "HOOK_TOKEN", 2500us},
+                         {"team", "", "TEAM_HOOK_URL", medgate::alerts::payload_format::json, "", 1s}};
+    o.alerts.delivery = {3, 250us, 2s, 7};
+    o.alerts.resolve_after = 0us;
+    o.alerts.send_resolved = false;
+    o.alerts.breaker_open = false;
+    o.alerts.burn_rate = {false, 0.95, 3, {{10s, 1s, 2.5, "low"}}};
+    o.alerts.budget_thresholds = {0.5};
+    o.alerts.review_max_age = 0us;
     REQUIRE_FALSE(o.validate().has_value());
 
     auto const text = medgate::to_json(o).dump();
@@ -828,4 +839,46 @@ TEST_CASE("a route written as an object is named with its .chain in errors") {
   };
   CHECK(error_of(config(R"({"chain": ["p/m", "q/m"]})")) == "config: routes.r.chain[1] names unknown provider \"q\"");
   CHECK(error_of(config(R"(["p/m", "q/m"])")) == "config: routes.r[1] names unknown provider \"q\"");
+}
+
+TEST_CASE("alerts: the section's defaults, its fields and its errors, never quoting a webhook URL") {
+  auto const defaults = parsed(one_provider()).alerts;
+  CHECK(defaults == medgate::alerts::options{});
+  CHECK_FALSE(defaults.enabled());
+  CHECK(defaults.burn_rate.windows.size() == 2);
+
+  auto const a = parsed(one_provider("", R"("alerts": {"webhooks": [{"name": "oncall", "url_env": "ONCALL_URL",
+      "format": "slack"}], "budget": {"thresholds": [0.9]}, "review_queue": {"max_age_ms": 60000},
+      "burn_rate": {"windows": [{"long_ms": 600000, "short_ms": 60000, "factor": 10, "severity": "page"}]}})"))
+                        .alerts;
+  REQUIRE(a.webhooks.size() == 1);
+  CHECK(a.enabled());
+  CHECK(a.webhooks[0].url_env == "ONCALL_URL");
+  CHECK(a.webhooks[0].format == medgate::alerts::payload_format::slack);
+  CHECK(a.budget_thresholds == std::vector<double>{0.9});
+  CHECK(a.review_max_age == 60s);
+  CHECK(a.burn_rate.windows[0].long_window == 600s);
+
+  auto const secret_url = std::string{"https://hooks.slack.com/services/T000/B000/zzSECRETzz"};
+  auto const bad = [&](std::string_view alerts) { return error_of(one_provider("", R"("alerts": )" + std::string{alerts})); };
+  CHECK(bad(R"({"webhooks": [{"name": "x"}]})") == "config: alerts.webhooks[0] needs exactly one of url and url_env");
+  CHECK(bad(R"({"webhooks": [{"name": "x", "url": "ftp://zzSECRETzz", "url_env": "A"}]})") ==
+        "config: alerts.webhooks[0] needs exactly one of url and url_env");
+  auto const scheme = bad(R"({"webhooks": [{"name": "x", "url": "ftp://h/zzSECRETzz"}]})");
+  CHECK(scheme == "config: alerts.webhooks[0].url must start with http:// or https://");
+  CHECK(scheme.find("zzSECRETzz") == std::string::npos);
+  CHECK(bad(R"({"webhooks": [{"name": "x", "url": ")" + secret_url + R"("}, {"name": "x", "url_env": "U"}]})") ==
+        "config: alerts.webhooks[1].name repeats the name of webhooks[0]");
+  CHECK(bad(R"({"webhooks": [{"name": "x", "url_env": "U", "format": "teams"}]})").starts_with(
+      "config: alerts.webhooks[0].format must be one of"));
+  CHECK(bad(R"({"budget": {"thresholds": [0.9, 0.8]}})") ==
+        "config: alerts.budget.thresholds[1] must be greater than the one before");
+  CHECK(bad(R"({"budget": {"threshold": [1]}})") ==
+        R"(config: unknown field "threshold" in alerts.budget (did you mean "thresholds"?))");
+  CHECK(bad(R"({"burn_rate": {"objective": 1}})") ==
+        "config: alerts.burn_rate.objective must be between 0 and 1 (exclusive), got 1");
+  CHECK(bad(R"({"burn_rate": {"windows": [{"long_ms": 1000, "short_ms": 5000}]}})") ==
+        "config: alerts.burn_rate.windows[0].long_ms must be >= short_ms");
+  CHECK(bad(R"({"delivery": {"max_attempts": 0}})") == "config: alerts.delivery.max_attempts must be >= 1, got 0");
+  CHECK(bad(R"({"hooks": []})") == R"(config: unknown field "hooks" in alerts (did you mean "webhooks"?))");
 }
