@@ -228,7 +228,7 @@ struct server::impl {
   std::unique_ptr<native::audit_log> audit;  ///< written only by the observer, one effect at a time
   /// Told every effect by the observer; outlives the engine's driver, which calls it. Null: no webhooks.
   std::unique_ptr<native::alert_dispatcher> alerts;
-  std::shared_ptr<review_desk> reviews;      ///< told of decisions by the observer
+  std::shared_ptr<review_desk> reviews;  ///< told of decisions by the observer
   client engine;
   gateway_options options;
   gateway_metrics metrics;
@@ -563,9 +563,9 @@ result<std::unique_ptr<server>> server::create(engine_options engine, gateway_op
   }
   std::unique_ptr<native::alert_dispatcher> alerts;
   if (engine.alerts.enabled()) {
-    auto made = native::alert_dispatcher::create(
-        engine, "medgate serve", [](std::string_view line) { std::fprintf(stderr, "medgate serve: %.*s\n",
-                                                                           static_cast<int>(line.size()), line.data()); });
+    auto made = native::alert_dispatcher::create(engine, "medgate serve", [](std::string_view line) {
+      std::fprintf(stderr, "medgate serve: %.*s\n", static_cast<int>(line.size()), line.data());
+    });
     if (!made) return error{"gateway: " + made.error_message()};
     alerts = std::move(*made);
     transport.observer = [a = alerts.get(), next = std::move(transport.observer)](effect const& e) {

@@ -1202,7 +1202,8 @@ inline problem read_alerts(json const& v, std::string const& at, alerts::options
   static constexpr std::array<field<o>, 8> fields{{
       {"webhooks", [](json const& j, std::string const& p, o& a) { return read_list(j, p, a.webhooks, read_webhook); }},
       {"delivery", [](json const& j, std::string const& p, o& a) { return read_alert_delivery(j, p, a.delivery); }},
-      {"resolve_after_ms", [](json const& j, std::string const& p, o& a) { return read_duration(j, p, a.resolve_after); }},
+      {"resolve_after_ms",
+       [](json const& j, std::string const& p, o& a) { return read_duration(j, p, a.resolve_after); }},
       {"send_resolved", [](json const& j, std::string const& p, o& a) { return read_bool(j, p, a.send_resolved); }},
       {"breaker_open", [](json const& j, std::string const& p, o& a) { return read_bool(j, p, a.breaker_open); }},
       {"burn_rate", [](json const& j, std::string const& p, o& a) { return read_burn_rate(j, p, a.burn_rate); }},
@@ -1746,21 +1747,20 @@ inline config_json to_json(engine_options const& o) {
                                   {"short_ms", duration_ms(w.short_window)},
                                   {"factor", w.factor},
                                   {"severity", w.severity}});
-  out["alerts"] = config_json{
-      {"webhooks", std::move(hooks)},
-      {"delivery", config_json{{"max_attempts", al.delivery.max_attempts},
-                               {"base_ms", duration_ms(al.delivery.base)},
-                               {"cap_ms", duration_ms(al.delivery.cap)},
-                               {"max_pending", al.delivery.max_pending}}},
-      {"resolve_after_ms", duration_ms(al.resolve_after)},
-      {"send_resolved", al.send_resolved},
-      {"breaker_open", al.breaker_open},
-      {"burn_rate", config_json{{"enabled", al.burn_rate.enabled},
-                                {"objective", al.burn_rate.objective},
-                                {"min_calls", al.burn_rate.min_calls},
-                                {"windows", std::move(windows)}}},
-      {"budget", config_json{{"thresholds", al.budget_thresholds}}},
-      {"review_queue", config_json{{"max_age_ms", duration_ms(al.review_max_age)}}}};
+  out["alerts"] = config_json{{"webhooks", std::move(hooks)},
+                              {"delivery", config_json{{"max_attempts", al.delivery.max_attempts},
+                                                       {"base_ms", duration_ms(al.delivery.base)},
+                                                       {"cap_ms", duration_ms(al.delivery.cap)},
+                                                       {"max_pending", al.delivery.max_pending}}},
+                              {"resolve_after_ms", duration_ms(al.resolve_after)},
+                              {"send_resolved", al.send_resolved},
+                              {"breaker_open", al.breaker_open},
+                              {"burn_rate", config_json{{"enabled", al.burn_rate.enabled},
+                                                        {"objective", al.burn_rate.objective},
+                                                        {"min_calls", al.burn_rate.min_calls},
+                                                        {"windows", std::move(windows)}}},
+                              {"budget", config_json{{"thresholds", al.budget_thresholds}}},
+                              {"review_queue", config_json{{"max_age_ms", duration_ms(al.review_max_age)}}}};
   return out;
 }
 

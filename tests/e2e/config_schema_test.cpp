@@ -147,7 +147,9 @@ std::vector<refused> refused_configs() {
       {"phi-field-category", edited([](json& c) { c[pointer{"/phi/fields"}]["$.metadata.bed"] = "BED"; }),
        R"(phi.fields["$.metadata.bed"] has no category "BED": the categories are NAME, LOCATION)",
        "/phi/fields/$.metadata.bed", "must be equal to one of the allowed values"},
-      {"alerts-webhook-without-url", edited([](json& c) { c["alerts"] = {{"webhooks", {{{"name", "oncall"}}}}}; }),
+      {"alerts-webhook-without-url", edited([](json& c) {
+         c["alerts"] = {{"webhooks", {{{"name", "oncall"}}}}};
+       }),
        "alerts.webhooks[0] needs exactly one of url and url_env", "/alerts/webhooks/0",
        "must match exactly one schema in oneOf"},
       {"alerts-format", edited([](json& c) {

@@ -313,9 +313,9 @@ TEST_CASE("to_json round-trips field by field") {
                .max_retry_after = 0us};
     o.deadlines = {.timeout = 45s, .attempt_timeout = 3001us, .min_attempt_time = 0us};
     o.record_decisions = false;
-    o.alerts.webhooks = {{"oncall", "https://hooks.example.org/a/b", "", medgate::alerts::payload_format::slack,
-                          "HOOK_TOKEN", 2500us},
-                         {"team", "", "TEAM_HOOK_URL", medgate::alerts::payload_format::json, "", 1s}};
+    o.alerts.webhooks = {
+        {"oncall", "https://hooks.example.org/a/b", "", medgate::alerts::payload_format::slack, "HOOK_TOKEN", 2500us},
+        {"team", "", "TEAM_HOOK_URL", medgate::alerts::payload_format::json, "", 1s}};
     o.alerts.delivery = {3, 250us, 2s, 7};
     o.alerts.resolve_after = 0us;
     o.alerts.send_resolved = false;
@@ -850,7 +850,7 @@ TEST_CASE("alerts: the section's defaults, its fields and its errors, never quot
   auto const a = parsed(one_provider("", R"("alerts": {"webhooks": [{"name": "oncall", "url_env": "ONCALL_URL",
       "format": "slack"}], "budget": {"thresholds": [0.9]}, "review_queue": {"max_age_ms": 60000},
       "burn_rate": {"windows": [{"long_ms": 600000, "short_ms": 60000, "factor": 10, "severity": "page"}]}})"))
-                        .alerts;
+                     .alerts;
   REQUIRE(a.webhooks.size() == 1);
   CHECK(a.enabled());
   CHECK(a.webhooks[0].url_env == "ONCALL_URL");
@@ -860,7 +860,9 @@ TEST_CASE("alerts: the section's defaults, its fields and its errors, never quot
   CHECK(a.burn_rate.windows[0].long_window == 600s);
 
   auto const secret_url = std::string{"https://hooks.slack.com/services/T000/B000/zzSECRETzz"};
-  auto const bad = [&](std::string_view alerts) { return error_of(one_provider("", R"("alerts": )" + std::string{alerts})); };
+  auto const bad = [&](std::string_view alerts) {
+    return error_of(one_provider("", R"("alerts": )" + std::string{alerts}));
+  };
   CHECK(bad(R"({"webhooks": [{"name": "x"}]})") == "config: alerts.webhooks[0] needs exactly one of url and url_env");
   CHECK(bad(R"({"webhooks": [{"name": "x", "url": "ftp://zzSECRETzz", "url_env": "A"}]})") ==
         "config: alerts.webhooks[0] needs exactly one of url and url_env");
@@ -869,8 +871,8 @@ TEST_CASE("alerts: the section's defaults, its fields and its errors, never quot
   CHECK(scheme.find("zzSECRETzz") == std::string::npos);
   CHECK(bad(R"({"webhooks": [{"name": "x", "url": ")" + secret_url + R"("}, {"name": "x", "url_env": "U"}]})") ==
         "config: alerts.webhooks[1].name repeats the name of webhooks[0]");
-  CHECK(bad(R"({"webhooks": [{"name": "x", "url_env": "U", "format": "teams"}]})").starts_with(
-      "config: alerts.webhooks[0].format must be one of"));
+  CHECK(bad(R"({"webhooks": [{"name": "x", "url_env": "U", "format": "teams"}]})")
+            .starts_with("config: alerts.webhooks[0].format must be one of"));
   CHECK(bad(R"({"budget": {"thresholds": [0.9, 0.8]}})") ==
         "config: alerts.budget.thresholds[1] must be greater than the one before");
   CHECK(bad(R"({"budget": {"threshold": [1]}})") ==
