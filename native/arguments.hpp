@@ -35,7 +35,7 @@ std::optional<Integer> parse_integer(std::string_view text) {
 ///     else if (item->text == "--quiet") { if (auto e = in.no_value()) return *e; ... }
 ///   }
 ///
-/// Commands whose options all take a value (besides --help) use `next_valued`.
+/// Commands whose options all take a value (besides --help) use `each_valued`.
 class option_cursor {
  public:
   explicit option_cursor(args a) : args_{a} {}
@@ -78,26 +78,23 @@ class option_cursor {
     return std::nullopt;
   }
 
-  /// One option of a command whose options all take a value, besides `--help`.
-  struct valued_option {
-    std::string_view name;  ///< "--config"
-    std::string value;      ///< empty for --help
-    bool help = false;
-  };
-
-  /// For such commands: the next option, nothing at the end, or an error for a positional word (with
-  /// `positional_hint` appended), for "--help=x" or for an option missing its value.
-  result<std::optional<valued_option>> next_valued(std::string_view positional_hint = {}) {
-    auto const word = next();
-    if (!word) return std::optional<valued_option>{};
-    if (word->positional) return error{fmt::format("unexpected argument \"{}\"{}", word->text, positional_hint)};
-    if (word->text == "--help") {
-      if (auto e = no_value()) return *e;
-      return std::optional<valued_option>{valued_option{word->text, {}, true}};
+  /// For commands whose options all take a value, besides `--help` (which sets `help`): calls
+  /// `apply(name, &value)` for each option in order, and returns the first error it returns. A positional word
+  /// (with `positional_hint` appended to the message), "--help=x" and an option missing its value are errors too.
+  template <class Apply>
+  std::optional<error> each_valued(bool& help, Apply&& apply, std::string_view positional_hint = {}) {
+    while (auto const word = next()) {
+      if (word->positional) return error{fmt::format("unexpected argument \"{}\"{}", word->text, positional_hint)};
+      if (word->text == "--help") {
+        if (auto e = no_value()) return e;
+        help = true;
+        continue;
+      }
+      auto v = value();
+      if (!v) return error{v.error_message()};
+      if (std::optional<error> e = apply(word->text, &*v)) return e;
     }
-    auto v = value();
-    if (!v) return error{v.error_message()};
-    return std::optional<valued_option>{valued_option{word->text, std::move(*v), false}};
+    return std::nullopt;
   }
 
  private:

@@ -106,47 +106,40 @@ struct batch_arguments {
 result<batch_arguments> parse_arguments(args a) {
   batch_arguments out;
   option_cursor in{a};
-  while (true) {
-    auto item = in.next_valued();
-    if (!item) return error{item.error_message()};
-    if (!*item) break;
-    std::string_view const name = (*item)->name;
-    if ((*item)->help) {
-      out.help = true;
-      continue;
-    }
-    auto* v = &(*item)->value;
-    auto positive = [&](std::uint64_t most) -> result<std::uint64_t> {
-      auto n = parse_integer<std::uint64_t>(*v);
-      if (!n || *n < 1 || *n > most)
-        return error{fmt::format("{} must be a whole number from 1 to {}, got \"{}\"", name, most, *v)};
-      return *n;
-    };
-    if (name == "--config") {
-      out.config_path = std::move(*v);
-    } else if (name == "--in" || name == "--out" || name == "--journal") {
-      if (v->empty()) return error{fmt::format("{} must not be empty", name)};
-      (name == "--in" ? out.in_path : name == "--out" ? out.out_path : out.journal_path) = std::move(*v);
-    } else if (name == "--concurrency") {
-      auto n = positive(4096);
-      if (!n) return error{n.error_message()};
-      out.concurrency = static_cast<std::size_t>(*n);
-    } else if (name == "--item-tries") {
-      auto n = positive(100);
-      if (!n) return error{n.error_message()};
-      out.item_tries = static_cast<std::uint32_t>(*n);
-    } else if (name == "--progress-ms") {
-      auto n = positive(86'400'000);
-      if (!n) return error{n.error_message()};
-      out.progress_every = std::chrono::milliseconds{*n};
-    } else if (name == "--seed") {
-      auto n = parse_integer<std::uint64_t>(*v);
-      if (!n) return error{fmt::format("--seed must be a whole number, got \"{}\"", *v)};
-      out.jitter_seed = seed{*n};
-    } else {
-      return error{fmt::format("unknown option {}", name)};
-    }
-  }
+  if (auto e = in.each_valued(out.help, [&](std::string_view name, std::string* v) -> std::optional<error> {
+        auto positive = [&](std::uint64_t most) -> result<std::uint64_t> {
+          auto n = parse_integer<std::uint64_t>(*v);
+          if (!n || *n < 1 || *n > most)
+            return error{fmt::format("{} must be a whole number from 1 to {}, got \"{}\"", name, most, *v)};
+          return *n;
+        };
+        if (name == "--config") {
+          out.config_path = std::move(*v);
+        } else if (name == "--in" || name == "--out" || name == "--journal") {
+          if (v->empty()) return error{fmt::format("{} must not be empty", name)};
+          (name == "--in" ? out.in_path : name == "--out" ? out.out_path : out.journal_path) = std::move(*v);
+        } else if (name == "--concurrency") {
+          auto n = positive(4096);
+          if (!n) return error{n.error_message()};
+          out.concurrency = static_cast<std::size_t>(*n);
+        } else if (name == "--item-tries") {
+          auto n = positive(100);
+          if (!n) return error{n.error_message()};
+          out.item_tries = static_cast<std::uint32_t>(*n);
+        } else if (name == "--progress-ms") {
+          auto n = positive(86'400'000);
+          if (!n) return error{n.error_message()};
+          out.progress_every = std::chrono::milliseconds{*n};
+        } else if (name == "--seed") {
+          auto n = parse_integer<std::uint64_t>(*v);
+          if (!n) return error{fmt::format("--seed must be a whole number, got \"{}\"", *v)};
+          out.jitter_seed = seed{*n};
+        } else {
+          return error{fmt::format("unknown option {}", name)};
+        }
+        return std::nullopt;
+      }))
+    return *e;
   if (out.help) return out;
   if (out.in_path.empty()) return error{"--in FILE is required"};
   if (out.out_path.empty()) return error{"--out FILE is required"};

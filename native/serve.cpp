@@ -169,41 +169,34 @@ void reload(args a, serve_arguments const& running, gateway::server& gw) {
 
 result<serve_arguments> parse_arguments(args a, serve_arguments out) {
   option_cursor in{a};
-  while (true) {
-    auto item = in.next_valued();
-    if (!item) return error{item.error_message()};
-    if (!*item) break;
-    std::string_view const name = (*item)->name;
-    if ((*item)->help) {
-      out.help = true;
-      continue;
-    }
-    auto* v = &(*item)->value;
-    if (name == "--config") {
-      out.config_path = std::move(*v);
-    } else if (name == "--listen") {
-      if (auto bad = set_listen(*v, "--listen", out.gateway)) return error{*bad};
-    } else if (name == "--audit") {
-      if (v->empty()) return error{"--audit must name a file"};
-      out.gateway.audit_path = std::move(*v);
-    } else if (name == "--token-env") {
-      if (v->empty()) return error{"--token-env must name an environment variable"};
-      out.token_env = std::move(*v);
-    } else if (name == "--admin-token-env") {
-      if (v->empty()) return error{"--admin-token-env must name an environment variable"};
-      out.admin_token_env = std::move(*v);
-    } else if (name == "--max-body-bytes") {
-      auto const n = parse_integer<std::size_t>(*v);
-      if (!n) return error{fmt::format("--max-body-bytes must be a whole number, got \"{}\"", *v)};
-      out.gateway.max_body_bytes = *n;
-    } else if (name == "--threads") {
-      auto const n = parse_integer<int>(*v);
-      if (!n) return error{fmt::format("--threads must be a whole number, got \"{}\"", *v)};
-      out.gateway.threads = *n;
-    } else {
-      return error{fmt::format("unknown option {}", name)};
-    }
-  }
+  if (auto e = in.each_valued(out.help, [&](std::string_view name, std::string* v) -> std::optional<error> {
+        if (name == "--config") {
+          out.config_path = std::move(*v);
+        } else if (name == "--listen") {
+          if (auto bad = set_listen(*v, "--listen", out.gateway)) return error{*bad};
+        } else if (name == "--audit") {
+          if (v->empty()) return error{"--audit must name a file"};
+          out.gateway.audit_path = std::move(*v);
+        } else if (name == "--token-env") {
+          if (v->empty()) return error{"--token-env must name an environment variable"};
+          out.token_env = std::move(*v);
+        } else if (name == "--admin-token-env") {
+          if (v->empty()) return error{"--admin-token-env must name an environment variable"};
+          out.admin_token_env = std::move(*v);
+        } else if (name == "--max-body-bytes") {
+          auto const n = parse_integer<std::size_t>(*v);
+          if (!n) return error{fmt::format("--max-body-bytes must be a whole number, got \"{}\"", *v)};
+          out.gateway.max_body_bytes = *n;
+        } else if (name == "--threads") {
+          auto const n = parse_integer<int>(*v);
+          if (!n) return error{fmt::format("--threads must be a whole number, got \"{}\"", *v)};
+          out.gateway.threads = *n;
+        } else {
+          return error{fmt::format("unknown option {}", name)};
+        }
+        return std::nullopt;
+      }))
+    return *e;
   return out;
 }
 

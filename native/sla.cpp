@@ -69,44 +69,41 @@ struct sla_arguments {
 result<sla_arguments> parse_arguments(args a) {
   sla_arguments out;
   option_cursor in{a};
-  while (true) {
-    auto item = in.next_valued(" (the log is given with --audit)");
-    if (!item) return error{item.error_message()};
-    if (!*item) break;
-    std::string_view const name = (*item)->name;
-    if ((*item)->help) {
-      out.help = true;
-      continue;
-    }
-    if (name != "--audit" && name != "--config" && name != "--out" && name != "--since" && name != "--until" &&
-        name != "--format" && name != "--default-tier" && name != "--min-samples")
-      return error{fmt::format("unknown option {}", name)};
-    auto* v = &(*item)->value;
-    if (name == "--audit") {
-      out.audit = *v;
-    } else if (name == "--config") {
-      out.config = *v;
-    } else if (name == "--out") {
-      out.out = *v;
-    } else if (name == "--default-tier") {
-      out.default_tier = *v;
-    } else if (name == "--min-samples") {
-      auto n = parse_integer<std::uint64_t>(*v);
-      if (!n || *n == 0) return error{fmt::format("--min-samples must be a whole number >= 1, got \"{}\"", *v)};
-      out.min_samples = *n;
-    } else if (name == "--format") {
-      if (*v != "text" && *v != "json" && *v != "html")
-        return error{fmt::format("--format must be text, json or html, got \"{}\"", *v)};
-      out.format = *v;
-    } else {
-      auto t = sla::parse_utc_time(*v);
-      if (!t)
-        return error{fmt::format(
-            "{} must be a UTC date or time such as 2026-03-01, 2026-03-01T12:00Z or 2026-03-01T12:00:00Z, got \"{}\"",
-            name, *v)};
-      (name == "--since" ? out.since : out.until) = *t;
-    }
-  }
+  if (auto e = in.each_valued(
+          out.help,
+          [&](std::string_view name, std::string* v) -> std::optional<error> {
+            if (name != "--audit" && name != "--config" && name != "--out" && name != "--since" && name != "--until" &&
+                name != "--format" && name != "--default-tier" && name != "--min-samples")
+              return error{fmt::format("unknown option {}", name)};
+            if (name == "--audit") {
+              out.audit = *v;
+            } else if (name == "--config") {
+              out.config = *v;
+            } else if (name == "--out") {
+              out.out = *v;
+            } else if (name == "--default-tier") {
+              out.default_tier = *v;
+            } else if (name == "--min-samples") {
+              auto n = parse_integer<std::uint64_t>(*v);
+              if (!n || *n == 0) return error{fmt::format("--min-samples must be a whole number >= 1, got \"{}\"", *v)};
+              out.min_samples = *n;
+            } else if (name == "--format") {
+              if (*v != "text" && *v != "json" && *v != "html")
+                return error{fmt::format("--format must be text, json or html, got \"{}\"", *v)};
+              out.format = *v;
+            } else {
+              auto t = sla::parse_utc_time(*v);
+              if (!t)
+                return error{
+                    fmt::format("{} must be a UTC date or time such as 2026-03-01, 2026-03-01T12:00Z or "
+                                "2026-03-01T12:00:00Z, got \"{}\"",
+                                name, *v)};
+              (name == "--since" ? out.since : out.until) = *t;
+            }
+            return std::nullopt;
+          },
+          " (the log is given with --audit)"))
+    return *e;
   if (out.since && out.until && *out.since >= *out.until)
     return error{
         fmt::format("--since ({}) must be before --until ({})", sla::iso_time(*out.since), sla::iso_time(*out.until))};

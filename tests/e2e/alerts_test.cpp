@@ -250,6 +250,9 @@ TEST_CASE("alerts: a batch run's budget thresholds arrive once each, in Slack's 
         {"alerts",
          {{"webhooks", {std::move(hook_fields)}},
           {"delivery", {{"base_ms", 50}}},
+          // Only the budget rule: one slow attempt on a loaded machine must not add a burn-rate page.
+          {"burn_rate", {{"enabled", false}}},
+          {"breaker_open", false},
           {"budget", {{"thresholds", {0.001, 0.002}}}}}}}
         .dump(2);
   };
