@@ -168,6 +168,8 @@ class monitor {
     std::int64_t day = 0;
     double usd = 0;
     std::int64_t tokens = 0;
+    std::size_t usd_raised = 0, tokens_raised = 0;  ///< thresholds already crossed (they ascend), so a call past
+                                                    ///< them formats and looks up nothing
   };
 
   void raise(std::string const& key, std::string_view rule, std::string_view severity, std::string summary,
@@ -263,27 +265,33 @@ class monitor {
     if (s.day != day) {  // a new UTC day: the tenant's earlier budget incidents are over (they never resolve)
       auto const prefix = fmt::format("budget/{}/", r.tenant);
       std::erase_if(incidents_, [&](auto const& kv) { return kv.first.starts_with(prefix); });
-      s = day_spending{day, 0, 0};
+      s = day_spending{day, 0, 0, 0, 0};
     }
     s.usd += r.cost_usd.value_or(0.0);
     s.tokens += r.prompt_tokens.value_or(0) + r.completion_tokens.value_or(0);
-    for (double const t : options_.budget_thresholds) {
-      auto const pct = fmt::format("{:g}%", 100 * t);
-      if (limit->daily_usd && *limit->daily_usd > 0 && s.usd >= t * *limit->daily_usd)
-        raise(fmt::format("budget/{}/usd/{}/{}", r.tenant, pct, day), "budget", t >= 1 ? "page" : "warning",
-              fmt::format("tenant {} has spent ${:.2f} today, {} of its daily ${:.2f}", r.tenant, s.usd, pct,
-                          *limit->daily_usd),
-              {{"tenant", r.tenant}, {"limit", "daily_usd"}}, {{"spent_usd", s.usd}, {"limit_usd", *limit->daily_usd}},
-              now, wall);
-      if (limit->daily_tokens && *limit->daily_tokens > 0 &&
-          static_cast<double>(s.tokens) >= t * static_cast<double>(*limit->daily_tokens))
-        raise(fmt::format("budget/{}/tokens/{}/{}", r.tenant, pct, day), "budget", t >= 1 ? "page" : "warning",
-              fmt::format("tenant {} has used {} tokens today, {} of its daily {}", r.tenant, s.tokens, pct,
-                          *limit->daily_tokens),
-              {{"tenant", r.tenant}, {"limit", "daily_tokens"}},
-              {{"spent_tokens", static_cast<double>(s.tokens)},
-               {"limit_tokens", static_cast<double>(*limit->daily_tokens)}},
-              now, wall);
+    auto const& thresholds = options_.budget_thresholds;
+    auto const pct = [](double t) { return fmt::format("{:g}%", 100 * t); };
+    for (; s.usd_raised < thresholds.size() && limit->daily_usd && *limit->daily_usd > 0 &&
+           s.usd >= thresholds[s.usd_raised] * *limit->daily_usd;
+         ++s.usd_raised) {
+      double const t = thresholds[s.usd_raised];
+      raise(fmt::format("budget/{}/usd/{}/{}", r.tenant, pct(t), day), "budget", t >= 1 ? "page" : "warning",
+            fmt::format("tenant {} has spent ${:.2f} today, {} of its daily ${:.2f}", r.tenant, s.usd, pct(t),
+                        *limit->daily_usd),
+            {{"tenant", r.tenant}, {"limit", "daily_usd"}}, {{"spent_usd", s.usd}, {"limit_usd", *limit->daily_usd}},
+            now, wall);
+    }
+    for (; s.tokens_raised < thresholds.size() && limit->daily_tokens && *limit->daily_tokens > 0 &&
+           static_cast<double>(s.tokens) >= thresholds[s.tokens_raised] * static_cast<double>(*limit->daily_tokens);
+         ++s.tokens_raised) {
+      double const t = thresholds[s.tokens_raised];
+      raise(fmt::format("budget/{}/tokens/{}/{}", r.tenant, pct(t), day), "budget", t >= 1 ? "page" : "warning",
+            fmt::format("tenant {} has used {} tokens today, {} of its daily {}", r.tenant, s.tokens, pct(t),
+                        *limit->daily_tokens),
+            {{"tenant", r.tenant}, {"limit", "daily_tokens"}},
+            {{"spent_tokens", static_cast<double>(s.tokens)},
+             {"limit_tokens", static_cast<double>(*limit->daily_tokens)}},
+            now, wall);
     }
   }
 
