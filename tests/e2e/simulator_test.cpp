@@ -206,7 +206,7 @@ TEST_CASE("a fault profile parses from JSON, from a preset name, and from a pres
 
 TEST_CASE("every preset exists and survives a JSON round trip") {
   const auto names = sim::preset_names();
-  REQUIRE(names.size() == 10);
+  REQUIRE(names.size() == 12);
   for (auto name : names) {
     CAPTURE(name);
     const auto p = sim::preset(name);
@@ -236,7 +236,7 @@ TEST_CASE("fault profile errors name the field and what was wrong") {
   CHECK(message(R"({"latency": {"sgima": 1}})") == "fault profile: unknown field \"latency.sgima\"");
   CHECK(message(R"("dwon")") ==
         "fault profile: unknown preset \"dwon\" (known: healthy, flaky, rate_limited, slow, spiky, hanging, "
-        "resetting, malformed, truncating, down)");
+        "resetting, malformed, truncating, down, dripping, breaking)");
   CHECK(message("dwon") == message(R"({"preset": "dwon"})"));
   CHECK(message(R"({"errors": {"700": 0.1}})") == "fault profile: errors.700 must be an HTTP status from 400 to 599");
   CHECK(message(R"({"errors": {"5xx": 0.1}})") == "fault profile: errors.5xx must be an HTTP status from 400 to 599");
@@ -583,6 +583,96 @@ TEST_CASE("a truncated answer stops mid-JSON; a truncated stream stops without [
   CHECK(whole.bytes.find("data: [DONE]") != std::string::npos);
   CHECK(whole.bytes.ends_with("0\r\n\r\n"));
   CHECK(sim.server.provider_stats("primary").truncated == 3);
+}
+
+TEST_CASE("a reset mid-body sends the headers and part of the body, then a TCP reset; the key replays the answer") {
+  running sim{R"({"reset_mid_body": 1})"};
+
+  const auto raw = raw_exchange(sim.port, raw_chat("primary", chat_body("x")));
+  CHECK(raw.failure == ECONNRESET);
+  const auto header_end = raw.bytes.find("\r\n\r\n");
+  REQUIRE(header_end != std::string::npos);
+  CHECK(raw.bytes.starts_with("HTTP/1.1 200"));
+  const auto length_at = raw.bytes.find("Content-Length: ");
+  REQUIRE(length_at != std::string::npos);
+  const auto promised = std::stoul(raw.bytes.substr(length_at + 16));
+  const std::string body = raw.bytes.substr(header_end + 4);
+  CHECK(!body.empty());
+  CHECK(body.size() < promised);
+  CHECK(json::parse(body, nullptr, false).is_discarded());
+
+  const auto stream = raw_exchange(sim.port, raw_chat("primary", chat_body("x", true)));
+  CHECK(stream.failure == ECONNRESET);
+  CHECK(stream.bytes.find("data: {") != std::string::npos);
+  CHECK(stream.bytes.find("[DONE]") == std::string::npos);
+
+  // The provider did the work: the same Idempotency-Key, once healed, gets that answer and no new one.
+  auto c = sim.client();
+  const httplib::Headers keyed{{"Idempotency-Key", "item-7"}};
+  auto cut = c.Post("/primary/v1/chat/completions", keyed, chat_body("x"), "application/json");
+  CHECK_FALSE(cut);
+  sim.server.set_faults("primary", {});
+  auto again = c.Post("/primary/v1/chat/completions", keyed, chat_body("x"), "application/json");
+  REQUIRE(again);
+  CHECK(again->status == 200);
+  CHECK(again->get_header_value("Idempotent-Replayed") == "true");
+  CHECK(sim.server.provider_stats("primary").mid_body_resets == 3);
+  auto books = c.Get("/admin/providers/primary/idempotency");
+  REQUIRE(books);
+  const auto counts = json::parse(books->body);
+  CHECK(counts["answered"] == 1);
+  CHECK(counts["replayed"] == 1);
+  CHECK(counts["answered_twice"] == 0);
+}
+
+TEST_CASE("a dripping answer arrives whole, a few bytes at a time: a slow loris") {
+  running sim{R"({"drip": {"probability": 1, "bytes": 64, "interval_ms": 40}})"};
+  auto c = sim.client();
+  const auto start = steady::now();
+  auto r = post_chat(c, "x");
+  const double took = seconds_since(start);
+  REQUIRE(r);
+  CHECK(r->status == 200);
+  const auto writes = (r->body.size() + 63) / 64;
+  CHECK(writes >= 4);
+  CHECK(took >= 0.04 * static_cast<double>(writes - 1) * 0.9);  // every pause was taken
+  CHECK_FALSE(content_of(r).empty());
+
+  auto s = post_chat(c, "x", "primary", true);
+  REQUIRE(s);
+  CHECK(s->status == 200);
+  CHECK(s->body.ends_with("data: [DONE]\n\n"));
+  CHECK(sim.server.provider_stats("primary").dripped == 2);
+
+  // A client that bounds only the wait for each byte is held for the whole drip; one byte every 40 ms never
+  // trips a 100 ms read timeout.
+  auto impatient = sim.client(100ms);
+  auto slow = post_chat(impatient, "y");
+  CHECK(slow);
+}
+
+TEST_CASE("drip and reset_mid_body parse, round-trip and name their bad fields") {
+  const auto p = profile(R"({"drip": {"probability": 0.1, "bytes": 8, "interval_ms": 250}, "reset_mid_body": 0.2})");
+  CHECK(p.drip.probability == 0.1);
+  CHECK(p.drip.bytes == 8);
+  CHECK(p.drip.interval == 250ms);
+  CHECK(p.reset_mid_body == 0.2);
+  CHECK(profile(sim::to_json(p).dump()) == p);
+  CHECK(sim::preset("dripping")->drip.probability == 0.2);
+  CHECK(sim::preset("breaking")->reset_mid_body == 0.2);
+  auto message = [](std::string_view text) {
+    auto parsed = sim::parse_fault_profile(text);
+    REQUIRE_FALSE(parsed.ok());
+    return parsed.error_message();
+  };
+  CHECK(message(R"({"drip": {"bytes": 0}})") ==
+        "fault profile: drip.bytes must be a whole number from 1 to 65536, got 0");
+  CHECK(message(R"({"drip": {"bytes": 1.5}})") ==
+        "fault profile: drip.bytes must be a whole number from 1 to 65536, got 1.5");
+  CHECK(message(R"({"drip": {"every": 3}})") == "fault profile: unknown field \"drip.every\"");
+  CHECK(message(R"({"drip": {"interval_ms": -1}})") == "fault profile: drip.interval_ms must be >= 0, got -1");
+  CHECK(message(R"({"reset_mid_body": 0.7, "drip": {"probability": 0.7}})") ==
+        "fault profile: fault probabilities must add up to at most 1, got 1.4");
 }
 
 // ---- determinism ---------------------------------------------------------------------
