@@ -228,7 +228,7 @@ class profile_reader {
     if (auto bad = known_fields(section, "drip.", {"probability", "bytes", "interval_ms"})) return bad;
     if (auto bad = number(section, "probability", "drip.probability", drip.probability)) return bad;
     if (const auto bytes = section.find("bytes"); bytes != section.end()) {
-      if (!bytes->is_number_unsigned() || bytes->get<std::uint64_t>() < 1 || bytes->get<std::uint64_t>() > 65536)
+      if (!bytes->is_number_unsigned())
         return invalid("drip.bytes", "must be a whole number from 1 to 65536, got {}", describe(*bytes));
       drip.bytes = bytes->get<std::size_t>();
     }
