@@ -91,6 +91,14 @@ validation probability_in_range(std::string field, double p) {
   return std::nullopt;
 }
 
+constexpr std::size_t most_drip_bytes = 65536;
+
+/// The one message for a `drip.bytes` that is not a whole number (the reader) or is out of range (validate).
+template <class Got>
+validation bad_drip_bytes(Got const& got) {
+  return invalid("drip.bytes", "must be a whole number from 1 to {}, got {}", most_drip_bytes, got);
+}
+
 validation delay_in_range(std::string field, duration d) {
   if (d.count() < 0) return invalid(std::move(field), "must be >= 0, got {}", as_milliseconds(d));
   if (d > longest_delay)
@@ -228,8 +236,7 @@ class profile_reader {
     if (auto bad = known_fields(section, "drip.", {"probability", "bytes", "interval_ms"})) return bad;
     if (auto bad = number(section, "probability", "drip.probability", drip.probability)) return bad;
     if (const auto bytes = section.find("bytes"); bytes != section.end()) {
-      if (!bytes->is_number_unsigned())
-        return invalid("drip.bytes", "must be a whole number from 1 to 65536, got {}", describe(*bytes));
+      if (!bytes->is_number_unsigned()) return bad_drip_bytes(describe(*bytes));
       drip.bytes = bytes->get<std::size_t>();
     }
     return milliseconds(section, "interval_ms", "drip.interval_ms", drip.interval);
@@ -585,8 +592,7 @@ validation fault_profile::validate() const {
   if (auto bad = probability_in_range("truncate", truncate)) return bad;
   if (auto bad = probability_in_range("reset_mid_body", reset_mid_body)) return bad;
   if (auto bad = probability_in_range("drip.probability", drip.probability)) return bad;
-  if (drip.bytes < 1 || drip.bytes > 65536)
-    return invalid("drip.bytes", "must be a whole number from 1 to 65536, got {}", drip.bytes);
+  if (drip.bytes < 1 || drip.bytes > most_drip_bytes) return bad_drip_bytes(drip.bytes);
   if (auto bad = delay_in_range("drip.interval_ms", drip.interval)) return bad;
   total += rate_limit.probability + hang.probability + reset + malformed + truncate + reset_mid_body + drip.probability;
   if (total > 1 + 1e-9)
