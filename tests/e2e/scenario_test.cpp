@@ -240,7 +240,9 @@ class virtual_host {
       case sim::outcome::drip:  // the whole answer, late: the watchdog's timeout if too late for the attempt
         r.status = 200;
         r.body = answer.dump();
-        at = add(at, plan.faults.drip.interval * static_cast<std::int64_t>(r.body.size() / plan.faults.drip.bytes));
+        // One pause between each two writes of `bytes`, as the simulator takes them.
+        at = add(at,
+                 plan.faults.drip.interval * static_cast<std::int64_t>((r.body.size() - 1) / plan.faults.drip.bytes));
         if (at >= deadline) {
           out.what = transport_error{transport_failure::timeout, "no complete response within the attempt timeout"};
           at = deadline;
